@@ -1,0 +1,146 @@
+"""The ``semgame`` command line: ``semgame train``, ``semgame eval`` (and the commands other modules add).
+
+Configuration comes from a TOML file (``--config``) and from flags, one per
+:class:`~semgame.config.LinkConfig` field; flags win. Errors in input (unknown key, bad value,
+missing data or checkpoint) print one line ``semgame: error: ...`` and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from semgame.config import ConfigError, LinkConfig, from_dict, load_config_file
+
+__all__ = ["main", "build_parser", "add_config_flags", "config_from_args"]
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _parse_bool(text: str) -> bool:
+    low = text.lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+
+
+def _parse_pair(text: str) -> list[float]:
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LO,HI (e.g. 0,20), got {text!r}") from None
+    return [lo, hi]
+
+
+def _flag_type(annotation: str) -> Callable[[str], Any]:
+    """Parser for a dataclass field annotation (a string, as ``from __future__ import annotations`` leaves it)."""
+    base = annotation.replace(" | None", "")
+    return {"int": int, "float": float, "str": str, "bool": _parse_bool, "tuple[float, float]": _parse_pair}[base]
+
+
+def add_config_flags(parser: argparse.ArgumentParser, cls: type = LinkConfig) -> None:
+    """Add ``--config`` and one ``--field-name`` flag per dataclass field (default: unset)."""
+    parser.add_argument("--config", type=Path, help="TOML file with config keys (flags override it)")
+    group = parser.add_argument_group("config keys (also valid in the TOML file)")
+    for f in dataclasses.fields(cls):
+        group.add_argument(
+            "--" + f.name.replace("_", "-"), dest=f.name, type=_flag_type(str(f.type)), default=None,
+            metavar=f.name.upper(), help=f"default: {f.default!r}",
+        )
+
+
+def config_from_args(args: argparse.Namespace, cls: type = LinkConfig) -> Any:
+    """Merge the TOML file (if any) with the flags that were given, and validate."""
+    values: dict[str, Any] = load_config_file(args.config) if args.config else {}
+    for f in dataclasses.fields(cls):
+        given = getattr(args, f.name, None)
+        if given is not None:
+            values[f.name] = given
+    return from_dict(values, cls)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from semgame.run import train_run
+
+    cfg = config_from_args(args)
+    metrics = train_run(cfg, args.run_dir, quiet=args.quiet)
+    print(json.dumps(metrics["test"], indent=2))
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import torch
+
+    from semgame.run import load_data, load_run
+    from semgame.training import evaluate, resolve_device
+
+    device = resolve_device(args.device)
+    torch.set_num_threads(args.threads)
+    cfg, link, eve = load_run(args.run_dir, device=device)
+    if args.data_root is not None or args.test_limit is not None:
+        cfg = cfg.replace(**{k: v for k, v in (("data_root", args.data_root), ("test_limit", args.test_limit)) if v is not None})
+    _, test = load_data(cfg)
+    result = evaluate(link, test, device=device, eve=eve, snr_db=args.snr_db, eve_snr_db=args.eve_snr_db, seed=cfg.seed)
+    result.update(snr_db=args.snr_db if args.snr_db is not None else cfg.snr_db,
+                  eve_snr_db=args.eve_snr_db if args.eve_snr_db is not None else cfg.eve_snr)
+    print(json.dumps(result, indent=2))
+    if args.output:
+        from semgame.io import write_json
+
+        write_json(args.output, result)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``semgame`` argument parser."""
+    parser = argparse.ArgumentParser(prog="semgame", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a semantic link and an eavesdropper into a run folder")
+    train.add_argument("--run-dir", type=Path, required=True, help="output folder (resumed if it holds a checkpoint)")
+    train.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    add_config_flags(train)
+    train.set_defaults(handler=_cmd_train)
+
+    ev = sub.add_parser("eval", help="evaluate a trained run folder at any SNR")
+    ev.add_argument("--run-dir", type=Path, required=True, help="run folder or checkpoint file")
+    ev.add_argument("--snr-db", type=float, help="legitimate SNR (default: the run's)")
+    ev.add_argument("--eve-snr-db", type=float, help="eavesdropper SNR (default: the run's)")
+    ev.add_argument("--data-root", help="data folder (default: the run's, then $SEMGAME_DATA)")
+    ev.add_argument("--test-limit", type=int, help="evaluate on a seeded subset of this size")
+    ev.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    ev.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest for small models)")
+    ev.add_argument("--output", type=Path, help="also write the metrics to this JSON file")
+    ev.set_defaults(handler=_cmd_eval)
+    for register in _EXTRA_COMMANDS:
+        register(sub)
+    return parser
+
+
+_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``semgame`` console script."""
+    from semgame.data import DataNotFoundError
+    from semgame.io import CheckpointError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ConfigError, CheckpointError, DataNotFoundError) as err:
+        parser.exit(2, f"semgame: error: {err}\n")
+    except KeyboardInterrupt:
+        parser.exit(130, "semgame: interrupted; rerun the same command to resume from the last checkpoint\n")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

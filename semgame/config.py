@@ -1,0 +1,173 @@
+"""Run configuration: one flat, validated dataclass, loadable from TOML and overridable by flags.
+
+Every field is a CLI flag of ``semgame train`` (``k`` -> ``--k``, ``snr_db`` -> ``--snr-db``) and a
+key of a TOML config file. Unknown keys and invalid values stop with a one-line :class:`ConfigError`.
+
+Example:
+    >>> cfg = LinkConfig(dataset="mnist", k=16)
+    >>> cfg.replace(snr_db=5.0).snr_db
+    5.0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["ConfigError", "LinkConfig", "from_dict", "load_config_file"]
+
+FADINGS = ("rayleigh", "none")
+CSI_MODES = ("perfect", "none")
+EQUALIZERS = ("mmse", "zf")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class ConfigError(ValueError):
+    """A configuration value or key is invalid."""
+
+
+@dataclass(frozen=True)
+class LinkConfig:
+    """Everything that defines a semantic link, its eavesdropper and their training.
+
+    Channel: ``snr_db`` is the legitimate receiver's SNR, ``eve_snr_db`` the eavesdropper's
+    (``None``: same as legitimate). ``train_snr_db`` is an optional ``[lo, hi]`` range sampled
+    per sample during training (``None``: train at ``snr_db``). Both receivers see independent
+    Rayleigh fading (``fading``), block (one coefficient per image) or per symbol (``block``).
+    ``csi="perfect"`` equalises with the true coefficient (``equalizer`` mmse or zf).
+    """
+
+    dataset: str = "mnist"
+    k: int = 16
+    width: int = 16
+    snr_db: float = 10.0
+    eve_snr_db: float | None = None
+    train_snr_db: tuple[float, float] | None = None
+    fading: str = "rayleigh"
+    block: bool = True
+    csi: str = "perfect"
+    equalizer: str = "mmse"
+    epochs: int = 5
+    eve_epochs: int = 5
+    batch_size: int = 128
+    lr: float = 2e-3
+    recon_weight: float = 1.0
+    train_limit: int | None = None
+    test_limit: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 1
+    data_root: str | None = None
+
+    def __post_init__(self) -> None:
+        from semgame.data import dataset_info
+
+        try:
+            dataset_info(self.dataset)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+        _positive_int("k", self.k)
+        _positive_int("width", self.width)
+        _positive_int("epochs", self.epochs, allow_zero=True)
+        _positive_int("eve_epochs", self.eve_epochs, allow_zero=True)
+        _positive_int("batch_size", self.batch_size)
+        _positive_int("threads", self.threads)
+        for name in ("train_limit", "test_limit"):
+            if getattr(self, name) is not None:
+                _positive_int(name, getattr(self, name))
+        _finite("snr_db", self.snr_db)
+        if self.eve_snr_db is not None:
+            _finite("eve_snr_db", self.eve_snr_db)
+        if self.train_snr_db is not None:
+            lo, hi = _pair("train_snr_db", self.train_snr_db)
+            object.__setattr__(self, "train_snr_db", (lo, hi))
+        _finite("lr", self.lr, positive=True)
+        _finite("recon_weight", self.recon_weight, nonnegative=True)
+        _choice("fading", self.fading, FADINGS)
+        _choice("csi", self.csi, CSI_MODES)
+        _choice("equalizer", self.equalizer, EQUALIZERS)
+        _choice("device", self.device, DEVICES)
+
+    @property
+    def eve_snr(self) -> float:
+        """The eavesdropper's SNR in dB (the legitimate SNR unless set)."""
+        return self.snr_db if self.eve_snr_db is None else self.eve_snr_db
+
+    def replace(self, **changes: Any) -> LinkConfig:
+        """A copy with some fields changed (validated like the original)."""
+        return from_dict({**self.to_dict(), **changes})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON/TOML-friendly; tuples become lists)."""
+        d = dataclasses.asdict(self)
+        if d["train_snr_db"] is not None:
+            d["train_snr_db"] = list(d["train_snr_db"])
+        return d
+
+
+def from_dict(values: dict[str, Any], cls: type = LinkConfig) -> Any:
+    """Build a config dataclass from a dict; unknown keys raise :class:`ConfigError`."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown config key(s) {', '.join(map(repr, unknown))}; known keys: {', '.join(sorted(known))}")
+    values = dict(values)
+    for key, val in values.items():
+        if isinstance(val, list):
+            values[key] = tuple(val)
+    try:
+        return cls(**values)
+    except TypeError as err:
+        raise ConfigError(str(err)) from None
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a TOML config file into a dict (validation happens in :func:`from_dict`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"config file {path} is not valid TOML: {err}") from None
+
+
+def _positive_int(name: str, value: Any, allow_zero: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
+        bound = ">= 0" if allow_zero else ">= 1"
+        raise ConfigError(f"{name} must be an integer {bound}, got {value!r}")
+
+
+def _finite(name: str, value: Any, positive: bool = False, nonnegative: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    if positive and value <= 0:
+        raise ConfigError(f"{name} must be > 0, got {value!r}")
+    if nonnegative and value < 0:
+        raise ConfigError(f"{name} must be >= 0, got {value!r}")
+
+
+def _pair(name: str, value: Any) -> tuple[float, float]:
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ConfigError(f"{name} must be a pair [lo, hi], got {value!r}")
+    lo, hi = value
+    _finite(name, lo)
+    _finite(name, hi)
+    if lo > hi:
+        raise ConfigError(f"{name} must satisfy lo <= hi, got {value!r}")
+    return float(lo), float(hi)
+
+
+def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")

@@ -1,0 +1,120 @@
+"""End-to-end links: transmitter -> channel -> receiver, for the legitimate pair and the eavesdropper.
+
+:class:`SemanticLink` composes an :class:`~semgame.models.Encoder`, a
+:class:`~semgame.channels.FadingChannel` and a :class:`~semgame.models.Receiver`.
+:class:`NeuralEavesdropper` is an independent channel (its own SNR and fading realisation)
+followed by a :class:`~semgame.models.LatentClassifier`. Both are built from a
+:class:`~semgame.config.LinkConfig` with :func:`build_link` / :func:`build_eavesdropper`.
+
+A defence (a perturbation layer, see issue #4) acts on the transmitted waveform ``x`` between
+encoder and channel; :meth:`SemanticLink.forward` therefore accepts an optional ``transform``
+callable applied to ``x`` before the legitimate channel.
+
+Example:
+    >>> import torch
+    >>> from semgame.config import LinkConfig
+    >>> cfg = LinkConfig(dataset="mnist", k=8)
+    >>> link, eve = build_link(cfg), build_eavesdropper(cfg)
+    >>> out = link(torch.rand(2, 1, 28, 28))
+    >>> out.logits.shape, out.recon.shape, eve(out.x).shape
+    (torch.Size([2, 10]), torch.Size([2, 1, 28, 28]), torch.Size([2, 10]))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+from semgame.channels import ChannelState, FadingChannel, SNRSpec
+from semgame.config import LinkConfig
+from semgame.data import dataset_info
+from semgame.models import Encoder, LatentClassifier, Receiver
+
+__all__ = ["LinkOutput", "SemanticLink", "NeuralEavesdropper", "build_link", "build_eavesdropper", "make_channel"]
+
+
+@dataclass
+class LinkOutput:
+    """What one pass through a link produces.
+
+    ``x``: transmitted waveform ``[batch, k] complex64``; ``y``: what the receiver decodes
+    (equalised under perfect CSI); ``state``: the channel realisation; ``logits``
+    ``[batch, classes]``; ``recon`` ``[batch, C, H, W]``.
+    """
+
+    x: Tensor
+    y: Tensor
+    state: ChannelState
+    logits: Tensor
+    recon: Tensor
+
+
+class SemanticLink(nn.Module):
+    """Transmitter encoder, legitimate channel and multi-task legitimate receiver.
+
+    Input: images ``[batch, C, H, W] float32`` in [0, 1]. Output: :class:`LinkOutput`.
+    """
+
+    def __init__(self, encoder: Encoder, channel: FadingChannel, receiver: Receiver) -> None:
+        super().__init__()
+        self.encoder, self.channel, self.receiver = encoder, channel, receiver
+
+    def forward(
+        self,
+        images: Tensor,
+        snr_db: SNRSpec | None = None,
+        generator: torch.Generator | None = None,
+        transform: Callable[[Tensor], Tensor] | None = None,
+    ) -> LinkOutput:
+        x = self.encoder(images)
+        x_tx = transform(x) if transform is not None else x
+        y, state = self.channel(x_tx, snr_db=snr_db, generator=generator)
+        logits, recon = self.receiver(y)
+        return LinkOutput(x=x_tx, y=y, state=state, logits=logits, recon=recon)
+
+
+class NeuralEavesdropper(nn.Module):
+    """An eavesdropper: its own fading channel and a classifier of what it receives.
+
+    Input: the transmitted waveform ``[batch, k] complex64``. Output: logits ``[batch, classes]``.
+    """
+
+    def __init__(self, channel: FadingChannel, classifier: LatentClassifier) -> None:
+        super().__init__()
+        self.channel, self.classifier = channel, classifier
+
+    def forward(
+        self, x: Tensor, snr_db: SNRSpec | None = None, generator: torch.Generator | None = None
+    ) -> Tensor:
+        y, _ = self.channel(x, snr_db=snr_db, generator=generator)
+        return self.classifier(y)
+
+
+def make_channel(cfg: LinkConfig, snr_db: float | None = None) -> FadingChannel:
+    """The channel a config describes, at ``snr_db`` (default: the legitimate SNR)."""
+    return FadingChannel(
+        snr_db=cfg.snr_db if snr_db is None else snr_db,
+        fading=cfg.fading,
+        block=cfg.block,
+        csi=cfg.csi,
+        equalizer=cfg.equalizer,
+    )
+
+
+def build_link(cfg: LinkConfig) -> SemanticLink:
+    """A freshly initialised :class:`SemanticLink` for a config."""
+    info = dataset_info(cfg.dataset)
+    return SemanticLink(
+        Encoder(info.shape, cfg.k, cfg.width),
+        make_channel(cfg),
+        Receiver(info.shape, cfg.k, info.num_classes, cfg.width),
+    )
+
+
+def build_eavesdropper(cfg: LinkConfig) -> NeuralEavesdropper:
+    """A freshly initialised eavesdropper on its own channel at ``cfg.eve_snr`` (same CSI as legit)."""
+    info = dataset_info(cfg.dataset)
+    return NeuralEavesdropper(make_channel(cfg, cfg.eve_snr), LatentClassifier(cfg.k, info.num_classes))

@@ -1,0 +1,224 @@
+"""Training and evaluation of the legitimate link and of eavesdroppers.
+
+* :func:`train_link_epoch` — multi-task training: cross-entropy + ``recon_weight`` * MSE.
+* :func:`train_eavesdropper_epoch` — supervised training of an eavesdropper on its own channel,
+  on whatever waveform a ``transmit(images, labels)`` callable produces (the plain encoder, or a
+  defended transmitter).
+* :func:`evaluate` — legitimate accuracy, PSNR, SSIM and eavesdropper accuracy at given SNRs.
+
+All randomness (shuffling, channel noise, fading) comes from generators seeded by
+``(seed, phase, epoch)`` through :func:`seeded_generator`, so a resumed run repeats exactly what an
+uninterrupted one does.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.data import TensorDataset
+from tqdm.auto import tqdm
+
+from semgame.config import ConfigError, LinkConfig
+from semgame.link import NeuralEavesdropper, SemanticLink
+from semgame.metrics import accuracy, psnr, ssim
+
+__all__ = [
+    "Transmit",
+    "resolve_device",
+    "seeded_generator",
+    "batches",
+    "train_link_epoch",
+    "train_eavesdropper_epoch",
+    "fit_eavesdropper",
+    "evaluate",
+    "encoder_transmit",
+    "freeze",
+]
+
+Transmit = Callable[[Tensor, Tensor], Tensor]
+"""``transmit(images, labels) -> x [batch, k] complex64``: what goes on the air."""
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` -> cuda if available else cpu; ``"cuda"`` without a GPU is a :class:`ConfigError`."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' requested but torch sees no CUDA GPU; use --device cpu or auto")
+    return torch.device(name)
+
+
+def seeded_generator(seed: int, *parts: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """A generator seeded from ``seed`` and any number of integer ``parts`` (phase, epoch, ...)."""
+    mixed = seed
+    for p in parts:
+        mixed = (mixed * 1_000_003 + p + 1) % (2**63 - 1)
+    return torch.Generator(device=device).manual_seed(mixed)
+
+
+def batches(
+    data: TensorDataset,
+    batch_size: int,
+    *,
+    device: torch.device | str = "cpu",
+    generator: torch.Generator | None = None,
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """Mini-batches ``(images, labels)`` on ``device``; shuffled when a (CPU) generator is given."""
+    images, labels = data.tensors
+    n = len(labels)
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    for start in range(0, n, batch_size):
+        idx = order[start : start + batch_size]
+        yield images[idx].to(device, non_blocking=True), labels[idx].to(device, non_blocking=True)
+
+
+def _num_batches(data: TensorDataset, batch_size: int) -> int:
+    return -(-len(data) // batch_size)
+
+
+def train_link_epoch(
+    link: SemanticLink,
+    data: TensorDataset,
+    optimizer: torch.optim.Optimizer,
+    cfg: LinkConfig,
+    epoch: int,
+    device: torch.device,
+) -> dict[str, float]:
+    """One epoch of multi-task training; returns mean ``loss``, ``ce``, ``mse`` and ``seconds``."""
+    link.train()
+    shuffle = seeded_generator(cfg.seed, 1, epoch)
+    noise = seeded_generator(cfg.seed, 2, epoch, device=device)
+    snr = cfg.train_snr_db if cfg.train_snr_db is not None else cfg.snr_db
+    sums = {"loss": 0.0, "ce": 0.0, "mse": 0.0}
+    start, n = time.perf_counter(), 0
+    for images, labels in tqdm(
+        batches(data, cfg.batch_size, device=device, generator=shuffle),
+        total=_num_batches(data, cfg.batch_size), desc=f"link epoch {epoch + 1}", leave=False, disable=None,
+    ):
+        out = link(images, snr_db=snr, generator=noise)
+        ce = F.cross_entropy(out.logits, labels)
+        mse = F.mse_loss(out.recon, images)
+        loss = ce + cfg.recon_weight * mse
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        b = len(labels)
+        n += b
+        for key, val in (("loss", loss), ("ce", ce), ("mse", mse)):
+            sums[key] += float(val.detach()) * b
+    return {**{k: v / n for k, v in sums.items()}, "seconds": time.perf_counter() - start}
+
+
+def train_eavesdropper_epoch(
+    eve: NeuralEavesdropper,
+    transmit: Transmit,
+    data: TensorDataset,
+    optimizer: torch.optim.Optimizer,
+    *,
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    device: torch.device,
+) -> dict[str, float]:
+    """One epoch of supervised eavesdropper training on ``transmit``'s waveforms (not updated)."""
+    eve.train()
+    shuffle = seeded_generator(seed, 3, epoch)
+    noise = seeded_generator(seed, 4, epoch, device=device)
+    total, n, start = 0.0, 0, time.perf_counter()
+    for images, labels in tqdm(
+        batches(data, batch_size, device=device, generator=shuffle),
+        total=_num_batches(data, batch_size), desc=f"eve epoch {epoch + 1}", leave=False, disable=None,
+    ):
+        with torch.no_grad():
+            x = transmit(images, labels)
+        loss = F.cross_entropy(eve(x, generator=noise), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += float(loss.detach()) * len(labels)
+        n += len(labels)
+    return {"loss": total / n, "seconds": time.perf_counter() - start}
+
+
+def fit_eavesdropper(
+    eve: NeuralEavesdropper,
+    transmit: Transmit,
+    data: TensorDataset,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    device: torch.device,
+) -> NeuralEavesdropper:
+    """Train an eavesdropper from its current weights for ``epochs`` epochs (Adam, cosine lr)."""
+    optimizer = torch.optim.Adam(eve.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
+    for epoch in range(epochs):
+        train_eavesdropper_epoch(
+            eve, transmit, data, optimizer, batch_size=batch_size, seed=seed, epoch=epoch, device=device
+        )
+        schedule.step()
+    return eve
+
+
+@torch.no_grad()
+def evaluate(
+    link: SemanticLink,
+    data: TensorDataset,
+    *,
+    device: torch.device,
+    eve: NeuralEavesdropper | None = None,
+    snr_db: float | None = None,
+    eve_snr_db: float | None = None,
+    transform: Callable[[Tensor], Tensor] | None = None,
+    batch_size: int = 512,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Test metrics: ``legit_acc``, ``legit_psnr`` (dB), ``legit_ssim`` and, with ``eve``, ``eve_acc``.
+
+    ``snr_db`` / ``eve_snr_db`` override the channels' own SNRs; ``transform`` is applied to the
+    transmitted waveform before both channels (a frozen defence). Channel draws use a generator
+    seeded by ``seed``, so evaluation is deterministic.
+    """
+    link.eval()
+    if eve is not None:
+        eve.eval()
+    legit_noise = seeded_generator(seed, 5, device=device)
+    eve_noise = seeded_generator(seed, 6, device=device)
+    sums = {"legit_acc": 0.0, "legit_psnr": 0.0, "legit_ssim": 0.0, "eve_acc": 0.0}
+    n = 0
+    for images, labels in batches(data, batch_size, device=device):
+        out = link(images, snr_db=snr_db, generator=legit_noise, transform=transform)
+        sums["legit_acc"] += float(accuracy(out.logits, labels).sum())
+        sums["legit_psnr"] += float(psnr(out.recon, images).sum())
+        sums["legit_ssim"] += float(ssim(out.recon, images).sum())
+        if eve is not None:
+            sums["eve_acc"] += float(accuracy(eve(out.x, snr_db=eve_snr_db, generator=eve_noise), labels).sum())
+        n += len(labels)
+    metrics = {k: v / n for k, v in sums.items()}
+    if eve is None:
+        del metrics["eve_acc"]
+    return metrics
+
+
+def encoder_transmit(link: SemanticLink) -> Transmit:
+    """The undefended transmitter: ``link.encoder(images)`` in eval mode (BatchNorm frozen)."""
+
+    def transmit(images: Tensor, labels: Tensor) -> Tensor:
+        link.encoder.eval()
+        return link.encoder(images)
+
+    return transmit
+
+
+def freeze(module: nn.Module) -> nn.Module:
+    """Eval mode and ``requires_grad=False`` for every parameter; returns the module."""
+    module.eval()
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module
