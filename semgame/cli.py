@@ -1,4 +1,4 @@
-"""The ``semgame`` command line: ``semgame train``, ``semgame eval`` (and the commands other modules add).
+"""The ``semgame`` command line: ``semgame train``, ``semgame eval``.
 
 Configuration comes from a TOML file (``--config``) and from flags, one per
 :class:`~semgame.config.LinkConfig` field; flags win. Errors in input (unknown key, bad value,
@@ -118,12 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest for small models)")
     ev.add_argument("--output", type=Path, help="also write the metrics to this JSON file")
     ev.set_defaults(handler=_cmd_eval)
-    for register in _EXTRA_COMMANDS:
-        register(sub)
     return parser
-
-
-_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 
 
 def main(argv: Sequence[str] | None = None) -> int:

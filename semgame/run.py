@@ -4,6 +4,7 @@ Layout of ``run_dir``::
 
     config.toml      the full configuration (reusable with ``semgame train --config``)
     checkpoint.pt    latest state, written atomically after every epoch (weights_only-safe)
+    model.pt         final weights only: config + link + eavesdropper (what ``load_run`` and the envs read)
     metrics.json     final test metrics, per-epoch history and timings
     tb/              TensorBoard events: train/*, legit/*, eve/* and hparams
 
@@ -35,9 +36,10 @@ from semgame.training import (
     train_link_epoch,
 )
 
-__all__ = ["FORMAT", "train_run", "load_run", "load_data", "config_to_toml", "RUNTIME_KEYS"]
+__all__ = ["FORMAT", "MODEL_FORMAT", "train_run", "load_run", "load_data", "config_to_toml", "RUNTIME_KEYS"]
 
 FORMAT = "semgame-run-v1"
+MODEL_FORMAT = "semgame-model-v1"
 RUNTIME_KEYS = ("device", "threads", "data_root")
 """Config keys that do not change results; a run may resume with different values."""
 
@@ -102,7 +104,7 @@ def train_run(cfg: LinkConfig, run_dir: str | Path, *, quiet: bool = False) -> d
         if saved != _results_config(cfg):
             diff = sorted(k for k in saved if saved.get(k) != _results_config(cfg).get(k))
             raise ConfigError(f"{run_dir} holds a run with a different config (differs in: {', '.join(diff)}); use a new --run-dir")
-    say = (lambda *a: None) if quiet else print
+    say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     train, test = load_data(cfg)
     link, eve = build_link(cfg).to(device), build_eavesdropper(cfg).to(device)
     link_opt = torch.optim.Adam(link.parameters(), lr=cfg.lr)
@@ -174,6 +176,10 @@ def train_run(cfg: LinkConfig, run_dir: str | Path, *, quiet: bool = False) -> d
         }
         hparams = {k: (str(v) if isinstance(v, (tuple, list)) or v is None else v) for k, v in _results_config(cfg).items()}
         writer.add_hparams(hparams, {f"hparam/{k}": v for k, v in final.items()}, run_name=".")
+        save_checkpoint(
+            {"format": MODEL_FORMAT, "config": cfg.to_dict(), "link": link.state_dict(), "eve": eve.state_dict()},
+            run_dir / "model.pt",
+        )
         write_json(run_dir / "metrics.json", metrics)
     finally:
         writer.close()
@@ -181,12 +187,16 @@ def train_run(cfg: LinkConfig, run_dir: str | Path, *, quiet: bool = False) -> d
 
 
 def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[LinkConfig, SemanticLink, NeuralEavesdropper]:
-    """Config, link and eavesdropper of a run folder (or a checkpoint file), in eval mode."""
+    """Config, link and eavesdropper of a run folder, a ``model.pt`` or a ``checkpoint.pt``, in eval mode.
+
+    A folder is read from ``model.pt`` when training finished, else from its latest ``checkpoint.pt``.
+    """
     path = Path(run_dir)
-    path = path / "checkpoint.pt" if path.is_dir() else path
+    if path.is_dir():
+        path = path / "model.pt" if (path / "model.pt").exists() else path / "checkpoint.pt"
     state = load_checkpoint(path, map_location=device)
-    if state.get("format") != FORMAT:
-        raise CheckpointError(f"checkpoint {path} has format {state.get('format')!r}, expected {FORMAT!r}")
+    if state.get("format") not in (FORMAT, MODEL_FORMAT):
+        raise CheckpointError(f"checkpoint {path} has format {state.get('format')!r}, expected {MODEL_FORMAT!r} or {FORMAT!r}")
     cfg = from_dict(state["config"])
     link, eve = build_link(cfg).to(device), build_eavesdropper(cfg).to(device)
     try:
