@@ -71,6 +71,8 @@ class LinkConfig:
     def __post_init__(self) -> None:
         from semgame.data import dataset_info
 
+        if not isinstance(self.dataset, str):
+            raise ConfigError(f"dataset must be a name (string), got {self.dataset!r}")
         try:
             dataset_info(self.dataset)
         except ValueError as err:
