@@ -14,6 +14,7 @@ interrupted run continues at the next epoch without repeating or losing one.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
@@ -53,7 +54,9 @@ def config_to_toml(values: dict[str, Any]) -> str:
         if isinstance(val, bool):
             lines.append(f"{key} = {'true' if val else 'false'}")
         elif isinstance(val, str):
-            lines.append(f'{key} = "{val}"')
+            # a JSON string is a valid TOML basic string, once DEL (allowed raw in JSON) is escaped
+            quoted = json.dumps(val, ensure_ascii=False).replace("\x7f", "\\u007f")
+            lines.append(f"{key} = {quoted}")
         elif isinstance(val, (list, tuple)):
             lines.append(f"{key} = [{', '.join(repr(float(v)) for v in val)}]")
         else:
