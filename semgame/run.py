@@ -109,19 +109,23 @@ def train_run(cfg: LinkConfig, run_dir: str | Path, *, quiet: bool = False) -> d
             raise ConfigError(f"{run_dir} holds a run with a different config (differs in: {', '.join(diff)}); use a new --run-dir")
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     train, test = load_data(cfg)
-    link, eve = build_link(cfg).to(device), build_eavesdropper(cfg).to(device)
+    with torch.random.fork_rng(devices=[]):  # initial weights follow cfg.seed, not the global RNG state
+        torch.manual_seed(cfg.seed)
+        link, eve = build_link(cfg).to(device), build_eavesdropper(cfg).to(device)
     link_opt = torch.optim.Adam(link.parameters(), lr=cfg.lr)
     link_sched = torch.optim.lr_scheduler.CosineAnnealingLR(link_opt, T_max=max(cfg.epochs, 1))
     eve_opt = torch.optim.Adam(eve.parameters(), lr=cfg.lr)
     eve_sched = torch.optim.lr_scheduler.CosineAnnealingLR(eve_opt, T_max=max(cfg.eve_epochs, 1))
     link_epoch = eve_epoch = 0
     history: list[dict[str, Any]] = []
+    wall_before, t0 = 0.0, time.perf_counter()
     if state is not None:
         link.load_state_dict(state["link"])
         eve.load_state_dict(state["eve"])
         for obj, key in ((link_opt, "link_opt"), (link_sched, "link_sched"), (eve_opt, "eve_opt"), (eve_sched, "eve_sched")):
             obj.load_state_dict(state[key])
         link_epoch, eve_epoch, history = state["link_epoch"], state["eve_epoch"], state["history"]
+        wall_before = state["wall_seconds"]
         say(f"resuming {run_dir}: link epoch {link_epoch}/{cfg.epochs}, eavesdropper epoch {eve_epoch}/{cfg.eve_epochs}")
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -134,6 +138,7 @@ def train_run(cfg: LinkConfig, run_dir: str | Path, *, quiet: bool = False) -> d
                 "link": link.state_dict(), "eve": eve.state_dict(), "link_opt": link_opt.state_dict(),
                 "link_sched": link_sched.state_dict(), "eve_opt": eve_opt.state_dict(),
                 "eve_sched": eve_sched.state_dict(), "history": history,
+                "wall_seconds": wall_before + time.perf_counter() - t0,
             },
             ckpt_path,
         )
@@ -174,6 +179,7 @@ def train_run(cfg: LinkConfig, run_dir: str | Path, *, quiet: bool = False) -> d
             "test": final,
             "history": history,
             "seconds_per_link_epoch": sum(link_secs) / len(link_secs) if link_secs else math.nan,
+            "wall_seconds": wall_before + time.perf_counter() - t0,
             "device": str(device),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
