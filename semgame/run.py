@@ -143,7 +143,8 @@ def train_run(cfg: LinkConfig, run_dir: str | Path, *, quiet: bool = False) -> d
             ckpt_path,
         )
 
-    writer = SummaryWriter(str(run_dir / "tb"), purge_step=link_epoch + eve_epoch or None)
+    # steps 1..link_epoch+eve_epoch are logged and checkpointed; drop anything logged after them
+    writer = SummaryWriter(str(run_dir / "tb"), purge_step=link_epoch + eve_epoch + 1 if state is not None else None)
     eval_kw = dict(device=device, seed=cfg.seed)
     try:
         while link_epoch < cfg.epochs:
