@@ -30,3 +30,9 @@ __all__ = [
     "equalize",
     "load_dataset",
 ]
+
+# Game environments (issue 3): register SemCom-*-v0 with Gymnasium; loads no weights or data.
+from semgame.envs import parallel_env, register_envs as _register_envs
+
+_register_envs()
+__all__ += ["parallel_env"]

@@ -1,0 +1,314 @@
+"""The batched transmission game shared by every semgame environment (not an env itself).
+
+:class:`SemComGame` holds a frozen semantic link, the legitimate and eavesdropper channels, the
+images of one split and their clean waveforms (encoded once, cached per link and image set), and
+performs one *transmission round* for a batch of ``n`` samples as tensor operations:
+
+1. :meth:`draw` picks image indices;
+2. the transmitter's clean waveform ``x`` comes from the cache (:meth:`transmitter_obs`), and a
+   transmitter action becomes a perturbation under the PSR budget (:meth:`perturb`);
+3. :meth:`eavesdropper_obs` passes ``x`` through the eavesdropper's channel;
+4. :meth:`legit` passes ``x`` through the legitimate channel and receiver.
+
+The single env (batch of 1), the native vector env (batch of N) and the PettingZoo env all call
+these methods, so they play exactly the same game. Every random draw takes the caller's
+``torch.Generator``; nothing here is trained, so a round is deterministic given the generator.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import TensorDataset
+
+from semgame.agents import Eavesdropper, check_agent
+from semgame.channels import FadingChannel, complex_to_real, real_to_complex
+from semgame.config import LinkConfig
+from semgame.data import dataset_info, load_dataset
+from semgame.link import NeuralEavesdropper, SemanticLink
+from semgame.metrics import psnr as _psnr
+
+__all__ = ["ROLES", "SemComGame", "NeuralEavesdropperAgent", "default_weights_path", "load_link"]
+
+ROLES = ("eavesdropper", "transmitter")
+_WEIGHT_FILES = {"mnist": "mnist.pt", "cifar10": "cifar10.pt", "fashion_mnist": "fashion_mnist.pt"}
+
+
+def default_weights_path(dataset: str) -> Path:
+    """Path of the shipped default weights (``semgame/weights/<dataset>.pt``) for a dataset."""
+    name = dataset_info(dataset).name
+    return Path(__file__).resolve().parent.parent / "weights" / _WEIGHT_FILES[name]
+
+
+@functools.lru_cache(maxsize=16)
+def _load_cached(path: str, device: str) -> tuple[LinkConfig, SemanticLink, NeuralEavesdropper]:
+    from semgame.run import load_run
+    from semgame.training import freeze
+
+    cfg, link, eve = load_run(path, device=device)
+    return cfg, freeze(link), freeze(eve)
+
+
+def load_link(
+    link: Any, dataset: str, device: torch.device
+) -> tuple[LinkConfig | None, SemanticLink, NeuralEavesdropper | None]:
+    """Resolve the ``link=`` argument of the envs to ``(config or None, link, eavesdropper or None)``.
+
+    ``None`` loads the shipped default weights of ``dataset``; a ``str``/``Path`` is a ``model.pt``,
+    a ``checkpoint.pt`` or a run folder (read with ``weights_only=True``, cached per process); a
+    ``(config, link, eve)`` tuple is what :func:`semgame.run.load_run` returns; a bare
+    :class:`~semgame.link.SemanticLink` is used as is (moved to ``device``, put in eval mode).
+    """
+    name = dataset_info(dataset).name
+    if link is None:
+        path = default_weights_path(name)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"no default weights for dataset {name!r} at {path}; train a link with `semgame train` "
+                "and pass link='<run_dir>/model.pt' (see semgame/weights/README.md)"
+            )
+        link = path
+    if isinstance(link, (str, Path)):
+        cfg, lk, eve = _load_cached(str(Path(link).resolve()), str(device))
+    elif isinstance(link, tuple) and len(link) == 3 and isinstance(link[1], SemanticLink):
+        cfg, lk, eve = link
+        lk, eve = lk.to(device).eval(), (eve.to(device).eval() if eve is not None else None)
+    elif isinstance(link, SemanticLink):
+        cfg, lk, eve = None, link.to(device).eval(), None
+    else:
+        raise TypeError(
+            "link must be None (shipped weights), a path to model.pt / a run folder, a SemanticLink, "
+            f"or the (config, link, eve) tuple of semgame.run.load_run; got {type(link).__name__}"
+        )
+    if cfg is not None and dataset_info(cfg.dataset).name != name:
+        raise ValueError(f"link was trained on {cfg.dataset!r} but the env's dataset is {name!r}")
+    return cfg, lk, eve
+
+
+class NeuralEavesdropperAgent:
+    """An :class:`~semgame.agents.Eavesdropper` from a trained classifier (argmax of its logits).
+
+    It reads the first ``2k`` features of an observation (the I/Q waveform; CSI features, if any,
+    are ignored) and takes/returns torch tensors on the env device (``accepts_tensors = True``).
+    """
+
+    accepts_tensors = True
+
+    def __init__(self, classifier: torch.nn.Module, k: int) -> None:
+        self.classifier, self.k = classifier.eval(), k
+
+    @torch.no_grad()
+    def act(self, obs: Tensor | np.ndarray) -> Tensor:
+        obs_t = torch.as_tensor(obs, dtype=torch.float32)
+        device = next(self.classifier.parameters()).device
+        return self.classifier(real_to_complex(obs_t[..., : 2 * self.k].to(device))).argmax(-1)
+
+
+# Clean waveforms per (link, image tensor): encoding a split happens once per process.
+_WAVEFORMS: "weakref.WeakKeyDictionary[SemanticLink, dict[tuple, tuple[Tensor, Tensor]]]" = weakref.WeakKeyDictionary()
+
+
+@torch.no_grad()
+def _encode(link: SemanticLink, images: Tensor, device: torch.device, batch: int = 1000) -> Tensor:
+    per_link = _WAVEFORMS.setdefault(link, {})
+    key = (id(images), tuple(images.shape), str(device))
+    hit = per_link.get(key)
+    if hit is not None and hit[0] is images:
+        return hit[1]
+    link.encoder.eval()
+    x = torch.cat([link.encoder(images[i : i + batch].to(device)) for i in range(0, len(images), batch)])
+    per_link[key] = (images, x)  # keeps `images` alive so its id cannot be reused
+    return x
+
+
+@dataclass
+class Legit:
+    """Outcome of the legitimate link for a batch: correctness ``[n]`` bool and PSNR ``[n]`` (dB)."""
+
+    correct: Tensor
+    psnr: Tensor
+    guess: Tensor
+
+
+class SemComGame:
+    """One semantic link, two channels and a split of images, played in batches (see module doc).
+
+    Arguments are those of :class:`semgame.envs.SemComEnv` (validated here), plus ``device``.
+    """
+
+    def __init__(
+        self,
+        dataset: str = "mnist",
+        role: str = "eavesdropper",
+        *,
+        rounds: int = 1,
+        split: str = "test",
+        snr_db: float | tuple[float, float] | None = None,
+        eve_snr_db: float | tuple[float, float] | None = None,
+        psr_db: float = -10.0,
+        include_csi: bool = False,
+        include_label: bool = False,
+        compute_psnr: bool = True,
+        link: Any = None,
+        eavesdropper: Any = None,
+        data_root: str | None = None,
+        images: TensorDataset | tuple[Tensor, Tensor] | None = None,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; expected one of {ROLES}")
+        self.info = dataset_info(dataset)  # ValueError naming the choices on an unknown dataset
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        if isinstance(rounds, bool) or not isinstance(rounds, (int, np.integer)) or rounds < 1:
+            raise ValueError(f"rounds must be an integer >= 1, got {rounds!r}")
+        if not isinstance(psr_db, (int, float)) or isinstance(psr_db, bool) or not math.isfinite(psr_db):
+            raise ValueError(f"psr_db must be a finite number (dB), got {psr_db!r}")
+        if include_label and role != "transmitter":
+            raise ValueError("include_label adds the label to the transmitter's observation; use role='transmitter'")
+        self.device = torch.device(device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device 'cuda' requested but torch sees no CUDA GPU")
+        self.role, self.split, self.rounds = role, split, int(rounds)
+        self.psr_db, self.include_csi, self.include_label = float(psr_db), bool(include_csi), bool(include_label)
+        self.compute_psnr, self.data_root = bool(compute_psnr), data_root
+        self.cfg, self.link, eve = load_link(link, self.info.name, self.device)
+        self.k = self.link.encoder.k
+        ch = self.link.channel
+        self.snr_db = snr_db if snr_db is not None else (self.cfg.snr_db if self.cfg else ch.awgn.snr_db)
+        if eve_snr_db is None:
+            eve_snr_db = self.cfg.eve_snr if self.cfg else (eve.channel.awgn.snr_db if eve is not None else self.snr_db)
+        self.eve_snr_db = eve_snr_db
+        kw = dict(fading=ch.fading, block=ch.block, csi=ch.csi, equalizer=ch.equalizer)
+        self.legit_channel = FadingChannel(snr_db=self.snr_db, **kw)  # validates the SNR specs
+        self.eve_channel = FadingChannel(snr_db=self.eve_snr_db, **kw)
+        self.num_classes = self.info.num_classes
+        self.csi_dim = (2 * (1 if ch.block or ch.fading == "none" else self.k) + 1) if self.include_csi else 0
+        self.eve_obs_dim = 2 * self.k + self.csi_dim
+        self.tx_obs_dim = 2 * self.k + (self.num_classes if self.include_label else 0)
+        self._images = images
+        self.images: Tensor | None = None
+        self.labels: Tensor | None = None
+        self.x: Tensor | None = None
+        self.opponent: Any = None
+        if role == "transmitter":
+            if eavesdropper is None:
+                if eve is None:
+                    raise ValueError(
+                        "role='transmitter' needs an opponent: pass eavesdropper= (an Eavesdropper agent or a "
+                        "NeuralEavesdropper) when link= is a bare SemanticLink"
+                    )
+                eavesdropper = eve
+            self.set_eavesdropper(eavesdropper)
+        elif eavesdropper is not None:
+            raise ValueError("eavesdropper= is the opponent of role='transmitter'; in role='eavesdropper' you are the eavesdropper")
+
+    # -- opponents -----------------------------------------------------------------------------
+    def set_eavesdropper(self, agent: Any) -> None:
+        """Replace the opponent eavesdropper (between episodes; never called inside a step)."""
+        if isinstance(agent, NeuralEavesdropper):
+            agent = NeuralEavesdropperAgent(agent.classifier.to(self.device), self.k)
+        check_agent(agent, Eavesdropper)
+        self.opponent = agent
+
+    # -- data ----------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Load the split and encode its clean waveforms (once; called by the envs' first reset)."""
+        if self.x is not None:
+            return
+        data = self._images
+        if data is None:
+            data = load_dataset(self.info.name, self.split, root=self.data_root)
+        images, labels = data.tensors if isinstance(data, TensorDataset) else data
+        if images.dim() != 4 or tuple(images.shape[1:]) != self.info.shape:
+            raise ValueError(f"images must have shape [N, {', '.join(map(str, self.info.shape))}], got {tuple(images.shape)}")
+        if len(images) == 0 or len(labels) != len(images):
+            raise ValueError(f"need as many labels as images (and at least one), got {len(images)} and {len(labels)}")
+        self.x = _encode(self.link, images, self.device)
+        self.images = images.to(self.device, torch.float32)
+        self.labels = labels.to(self.device, torch.int64)
+
+    def draw(self, n: int, generator: torch.Generator) -> Tensor:
+        """``n`` image indices, uniform with replacement, ``[n]`` int64 on the device."""
+        assert self.x is not None, "prepare() first"
+        return torch.randint(len(self.x), (n,), generator=generator, device=self.device)
+
+    # -- one round -----------------------------------------------------------------------------
+    def transmitter_obs(self, idx: Tensor) -> Tensor:
+        """Clean waveform (I/Q interleaved) [+ one-hot label]: ``[n, tx_obs_dim]`` float32."""
+        obs = complex_to_real(self.x[idx])
+        if self.include_label:
+            obs = torch.cat([obs, torch.nn.functional.one_hot(self.labels[idx], self.num_classes).float()], -1)
+        return obs
+
+    def perturb(self, idx: Tensor, action: Tensor | None) -> Tensor:
+        """Transmitted waveform: ``x + delta`` with ``delta = a * sqrt(10^(psr_db/10) * P_x / 2)``.
+
+        ``a`` is ``[n, 2k]`` in [-1, 1] (I/Q interleaved), so the perturbation power per sample,
+        ``mean_k |delta|^2``, is at most ``10^(psr_db/10)`` times the sample's signal power ``P_x``
+        (equality when every ``|a_i| = 1``); ``a = 0`` transmits the clean waveform.
+        """
+        x = self.x[idx]
+        if action is None:
+            return x
+        p_x = (x.real.square() + x.imag.square()).mean(-1, keepdim=True)
+        scale = torch.sqrt(p_x * 10.0 ** (self.psr_db / 10.0) / 2.0)
+        return x + real_to_complex(action.to(self.device, torch.float32)) * scale
+
+    def eavesdropper_obs(self, x: Tensor, generator: torch.Generator) -> Tensor:
+        """The eavesdropper's received waveform (I/Q) [+ CSI: Re h, Im h, SNR dB]: ``[n, eve_obs_dim]``."""
+        y, state = self.eve_channel(x, generator=generator)
+        obs = complex_to_real(y)
+        if self.include_csi:
+            h = state.h[:, :1] if self.csi_dim == 3 else state.h
+            obs = torch.cat([obs, complex_to_real(h), state.snr_db.unsqueeze(-1)], -1)
+        return obs
+
+    @torch.no_grad()
+    def legit(self, x: Tensor, idx: Tensor, generator: torch.Generator) -> Legit:
+        """Legitimate channel + receiver on ``x``: correctness and reconstruction PSNR per sample."""
+        y, _ = self.legit_channel(x, generator=generator)
+        rx = self.link.receiver
+        guess = rx.classifier(y).argmax(-1)
+        if self.compute_psnr:
+            quality = _psnr(rx.decoder(y), self.images[idx])
+        else:
+            quality = torch.full((len(idx),), float("nan"), device=self.device)
+        return Legit(correct=guess == self.labels[idx], psnr=quality, guess=guess)
+
+    @torch.no_grad()
+    def opponent_guess(self, eve_obs: Tensor) -> Tensor:
+        """The opponent eavesdropper's class guesses for a batch of its observations, ``[n]`` int64."""
+        agent = self.opponent
+        if getattr(agent, "accepts_tensors", False):
+            out = agent.act(eve_obs)
+        else:
+            out = agent.act(eve_obs.cpu().numpy())
+        guess = torch.as_tensor(np.asarray(out.cpu() if isinstance(out, Tensor) else out)).reshape(-1)
+        if guess.shape != (len(eve_obs),) or guess.dtype.is_floating_point or guess.dtype == torch.bool:
+            raise ValueError(
+                f"eavesdropper {type(agent).__name__}.act must return {len(eve_obs)} integer class guesses, "
+                f"got {tuple(guess.shape)} {guess.dtype}"
+            )
+        return guess.to(self.device, torch.int64)
+
+    def render_rgb(self, idx: int, recon: Tensor | None = None) -> np.ndarray:
+        """``H x W(x2) x 3`` uint8: the image being transmitted [| the last reconstruction]."""
+        parts = [self.images[idx]] + ([recon] if recon is not None else [])
+        img = torch.cat([p.detach().cpu().float() for p in parts], dim=-1).clamp(0, 1)
+        if img.shape[0] == 1:
+            img = img.expand(3, -1, -1)
+        return (img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+def seeded_torch_generator(np_random: np.random.Generator, device: torch.device) -> torch.Generator:
+    """A torch generator on ``device`` seeded from a NumPy generator (one ``integers`` draw)."""
+    return torch.Generator(device=device).manual_seed(int(np_random.integers(0, 2**62)))

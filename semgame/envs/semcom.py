@@ -1,0 +1,235 @@
+"""The semantic-communication privacy game as a single-agent Gymnasium environment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import Env, spaces
+from gymnasium.error import ResetNeeded
+
+from semgame.envs._game import SemComGame, seeded_torch_generator
+
+__all__ = ["SemComEnv", "observation_space", "action_space", "check_discrete_actions", "check_box_actions"]
+
+
+def observation_space(game: SemComGame) -> spaces.Box:
+    """Observation space of a role: unbounded floats, except the one-hot label (in [0, 1])."""
+    if game.role == "eavesdropper":
+        return spaces.Box(-np.inf, np.inf, (game.eve_obs_dim,), np.float32)
+    low = np.full(game.tx_obs_dim, -np.inf, np.float32)
+    high = np.full(game.tx_obs_dim, np.inf, np.float32)
+    low[2 * game.k :], high[2 * game.k :] = 0.0, 1.0
+    return spaces.Box(low, high, dtype=np.float32)
+
+
+def action_space(game: SemComGame) -> spaces.Space:
+    """``Discrete(num_classes)`` for the eavesdropper, ``Box([-1, 1]^(2k), float32)`` for the transmitter."""
+    if game.role == "eavesdropper":
+        return spaces.Discrete(game.num_classes)
+    return spaces.Box(-1.0, 1.0, (2 * game.k,), np.float32)
+
+
+def check_discrete_actions(action: Any, n: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Validate integer class guesses of ``shape`` in ``[0, n)``; returns an int64 array."""
+    if isinstance(action, torch.Tensor):
+        action = action.detach().cpu().numpy()
+    arr = np.asarray(action)
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"action must be an integer class guess in [0, {n}) (Discrete({n})), got {action!r} of dtype {arr.dtype}")
+    if arr.shape != shape:
+        raise ValueError(f"action must have shape {shape} for Discrete({n}), got shape {arr.shape}")
+    if arr.size and (arr.min() < 0 or arr.max() >= n):
+        bad = arr[(arr < 0) | (arr >= n)].ravel()[:5].tolist()
+        raise ValueError(f"action outside the action space Discrete({n}): {bad} not in [0, {n})")
+    return arr.astype(np.int64, copy=False)
+
+
+def check_box_actions(action: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """Validate float perturbations of ``shape`` in [-1, 1] without NaN; returns a float32 array."""
+    if isinstance(action, torch.Tensor):
+        action = action.detach().cpu().numpy()
+    arr = np.asarray(action)
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise ValueError(f"action must be a float array in [-1, 1] of shape {shape}, got dtype {arr.dtype}")
+    if arr.shape != shape:
+        raise ValueError(f"action must have shape {shape}, got shape {arr.shape}")
+    if np.isnan(arr).any():
+        raise ValueError(f"action contains {int(np.isnan(arr).sum())} NaN value(s)")
+    if arr.size and (arr.min() < -1.0 or arr.max() > 1.0):
+        raise ValueError(f"action outside the action space [-1, 1]: min {arr.min():.4g}, max {arr.max():.4g}")
+    return arr.astype(np.float32, copy=False)
+
+
+class SemComEnv(Env):
+    """
+    ## Description
+
+    A transmitter sends images over a wireless channel as *semantic* waveforms (a neural encoder's
+    ``k`` complex symbols); a legitimate receiver decodes the class and reconstructs the image,
+    while an eavesdropper on its own channel tries to infer the class. This env lets you play one
+    side of that game: the **eavesdropper** (guess the class from what you intercept) or the
+    **transmitter** (perturb the waveform, under a power budget, so the legitimate receiver still
+    succeeds and the eavesdropper fails). The link (encoder, receivers) is pretrained and frozen:
+    by default the small weights shipped in ``semgame/weights/``.
+
+    Each episode is ``rounds`` transmissions of images drawn uniformly (with replacement) from the
+    chosen ``split``; one ``step`` is one transmission.
+
+    ## Action Space
+
+    * ``role="eavesdropper"``: ``Discrete(10)``, the guessed class.
+    * ``role="transmitter"``: ``Box(-1, 1, (2k,), float32)``, a perturbation ``a`` (I/Q interleaved)
+      added to the clean waveform ``x`` as ``x + a * sqrt(10^(psr_db/10) * P_x / 2)``, ``P_x`` the
+      sample's mean symbol power. The perturbation-to-signal power ratio ``mean|delta|^2 / P_x``
+      is thus at most ``psr_db`` dB (reached when every ``|a_i| = 1``); ``a = 0`` sends ``x``.
+      This is where a privacy defence (issue #4 perturbation layers) plugs in as a policy.
+
+    Actions outside the space, of the wrong shape or dtype, or with NaN raise ``ValueError``.
+
+    ## Observation Space
+
+    ``Box(float32)``:
+
+    * eavesdropper: the eavesdropper's received waveform, ``2k`` floats (I/Q interleaved, as
+      :func:`semgame.channels.complex_to_real`; equalised when the link's CSI is ``"perfect"``);
+      with ``include_csi=True`` followed by its channel state: ``Re h, Im h`` (one coefficient for
+      block fading, ``k`` otherwise) and the SNR in dB.
+    * transmitter: the clean transmitted waveform, ``2k`` floats; with ``include_label=True``
+      followed by the one-hot class (10 floats in [0, 1]).
+
+    ## Rewards
+
+    * eavesdropper: ``1.0`` for a correct guess, else ``0.0`` (chance: 0.1).
+    * transmitter: legitimate receiver correct (1/0) minus the opponent eavesdropper correct (1/0),
+      in ``{-1.0, 0.0, 1.0}``.
+
+    Rewards are Python floats.
+
+    ## Starting State
+
+    ``reset`` draws the first image and returns the first observation; ``info`` has ``round = 0``.
+
+    ## Episode End
+
+    ``terminated=True`` after ``rounds`` steps; the env never truncates (``truncated=False``).
+
+    ## Info
+
+    ``step`` returns ``label`` (true class), ``legit_correct`` (bool), ``psnr`` (dB, the legitimate
+    reconstruction; NaN with ``compute_psnr=False``), ``legit_guess`` and ``round`` (1-based index of
+    the transmission just played); the transmitter role adds ``eve_guess`` and ``eve_correct``.
+
+    ## Arguments
+
+    * ``dataset``: ``"mnist"``, ``"cifar10"`` or ``"fashion_mnist"`` (set by the registered ids).
+    * ``role``: ``"eavesdropper"`` (default) or ``"transmitter"``.
+    * ``rounds``: transmissions per episode (default 1).
+    * ``split``: image split, ``"test"`` (default) or ``"train"``.
+    * ``snr_db`` / ``eve_snr_db``: legitimate / eavesdropper SNR in dB (a float, or a ``(lo, hi)``
+      range drawn per transmission); default: the link's training config.
+    * ``psr_db``: transmitter perturbation budget in dB (default -10).
+    * ``include_csi``: append the eavesdropper's channel state to the eavesdropper's observation
+      (the agent's in role ``"eavesdropper"``, the opponent's in role ``"transmitter"``).
+    * ``include_label``: append the one-hot label to the transmitter's observation.
+    * ``compute_psnr``: run the legitimate decoder for ``info["psnr"]`` (default True; False is faster).
+    * ``link``: ``None`` (shipped weights), a path to a ``model.pt`` / run folder from
+      ``semgame train``, a :class:`~semgame.link.SemanticLink`, or ``semgame.run.load_run``'s tuple.
+    * ``eavesdropper``: the opponent of role ``"transmitter"``: any
+      :class:`~semgame.agents.Eavesdropper` or a :class:`~semgame.link.NeuralEavesdropper`;
+      default: the eavesdropper trained with the link. Swap it between episodes with
+      :meth:`set_eavesdropper`.
+    * ``data_root``: data folder (default ``$SEMGAME_DATA``, see :func:`semgame.data.load_dataset`).
+    * ``images``: a ``TensorDataset`` or ``(images [N,C,H,W] in [0,1], labels [N])`` used instead of
+      the split (e.g. :func:`semgame.data.synthetic_dataset` for tests).
+    * ``device``: torch device (``"cpu"`` default).
+    * ``render_mode``: ``None`` or ``"rgb_array"`` (the image being transmitted).
+
+    Nothing is trained inside ``step``: given the ``reset`` seed and the actions, trajectories are
+    deterministic. Data are loaded and encoded once, on the first ``reset``.
+
+    ## Version History
+
+    * v0: initial version.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+
+    def __init__(self, dataset: str = "mnist", role: str = "eavesdropper", *, rounds: int = 1,
+                 split: str = "test", snr_db: Any = None, eve_snr_db: Any = None, psr_db: float = -10.0,
+                 include_csi: bool = False, include_label: bool = False, compute_psnr: bool = True,
+                 link: Any = None, eavesdropper: Any = None, data_root: str | None = None,
+                 images: Any = None, device: str = "cpu", render_mode: str | None = None) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
+        self.game = SemComGame(
+            dataset, role, rounds=rounds, split=split, snr_db=snr_db, eve_snr_db=eve_snr_db, psr_db=psr_db,
+            include_csi=include_csi, include_label=include_label, compute_psnr=compute_psnr, link=link,
+            eavesdropper=eavesdropper, data_root=data_root, images=images, device=device,
+        )
+        self.role, self.rounds, self.render_mode = role, self.game.rounds, render_mode
+        self.observation_space = observation_space(self.game)
+        self.action_space = action_space(self.game)
+        self._gen: torch.Generator | None = None
+        self._idx: torch.Tensor | None = None
+        self._obs: np.ndarray | None = None
+        self._round = 0
+        self._done = True
+
+    def set_eavesdropper(self, agent: Any) -> None:
+        """Replace the opponent of role ``"transmitter"`` (call between episodes, e.g. after refitting it)."""
+        if self.role != "transmitter":
+            raise ValueError("set_eavesdropper applies to role='transmitter'")
+        self.game.set_eavesdropper(agent)
+
+    def _observe(self) -> np.ndarray:
+        game = self.game
+        self._idx = game.draw(1, self._gen)
+        if self.role == "eavesdropper":
+            obs = game.eavesdropper_obs(game.x[self._idx], self._gen)
+        else:
+            obs = game.transmitter_obs(self._idx)
+        return obs[0].cpu().numpy().astype(np.float32, copy=False)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        if seed is not None or self._gen is None:
+            self._gen = seeded_torch_generator(self.np_random, self.game.device)
+        self.game.prepare()
+        self._round, self._done = 0, False
+        self._obs = self._observe()
+        return self._obs.copy(), {"round": 0}
+
+    @torch.no_grad()
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        if self._done or self._idx is None:
+            raise ResetNeeded("Cannot call env.step() before calling env.reset() (or after the episode ended)")
+        game, idx, gen = self.game, self._idx, self._gen
+        label = int(game.labels[idx][0])
+        if self.role == "eavesdropper":
+            guess = int(check_discrete_actions(action, game.num_classes, ()))
+            legit = game.legit(game.x[idx], idx, gen)
+            reward = float(guess == label)
+            info: dict[str, Any] = {}
+        else:
+            a = check_box_actions(action, (2 * game.k,))
+            x = game.perturb(idx, torch.from_numpy(a).unsqueeze(0))
+            legit = game.legit(x, idx, gen)
+            eve_guess = int(game.opponent_guess(game.eavesdropper_obs(x, gen))[0])
+            reward = float(bool(legit.correct[0])) - float(eve_guess == label)
+            info = {"eve_guess": eve_guess, "eve_correct": eve_guess == label}
+        self._round += 1
+        info.update(label=label, legit_correct=bool(legit.correct[0]), legit_guess=int(legit.guess[0]),
+                    psnr=float(legit.psnr[0]), round=self._round)
+        terminated = self._round >= self.rounds
+        if terminated:
+            self._done = True
+        else:
+            self._obs = self._observe()
+        return self._obs.copy(), reward, terminated, False, info
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode != "rgb_array" or self._idx is None:
+            return None
+        return self.game.render_rgb(int(self._idx[0]))

@@ -1,0 +1,211 @@
+"""The semantic-communication game as a native, torch-batched Gymnasium ``VectorEnv``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium.error import ResetNeeded
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+from torch import Tensor
+
+from semgame.envs._game import SemComGame, seeded_torch_generator
+from semgame.envs.semcom import action_space, observation_space
+
+__all__ = ["SemComVectorEnv"]
+
+_MODES = {"next_step": AutoresetMode.NEXT_STEP, "same_step": AutoresetMode.SAME_STEP}
+
+
+class SemComVectorEnv(VectorEnv):
+    """
+    ## Description
+
+    ``num_envs`` copies of :class:`~semgame.envs.SemComEnv` stepped together: every step plays
+    one transmission for each sub-env as a handful of batched tensor operations (channel draws,
+    the legitimate receiver and, for the transmitter role, the opponent eavesdropper) on
+    ``device`` (``"cpu"`` or ``"cuda"``). Spaces, rewards, info keys and episode ends are those of
+    :class:`~semgame.envs.SemComEnv`, batched: observations ``[num_envs, obs_dim]`` float32,
+    actions ``[num_envs]`` integers (eavesdropper) or ``[num_envs, 2k]`` float32 (transmitter).
+
+    Obtain it with ``gymnasium.make_vec("SemCom-MNIST-v0", num_envs=N,
+    vectorization_mode="vector_entry_point", device="cpu")`` or construct it directly.
+
+    ## Autoreset
+
+    ``autoreset_mode="next_step"`` (Gymnasium's default, ``metadata["autoreset_mode"]``): the step
+    after a sub-env terminates resets it, ignores its action and returns reward 0 with the new
+    first observation. ``"same_step"``: a terminating sub-env is reset in the same step; its last
+    observation is in ``info["final_obs"]`` and its info in ``info["final_info"]`` (masked by
+    ``info["_final_obs"]``); the SB3 adapter :class:`~semgame.envs.SemComSB3VecEnv` uses this mode.
+    ``reset(options={"reset_mask": mask})`` resets only the masked sub-envs (``next_step`` mode).
+
+    ## Info
+
+    Gymnasium's vector convention: ``info[key]`` holds one value per sub-env and ``info["_" + key]``
+    says which sub-envs played a transmission this step. Keys: ``label``, ``legit_correct``,
+    ``legit_guess``, ``psnr``, ``round``, and for the transmitter ``eve_guess``, ``eve_correct``.
+
+    ## Arguments
+
+    ``num_envs``, ``autoreset_mode``, ``tensors`` (return torch tensors on ``device`` and accept
+    tensor actions instead of NumPy arrays: no host copies on GPU) and every keyword argument of
+    :class:`~semgame.envs.SemComEnv` except ``render_mode``.
+
+    Seeding: ``reset(seed=s)`` seeds one generator for the whole batch, so a native vector env is
+    reproducible under a seed but does not replay sub-env ``i`` of a sync vector env seeded ``s + i``.
+    """
+
+    def __init__(self, num_envs: int = 1, dataset: str = "mnist", role: str = "eavesdropper", *,
+                 autoreset_mode: str | AutoresetMode = "next_step", tensors: bool = False,
+                 device: str = "cpu", render_mode: str | None = None, **kwargs: Any) -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
+        if render_mode is not None:
+            raise ValueError("the native vector env does not render; use gymnasium.make(...) for rgb_array frames")
+        mode = _MODES.get(autoreset_mode) if isinstance(autoreset_mode, str) else autoreset_mode
+        if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
+            raise ValueError(f"autoreset_mode must be 'next_step' or 'same_step', got {autoreset_mode!r}")
+        self.game = SemComGame(dataset, role, device=device, **kwargs)
+        self.num_envs, self.role, self.tensors = int(num_envs), role, bool(tensors)
+        self.device, self.autoreset_mode = self.game.device, mode
+        self.metadata = {"autoreset_mode": mode, "render_modes": []}
+        self.render_mode = None
+        self.single_observation_space = observation_space(self.game)
+        self.single_action_space = action_space(self.game)
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        n, dev = self.num_envs, self.device
+        self._gen: torch.Generator | None = None
+        self._idx = torch.zeros(n, dtype=torch.int64, device=dev)
+        self._obs: Tensor | None = None
+        self._round = torch.zeros(n, dtype=torch.int64, device=dev)
+        self._autoreset = torch.zeros(n, dtype=torch.bool, device=dev)
+
+    def set_eavesdropper(self, agent: Any) -> None:
+        """Replace the opponent of role ``"transmitter"`` for every sub-env (between rollouts)."""
+        if self.role != "transmitter":
+            raise ValueError("set_eavesdropper applies to role='transmitter'")
+        self.game.set_eavesdropper(agent)
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _draw(self) -> tuple[Tensor, Tensor]:
+        game = self.game
+        idx = game.draw(self.num_envs, self._gen)
+        if self.role == "eavesdropper":
+            return idx, game.eavesdropper_obs(game.x[idx], self._gen)
+        return idx, game.transmitter_obs(idx)
+
+    def _out(self, t: Tensor) -> Any:
+        return t if self.tensors else t.cpu().numpy()
+
+    def _actions(self, actions: Any) -> Tensor:
+        """Validate a batch of actions on the device (one host sync), as clear ValueErrors."""
+        n, game = self.num_envs, self.game
+        if not isinstance(actions, Tensor):
+            arr = np.asarray(actions)
+            if arr.dtype == object:
+                raise ValueError(f"actions must be a numeric array, got {actions!r}")
+            actions = torch.from_numpy(np.ascontiguousarray(arr))
+        a = actions.to(self.device)
+        if self.role == "eavesdropper":
+            c = game.num_classes
+            if a.dtype == torch.bool or a.dtype.is_floating_point or a.dtype.is_complex:
+                raise ValueError(f"actions must be integer class guesses in [0, {c}), got dtype {a.dtype}")
+            if tuple(a.shape) != (n,):
+                raise ValueError(f"actions must have shape ({n},) for {n} envs, got {tuple(a.shape)}")
+            if bool(((a < 0) | (a >= c)).any()):
+                raise ValueError(f"actions outside the action space: class guesses must be in [0, {c})")
+            return a.long()
+        if not a.dtype.is_floating_point:
+            raise ValueError(f"actions must be float perturbations in [-1, 1], got dtype {a.dtype}")
+        if tuple(a.shape) != (n, 2 * game.k):
+            raise ValueError(f"actions must have shape ({n}, {2 * game.k}), got {tuple(a.shape)}")
+        nan, outside = torch.isnan(a).any(), ((a < -1) | (a > 1)).any()
+        if bool(nan):
+            raise ValueError("actions contain NaN")
+        if bool(outside):
+            raise ValueError("actions outside the action space [-1, 1]")
+        return a.float()
+
+    # -- API ------------------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        if seed is not None or self._gen is None:
+            self._np_random, self._np_random_seed = seeding.np_random(seed)
+            self._gen = seeded_torch_generator(self._np_random, self.device)
+        self.game.prepare()
+        mask = (options or {}).get("reset_mask")
+        idx, obs = self._draw()
+        if mask is None or self._obs is None:
+            self._idx, self._obs = idx, obs
+            self._round.zero_()
+            self._autoreset.zero_()
+        else:
+            m = torch.as_tensor(np.asarray(mask.cpu() if isinstance(mask, Tensor) else mask), dtype=torch.bool)
+            if m.shape != (self.num_envs,):
+                raise ValueError(f"reset_mask must have shape ({self.num_envs},), got {tuple(m.shape)}")
+            m = m.to(self.device)
+            self._idx = torch.where(m, idx, self._idx)
+            self._obs = torch.where(m.unsqueeze(-1), obs, self._obs)
+            self._round[m] = 0
+            self._autoreset[m] = False
+        return self._out(self._obs.clone()), {}
+
+    @torch.no_grad()
+    def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict]:
+        if self._obs is None:
+            raise ResetNeeded("Cannot call step() before calling reset()")
+        game, gen, n = self.game, self._gen, self.num_envs
+        a = self._actions(actions)
+        resetting = self._autoreset
+        play = ~resetting
+        idx, labels = self._idx, game.labels[self._idx]
+        # one transmission for every sub-env (results of resetting sub-envs are discarded)
+        if self.role == "eavesdropper":
+            legit = game.legit(game.x[idx], idx, gen)
+            reward = (a == labels).float()
+            extra: dict[str, Tensor] = {}
+        else:
+            x = game.perturb(idx, a)
+            legit = game.legit(x, idx, gen)
+            eve_guess = game.opponent_guess(game.eavesdropper_obs(x, gen))
+            eve_correct = eve_guess == labels
+            reward = legit.correct.float() - eve_correct.float()
+            extra = {"eve_guess": eve_guess, "eve_correct": eve_correct}
+        reward = torch.where(play, reward, torch.zeros_like(reward))
+        self._round = torch.where(play, self._round + 1, torch.zeros_like(self._round))
+        terminated = play & (self._round >= game.rounds)
+        info: dict[str, Any] = {}
+        values = {"label": labels, "legit_correct": legit.correct, "legit_guess": legit.guess,
+                  "psnr": legit.psnr, "round": self._round, **extra}
+        for key, val in values.items():
+            info[key], info["_" + key] = self._out(val), self._out(play)
+        new_idx, new_obs = self._draw()
+        old_obs = self._obs
+        if self.autoreset_mode == AutoresetMode.NEXT_STEP:
+            keep = terminated  # a terminated sub-env shows its last observation until the next step
+            self._idx = torch.where(keep, idx, new_idx)
+            self._obs = torch.where(keep.unsqueeze(-1), old_obs, new_obs)
+            self._autoreset = terminated
+        else:  # SAME_STEP: terminated sub-envs restart now
+            self._idx, self._obs = new_idx, new_obs
+            self._round = torch.where(terminated, torch.zeros_like(self._round), self._round)
+            if bool(terminated.any()):
+                term = terminated.cpu().numpy()
+                final_obs = np.empty(n, dtype=object)
+                final_info = np.empty(n, dtype=object)
+                old = old_obs.cpu().numpy()
+                for i in np.flatnonzero(term):
+                    final_obs[i] = old[i]
+                    final_info[i] = {k: info[k][i].item() if hasattr(info[k][i], "item") else info[k][i]
+                                     for k in values}
+                info.update(final_obs=final_obs, _final_obs=term, final_info=final_info, _final_info=term)
+        truncated = torch.zeros(n, dtype=torch.bool, device=self.device)
+        rew = reward if self.tensors else reward.cpu().numpy().astype(np.float64)
+        return self._out(self._obs.clone()), rew, self._out(terminated), self._out(truncated), info
+
+    def close_extras(self, **kwargs: Any) -> None:
+        self._obs = None
