@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -80,6 +81,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from semgame.run import load_data, load_run
     from semgame.training import evaluate, resolve_device
 
+    for name in ("snr_db", "eve_snr_db"):
+        value = getattr(args, name)
+        if value is not None and not math.isfinite(value):
+            raise ConfigError(f"{name} must be a finite number, got {value!r}")
     device = resolve_device(args.device)
     torch.set_num_threads(args.threads)
     cfg, link, eve = load_run(args.run_dir, device=device)
