@@ -44,6 +44,9 @@ class LinkConfig:
     per sample during training (``None``: train at ``snr_db``). Both receivers see independent
     Rayleigh fading (``fading``), block (one coefficient per image) or per symbol (``block``).
     ``csi="perfect"`` equalises with the true coefficient (``equalizer`` mmse or zf).
+
+    Training: the link minimises ``CE + recon_weight * MSE``; ``augment`` adds random
+    horizontal flips and 4-pixel translations (useful for CIFAR-10, not for digits).
     """
 
     dataset: str = "mnist"
@@ -61,6 +64,7 @@ class LinkConfig:
     batch_size: int = 128
     lr: float = 2e-3
     recon_weight: float = 1.0
+    augment: bool = False
     train_limit: int | None = None
     test_limit: int | None = None
     seed: int = 0
@@ -94,6 +98,8 @@ class LinkConfig:
             object.__setattr__(self, "train_snr_db", (lo, hi))
         _finite("lr", self.lr, positive=True)
         _finite("recon_weight", self.recon_weight, nonnegative=True)
+        if not isinstance(self.augment, bool) or not isinstance(self.block, bool):
+            raise ConfigError(f"augment and block must be true or false, got {self.augment!r} and {self.block!r}")
         _choice("fading", self.fading, FADINGS)
         _choice("csi", self.csi, CSI_MODES)
         _choice("equalizer", self.equalizer, EQUALIZERS)

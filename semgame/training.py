@@ -31,6 +31,7 @@ __all__ = [
     "resolve_device",
     "seeded_generator",
     "batches",
+    "augment_batch",
     "train_link_epoch",
     "train_eavesdropper_epoch",
     "fit_eavesdropper",
@@ -76,6 +77,22 @@ def batches(
         yield images[idx].to(device, non_blocking=True), labels[idx].to(device, non_blocking=True)
 
 
+def augment_batch(images: Tensor, generator: torch.Generator, pad: int = 4) -> Tensor:
+    """Random horizontal flip and translation by up to ``pad`` pixels (reflect padding), per image.
+
+    ``images``: ``[batch, C, H, W]``; ``generator``: a CPU generator. Returns a new tensor.
+    """
+    b, _, h, w = images.shape
+    flip = (torch.rand(b, generator=generator) < 0.5).to(images.device)
+    images = torch.where(flip[:, None, None, None], images.flip(-1), images)
+    shift_y, shift_x = (torch.randint(0, 2 * pad + 1, (2, b), generator=generator)).to(images.device)
+    padded = F.pad(images, (pad, pad, pad, pad), mode="reflect").permute(0, 2, 3, 1)
+    rows = shift_y[:, None, None] + torch.arange(h, device=images.device)[None, :, None]
+    cols = shift_x[:, None, None] + torch.arange(w, device=images.device)[None, None, :]
+    batch_idx = torch.arange(b, device=images.device)[:, None, None]
+    return padded[batch_idx, rows, cols].permute(0, 3, 1, 2).contiguous()
+
+
 def _num_batches(data: TensorDataset, batch_size: int) -> int:
     return -(-len(data) // batch_size)
 
@@ -92,6 +109,7 @@ def train_link_epoch(
     link.train()
     shuffle = seeded_generator(cfg.seed, 1, epoch)
     noise = seeded_generator(cfg.seed, 2, epoch, device=device)
+    augment = seeded_generator(cfg.seed, 8, epoch)
     snr = cfg.train_snr_db if cfg.train_snr_db is not None else cfg.snr_db
     sums = {"loss": 0.0, "ce": 0.0, "mse": 0.0}
     start, n = time.perf_counter(), 0
@@ -99,6 +117,8 @@ def train_link_epoch(
         batches(data, cfg.batch_size, device=device, generator=shuffle),
         total=_num_batches(data, cfg.batch_size), desc=f"link epoch {epoch + 1}", leave=False, disable=None,
     ):
+        if cfg.augment:
+            images = augment_batch(images, augment)
         out = link(images, snr_db=snr, generator=noise)
         ce = F.cross_entropy(out.logits, labels)
         mse = F.mse_loss(out.recon, images)
