@@ -85,6 +85,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and not math.isfinite(value):
             raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    if args.threads < 1:
+        raise ConfigError(f"threads must be an integer >= 1, got {args.threads}")
     device = resolve_device(args.device)
     torch.set_num_threads(args.threads)
     cfg, link, eve = load_run(args.run_dir, device=device)
