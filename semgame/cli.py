@@ -87,6 +87,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             raise ConfigError(f"{name} must be a finite number, got {value!r}")
     if args.threads < 1:
         raise ConfigError(f"threads must be an integer >= 1, got {args.threads}")
+    if getattr(args, "fresh_eavesdroppers", None) is not None:
+        from semgame.privacy.cli import cmd_eval_fresh
+
+        return cmd_eval_fresh(args)
     device = resolve_device(args.device)
     torch.set_num_threads(args.threads)
     cfg, link, eve = load_run(args.run_dir, device=device)
@@ -124,7 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     ev.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest for small models)")
     ev.add_argument("--output", type=Path, help="also write the metrics to this JSON file")
+    from semgame.privacy.cli import add_eval_flags, register as register_privacy
+
+    add_eval_flags(ev)
     ev.set_defaults(handler=_cmd_eval)
+    register_privacy(sub)
     return parser
 
 

@@ -1,0 +1,10 @@
+"""The privacy game: min-max training, perturbation defences and honest leakage evaluation (issue #4).
+
+* :mod:`semgame.privacy.minmax` — alternating min-max training against an in-loop eavesdropper;
+* :mod:`semgame.privacy.perturbation` — adversarial (FGM / PGD, per-sample / universal,
+  eavesdropper-only / cooperative) perturbation layers with a PSR budget;
+* :mod:`semgame.privacy.keyed` — a keyed perturbation the legitimate receiver removes;
+* :mod:`semgame.privacy.defences` — defences as transmitter / receiver pairs on encoder waveforms;
+* :mod:`semgame.privacy.leakage` — fresh-eavesdropper (retrained from scratch) leakage evaluation;
+* :mod:`semgame.privacy.reproduce` — the ``semgame reproduce`` pipeline and benchmark helpers.
+"""

@@ -1,0 +1,163 @@
+"""Command-line pieces of the privacy game, plugged into :mod:`semgame.cli`.
+
+* ``semgame eval --fresh-eavesdroppers K [--defence keyed --psr-db 10 --key 1234]`` — honest leakage
+  evaluation of a run folder (plain or min-max): K eavesdroppers trained from scratch.
+* ``semgame minmax --run-dir D [--init RUN] --lambda 1 --objective kl_uniform ...`` — min-max training.
+* ``semgame reproduce --dataset mnist --profile quick --out reports/mnist`` — the main job.
+
+Nothing here imports torch at module level (the parser must stay fast).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from semgame.config import ConfigError
+
+__all__ = ["add_eval_flags", "cmd_eval_fresh", "register"]
+
+_MINMAX_FLAGS = (
+    ("lambda_", "--lambda", float), ("objective", "--objective", str), ("eve_steps", "--eve-steps", int),
+    ("legit_steps", "--legit-steps", int), ("rounds", "--rounds", int), ("pretrain_epochs", "--pretrain-epochs", int),
+    ("eve_pretrain_epochs", "--eve-pretrain-epochs", int), ("eve_lr", "--eve-lr", float),
+)
+
+
+def add_eval_flags(ev: argparse.ArgumentParser) -> None:
+    """Flags of ``semgame eval`` for the fresh-eavesdropper evaluation."""
+    g = ev.add_argument_group("honest leakage evaluation (issue #4)")
+    g.add_argument("--fresh-eavesdroppers", type=int, metavar="K",
+                   help="train K eavesdroppers from scratch on the (defended) transmissions and report mean/std/max")
+    g.add_argument("--fresh-epochs", type=int, default=5, help="training epochs of each fresh eavesdropper (default 5)")
+    g.add_argument("--train-limit", type=int, help="recorded training transmissions for the fresh eavesdroppers (default: the run's)")
+    g.add_argument("--defence", choices=("none", "keyed"), default="none", help="defence applied on top of the run's link")
+    g.add_argument("--psr-db", type=float, help="keyed perturbation budget (dB)")
+    g.add_argument("--key", help="keyed perturbation secret")
+    g.add_argument("--power", choices=("add", "fixed"), default="add", help="keyed: renormalise total power or not")
+
+
+def cmd_eval_fresh(args: argparse.Namespace) -> int:
+    """``semgame eval --fresh-eavesdroppers K``."""
+    import torch
+
+    from semgame.privacy.defences import KeyedDefence, NoDefence, encode
+    from semgame.privacy.keyed import KeyedPerturbation
+    from semgame.privacy.leakage import check_k, leakage_report, new_eavesdropper
+    from semgame.run import load_data, load_run
+    from semgame.training import fit_eavesdropper, resolve_device
+
+    check_k(args.fresh_eavesdroppers)
+    if args.fresh_epochs < 1:
+        raise ConfigError(f"fresh-epochs must be an integer >= 1, got {args.fresh_epochs}")
+    if args.defence == "keyed":
+        if args.psr_db is None:
+            raise ConfigError("--defence keyed needs --psr-db")
+        defence = KeyedDefence(KeyedPerturbation(args.psr_db, key=args.key, power=args.power))
+    else:
+        if args.psr_db is not None or args.key is not None:
+            raise ConfigError("--psr-db/--key need --defence keyed")
+        defence = NoDefence()
+    device = resolve_device(args.device)
+    torch.set_num_threads(args.threads)
+    cfg, link, eve = load_run(args.run_dir, device=device)
+    link.requires_grad_(False)
+    changes = {k: v for k, v in (("data_root", args.data_root), ("test_limit", args.test_limit),
+                                 ("train_limit", args.train_limit)) if v is not None}
+    if changes:
+        cfg = cfg.replace(**changes)
+    snr = cfg.eve_snr if args.eve_snr_db is None else args.eve_snr_db
+    if args.snr_db is not None:
+        cfg = cfg.replace(snr_db=args.snr_db)
+        link.channel.awgn.snr_db = args.snr_db
+    train, test = load_data(cfg)
+    tr, te = encode(link, train), encode(link, test)
+    und = new_eavesdropper(cfg, snr, cfg.seed * 1000 + 901, device)
+    fit_eavesdropper(und, lambda a, b: a, torch.utils.data.TensorDataset(tr.x, tr.labels), epochs=args.fresh_epochs,
+                     lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed * 1000 + 901, device=device)
+    from semgame.privacy.leakage import defend, legit_metrics
+
+    tx, nonces = defend(NoDefence(), te)
+    undefended = legit_metrics(link, NoDefence(), te, tx, nonces, seed=cfg.seed)["legit_acc"]
+    row = leakage_report(link, cfg, defence, tr, te, k=args.fresh_eavesdroppers, epochs=args.fresh_epochs,
+                         eve_snr_db=snr, in_loop_eve=eve, undefended_eve=und, undefended_legit_acc=undefended,
+                         seed=cfg.seed)
+    row["run_dir"] = str(args.run_dir)
+    row["in_loop_eve_note"] = "the run's own eavesdropper (co-trained in a min-max run)"
+    print(json.dumps(row, indent=2))
+    if args.output:
+        from semgame.io import write_json
+
+        write_json(args.output, row)
+    return 0
+
+
+def _cmd_minmax(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from semgame.config import LinkConfig, from_dict, load_config_file
+    from semgame.privacy.minmax import load_minmax_config, minmax_run
+
+    values: dict[str, Any] = load_config_file(args.config) if args.config else {}
+    mm_values = values.pop("minmax", {})
+    if not isinstance(mm_values, dict):
+        raise ConfigError("the [minmax] entry of the config file must be a table")
+    for f in dataclasses.fields(LinkConfig):
+        given = getattr(args, f.name, None)
+        if given is not None:
+            values[f.name] = given
+    cfg = from_dict(values, LinkConfig)
+    for field, _, _ in _MINMAX_FLAGS:
+        v = getattr(args, "mm_" + field)
+        if v is not None:
+            mm_values[field] = v
+    mm = load_minmax_config(dict(mm_values))
+    metrics = minmax_run(cfg, mm, args.run_dir, init=args.init, quiet=args.quiet)
+    print(json.dumps(metrics["test"], indent=2))
+    return 0
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from semgame.privacy.reproduce import get_profile, reproduce
+
+    get_profile(args.dataset, args.profile)
+    path = reproduce(args.dataset, args.profile, args.out, seed=args.seed, data_root=args.data_root,
+                     device=args.device, quiet=args.quiet)
+    print(path.read_text())
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add ``minmax`` and ``reproduce`` to the ``semgame`` sub-command parser."""
+    from semgame.cli import add_config_flags
+
+    mm = sub.add_parser("minmax", help="min-max training of a link against an in-loop eavesdropper (issue #4)")
+    mm.add_argument("--run-dir", type=Path, required=True, help="output folder (resumed if it holds a checkpoint)")
+    mm.add_argument("--init", type=Path, help="start from this trained run folder (skips link pre-training)")
+    mm.add_argument("--quiet", action="store_true")
+    g = mm.add_argument_group("game settings (also a [minmax] table in the TOML file)")
+    for field, flag, typ in _MINMAX_FLAGS:
+        g.add_argument(flag, dest="mm_" + field, type=typ, default=None)
+    add_config_flags(mm)
+    mm.set_defaults(handler=_cmd_minmax)
+
+    rp = sub.add_parser("reproduce", help="the main job: train -> min-max -> perturbations -> fresh eavesdroppers -> report")
+    rp.add_argument("--dataset", default="mnist", help="mnist or cifar10")
+    rp.add_argument("--profile", default="quick", help="quick (CPU, minutes) or full (GPU)")
+    rp.add_argument("--out", type=Path, default=None, help="report folder (default reports/<dataset>)")
+    rp.add_argument("--seed", type=int, default=0)
+    rp.add_argument("--data-root", help="data folder (default $SEMGAME_DATA)")
+    rp.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    rp.add_argument("--quiet", action="store_true")
+    rp.set_defaults(handler=_cmd_reproduce_default)
+
+
+def _cmd_reproduce_default(args: argparse.Namespace) -> int:
+    if args.out is None:
+        args.out = Path("reports") / args.dataset
+    if not math.isfinite(float(args.seed)):
+        raise ConfigError("seed must be an integer")
+    return _cmd_reproduce(args)

@@ -1,0 +1,135 @@
+"""Keyed perturbation: a secret shared by transmitter and legitimate receiver.
+
+The transmitter adds a pseudo-random mask derived from a secret ``key`` and a public per-transmission
+counter (the *nonce*); the legitimate receiver regenerates the same mask and removes it with its
+channel state information; an eavesdropper knows the nonce and the scheme, but not the key.
+
+**Mask.** For nonce ``n`` the mask is ``p = sqrt(rho) * normalize_power(g)`` with
+``g ~ CN(0, I)`` drawn from a ``torch.Generator`` seeded by ``SHA-256(key || n)``, so every sample of
+the transmission has ``||p||^2 = rho * k`` exactly (``PSR = 10 log10 rho`` dB, per sample). A batch
+sample is one transmission with its own nonce (``[batch]`` nonces for a batch). Torch's Mersenne Twister is *not* a cryptographic generator: this simulates a keyed
+stream cipher (e.g. AES-CTR); an attacker who can invert the PRNG is outside the threat model.
+
+**Transmission.** ``x_tx = c (x + p)`` with ``c = 1`` (``power="add"``, default) or
+``c = 1 / sqrt(1 + rho)`` (``power="fixed"``), see :mod:`semgame.privacy.perturbation`.
+
+**Removal.** The legitimate channel gives ``y_raw = h x_tx + n``. The receiver knows ``h`` (its CSI),
+``c`` and ``p``. Whatever linear per-symbol processing ``y = G(h) y_raw`` the channel's receiver
+front-end applies, the mask reaches the decoder as ``G(h) h c p``, so
+
+    ``y_clean = (y - A c p) / c``,  with ``A = G(h) h`` =
+    ``h`` (no CSI, raw output), ``1`` (zero forcing), ``|h|^2 / (|h|^2 + N0)`` (MMSE).
+
+With ``power="add"`` this returns *exactly* the undefended front-end output ``G(h) (h x + n)`` for
+the same fading and noise draw (up to float rounding), so the legitimate receiver needs no
+retraining. With ``power="fixed"`` it returns ``A x + G n / c``: the noise is ``1 + rho`` times
+stronger than undefended. The eavesdropper cannot cancel ``p``; for it the mask is extra noise of
+power ``rho`` relative to the signal (after its own equaliser).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import torch
+from torch import Tensor, nn
+
+from semgame.channels import ChannelState, normalize_power
+from semgame.config import ConfigError
+from semgame.privacy.perturbation import POWER_MODES, check_psr, power_scale, psr_ratio
+
+__all__ = ["KeyedPerturbation", "MissingKeyError", "mask_gain"]
+
+
+class MissingKeyError(ConfigError):
+    """A keyed operation was attempted without the key."""
+
+
+def _key_bytes(key: object) -> bytes:
+    if key is None:
+        raise MissingKeyError("a keyed perturbation needs a secret key (got key=None); pass key=<int|str|bytes>")
+    if isinstance(key, bool):
+        raise MissingKeyError(f"key must be an int, str or bytes, got {key!r}")
+    if isinstance(key, int):
+        return key.to_bytes((key.bit_length() + 8) // 8 or 1, "big", signed=True)
+    if isinstance(key, str):
+        if not key:
+            raise MissingKeyError("key must not be empty")
+        return key.encode()
+    if isinstance(key, bytes):
+        if not key:
+            raise MissingKeyError("key must not be empty")
+        return key
+    raise MissingKeyError(f"key must be an int, str or bytes, got {type(key).__name__}")
+
+
+def _nonce_list(nonces: object) -> list[int]:
+    if isinstance(nonces, Tensor):
+        nonces = nonces.tolist()
+    elif isinstance(nonces, int) and not isinstance(nonces, bool):
+        nonces = [nonces]
+    out = list(nonces)  # type: ignore[call-overload]
+    for n in out:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ConfigError(f"nonces must be integers >= 0, got {n!r}")
+    return out
+
+
+def mask_gain(state: ChannelState, csi: str, equalizer: str) -> Tensor:
+    """``A = G(h) h``: the complex gain with which a transmitted component reaches the decoder."""
+    h = state.h
+    if csi == "none":
+        return h
+    if equalizer == "zf":
+        return torch.ones_like(h)
+    gain = h.real.square() + h.imag.square()
+    return (gain / (gain + state.noise_var.unsqueeze(-1))).to(h.dtype)
+
+
+class KeyedPerturbation(nn.Module):
+    """Key-derived additive mask, removable by the key holder (see the module docstring).
+
+    Args:
+        psr_db: budget in dB within :data:`~semgame.privacy.perturbation.PSR_RANGE_KEYED`.
+        key: the shared secret (int, str or bytes). ``None`` is refused.
+        power: ``"add"`` (default) or ``"fixed"``.
+    """
+
+    def __init__(self, psr_db: float, key: int | str | bytes | None, power: str = "add") -> None:
+        super().__init__()
+        self.psr_db = check_psr(psr_db, "keyed")
+        self._key = _key_bytes(key)
+        if power not in POWER_MODES:
+            raise ConfigError(f"power must be one of {', '.join(POWER_MODES)}; got {power!r}")
+        self.power = power
+        self.c = power_scale(self.psr_db, power)
+
+    def _generator(self, nonce: int, device: torch.device) -> torch.Generator:
+        digest = hashlib.sha256(self._key + b"|" + int(nonce).to_bytes(16, "big")).digest()
+        return torch.Generator(device="cpu").manual_seed(int.from_bytes(digest[:8], "big") & (2**63 - 1))
+
+    def mask(self, nonces: Tensor | list[int] | int, k: int, device: torch.device | str = "cpu") -> Tensor:
+        """Masks ``p [len(nonces), k] complex64``, one transmission (row) per nonce; ``||p_i||^2 = rho k``.
+
+        Nonces are public non-negative integers, unique per transmission (a counter).
+        """
+        nonces = _nonce_list(nonces)
+        rows = [torch.randn(k, dtype=torch.complex64, generator=self._generator(n, torch.device("cpu")))
+                for n in nonces]
+        g = torch.stack(rows).to(device) if rows else torch.zeros(0, k, dtype=torch.complex64, device=device)
+        return normalize_power(g) * psr_ratio(self.psr_db) ** 0.5
+
+    def forward(self, x: Tensor, nonces: Tensor | list[int]) -> Tensor:
+        """``x_tx = c (x + p)``; ``nonces [batch]`` identify the transmissions."""
+        nonces = _nonce_list(nonces)
+        if len(nonces) != x.shape[0]:
+            raise ConfigError(f"need one nonce per sample: {len(nonces)} nonces for a batch of {x.shape[0]}")
+        return self.c * (x + self.mask(nonces, x.shape[1], x.device))
+
+    def remove(self, y: Tensor, state: ChannelState, nonces: Tensor | list[int], *, csi: str, equalizer: str) -> Tensor:
+        """``(y - A c p) / c``: the legitimate receiver's key removal (before its decoder)."""
+        p = self.mask(nonces, y.shape[1], y.device)
+        return (y - mask_gain(state, csi, equalizer) * (self.c * p)) / self.c
+
+    def extra_repr(self) -> str:
+        return f"psr_db={self.psr_db}, power={self.power!r}, key=<secret>"
