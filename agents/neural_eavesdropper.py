@@ -1,0 +1,105 @@
+"""Neural supervised eavesdropper: an MLP trained with cross-entropy on labelled interceptions.
+
+The eavesdropper of a real attack records transmissions and later learns their labels (a leaked
+training set); here the labels come from ``info["label"]``. Training happens in :meth:`update`,
+between episodes, never inside ``env.step``.
+
+    python agents/neural_eavesdropper.py --dataset mnist --samples 50000 --tb runs/agents/neural-eve
+
+TensorBoard tags: ``eve/loss``, ``eve/train_acc`` (per update) and ``eve/test_acc``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class NeuralSupervisedEavesdropper:
+    """MLP ``obs_dim -> hidden -> hidden -> num_classes``; ``update`` runs a few epochs of Adam."""
+
+    accepts_tensors = True  # gets torch tensors on the env device (no host copies on GPU)
+
+    def __init__(self, obs_dim: int = 32, num_classes: int = 10, hidden: int = 256, lr: float = 2e-3,
+                 epochs: int = 3, batch_size: int = 256, seed: int = 0, device: str = "cpu") -> None:
+        torch.manual_seed(seed)
+        self.net = nn.Sequential(nn.Linear(obs_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                                 nn.Linear(hidden, num_classes)).to(device)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=lr)
+        self.epochs, self.batch_size, self.device = epochs, batch_size, device
+        self.gen = torch.Generator().manual_seed(seed)
+
+    @torch.no_grad()
+    def act(self, obs) -> torch.Tensor:
+        self.net.eval()
+        return self.net(torch.as_tensor(obs, dtype=torch.float32, device=self.device)).argmax(-1)
+
+    def update(self, obs, labels) -> dict[str, float]:
+        """Fit on labelled interceptions ``obs [n, obs_dim]``, ``labels [n]``; returns loss and accuracy."""
+        x = torch.as_tensor(obs, dtype=torch.float32).to(self.device)
+        y = torch.as_tensor(labels, dtype=torch.int64).to(self.device)
+        self.net.train()
+        loss_sum = correct = seen = 0.0
+        for _ in range(self.epochs):
+            for idx in torch.randperm(len(x), generator=self.gen).split(self.batch_size):
+                logits = self.net(x[idx])
+                loss = nn.functional.cross_entropy(logits, y[idx])
+                self.opt.zero_grad()
+                loss.backward()
+                self.opt.step()
+                loss_sum += float(loss.detach()) * len(idx)
+                correct += float((logits.argmax(-1) == y[idx]).sum())
+                seen += len(idx)
+        return {"loss": loss_sum / seen, "train_acc": correct / seen}
+
+
+def collect(venv, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` labelled interceptions from a native vector env in the eavesdropper role."""
+    xs, ys = [], []
+    obs, _ = venv.reset()
+    while sum(map(len, ys)) < n:
+        guess = np.zeros(venv.num_envs, dtype=np.int64)  # the guess does not change what is intercepted
+        nxt, _, _, _, info = venv.step(guess)
+        played = info["_label"]
+        xs.append(obs[played])
+        ys.append(info["label"][played])
+        obs = nxt
+    return np.concatenate(xs)[:n], np.concatenate(ys)[:n]
+
+
+def main() -> None:
+    import gymnasium as gym
+    from torch.utils.tensorboard import SummaryWriter
+
+    import semgame  # noqa: F401
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", default="mnist", choices=["mnist", "cifar10", "fashion_mnist"])
+    p.add_argument("--samples", type=int, default=50_000, help="labelled interceptions per update")
+    p.add_argument("--updates", type=int, default=3)
+    p.add_argument("--tb", default="runs/agents/neural-eve", help="TensorBoard folder")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    env_id = {"mnist": "SemCom-MNIST-v0", "cifar10": "SemCom-CIFAR-v0", "fashion_mnist": "SemCom-FashionMNIST-v0"}[args.dataset]
+    train_env = gym.make_vec(env_id, num_envs=1024, vectorization_mode="vector_entry_point", split="train", compute_psnr=False)
+    test_env = gym.make_vec(env_id, num_envs=1024, vectorization_mode="vector_entry_point", split="test", compute_psnr=False)
+    train_env.reset(seed=args.seed)
+    test_env.reset(seed=args.seed + 1)
+    eve = NeuralSupervisedEavesdropper(obs_dim=train_env.single_observation_space.shape[0], seed=args.seed)
+    writer = SummaryWriter(args.tb)
+    for step in range(1, args.updates + 1):
+        stats = eve.update(*collect(train_env, args.samples))
+        x, y = collect(test_env, 10_000)
+        test_acc = float((eve.act(x).numpy() == y).mean())
+        for key, val in {**stats, "test_acc": test_acc}.items():
+            writer.add_scalar(f"eve/{key}", val, step)
+        print(f"update {step}: loss {stats['loss']:.3f} train acc {stats['train_acc']:.3f} test acc {test_acc:.3f}")
+    writer.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Agent protocols, the plug-in loader and the reference agents in agents/ (synthetic data only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from semgame.agents import (
+    AgentSpecError,
+    ConstantEavesdropper,
+    Eavesdropper,
+    Transmitter,
+    check_agent,
+    load_agent,
+    make_agent,
+)
+from semgame.data import synthetic_dataset
+
+torch.set_num_threads(1)
+AGENTS = Path(__file__).resolve().parent.parent / "agents"
+OBS = np.random.default_rng(0).standard_normal((6, 32)).astype(np.float32)
+
+
+def test_load_module_spec_and_protocol():
+    cls = load_agent("semgame.agents:ConstantEavesdropper")
+    agent = cls(guess=4)
+    assert isinstance(agent, Eavesdropper)
+    assert agent.act(OBS).tolist() == [4] * 6
+
+
+@pytest.mark.parametrize("name, cls", [
+    ("random_eavesdropper", "RandomEavesdropper"),
+    ("majority_eavesdropper", "MajorityEavesdropper"),
+    ("template_eavesdropper", "TemplateEavesdropper"),
+    ("neural_eavesdropper", "NeuralSupervisedEavesdropper"),
+])
+def test_reference_agents_load_from_file_and_act(name, cls):
+    agent = make_agent(f"{AGENTS / name}.py:{cls}")
+    guesses = np.asarray(agent.act(OBS))
+    assert guesses.shape == (6,) and ((guesses >= 0) & (guesses < 10)).all()
+
+
+def test_sb3_agent_class_loads():
+    cls = load_agent(f"{AGENTS}/sb3_eavesdropper.py:SB3Eavesdropper")
+    with pytest.raises(ValueError, match="model= or path="):
+        cls()
+
+
+@pytest.mark.parametrize("spec, match", [
+    ("no_colon", "must look like"),
+    ("a:b:c", "must look like"),
+    ("semgame.nonexistent_mod:X", "cannot import module"),
+    ("semgame.agents:Nope", "has no attribute 'Nope'"),
+    ("semgame.agents:__all__", "not a class or factory"),
+    ("semgame.agents:AgentSpecError", "does not satisfy the Eavesdropper protocol"),
+    ("missing/dir/agent.py:Eve", "not found"),
+])
+def test_bad_specs_name_the_problem(spec, match):
+    with pytest.raises(AgentSpecError, match=match):
+        load_agent(spec)
+
+
+def test_factory_result_is_checked(tmp_path):
+    f = tmp_path / "my_agents.py"
+    f.write_text("def make():\n    return object()\n\nclass Defence:\n    def act(self, obs):\n        return obs[:, :32] * 0\n")
+    with pytest.raises(AgentSpecError, match="missing method"):
+        make_agent(f"{f}:make")
+    assert isinstance(make_agent(f"{f}:Defence", Transmitter), Transmitter)
+    with pytest.raises(AgentSpecError):
+        check_agent(42)
+
+
+def test_majority_and_neural_agents_learn_between_episodes():
+    from semgame.envs import SemComVectorEnv
+
+    maj = make_agent(f"{AGENTS}/majority_eavesdropper.py:MajorityEavesdropper")
+    maj.update(OBS, np.array([3, 3, 1, 3, 2, 0]))
+    assert maj.act(OBS).tolist() == [3] * 6
+    neural_cls = load_agent(f"{AGENTS}/neural_eavesdropper.py:NeuralSupervisedEavesdropper")
+    mod = __import__(neural_cls.__module__)
+    venv = SemComVectorEnv(256, "mnist", images=synthetic_dataset("mnist", 512, seed=2), compute_psnr=False)
+    venv.reset(seed=0)
+    x, y = mod.collect(venv, 4096)
+    eve = neural_cls(obs_dim=x.shape[1], epochs=5)
+    stats = eve.update(x, y)
+    xt, yt = mod.collect(venv, 2048)
+    acc = float((eve.act(xt).numpy() == yt).mean())
+    assert stats["loss"] > 0 and acc > 0.5, acc
+
+
+def test_custom_eavesdropper_as_opponent():
+    import gymnasium as gym
+
+    class Oracle:  # sees nothing useful: guesses 0
+        def act(self, obs):
+            return np.zeros(len(obs), dtype=np.int64)
+
+    env = gym.make("SemCom-MNIST-v0", role="transmitter", eavesdropper=Oracle(), rounds=2,
+                   images=synthetic_dataset("mnist", 32, seed=0))
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(np.zeros(env.action_space.shape, np.float32))
+    assert info["eve_guess"] == 0
+    env.unwrapped.set_eavesdropper(ConstantEavesdropper(5))
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(np.zeros(env.action_space.shape, np.float32))
+    assert info["eve_guess"] == 5

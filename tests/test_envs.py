@@ -1,0 +1,366 @@
+"""Game environments (issue 3): registration, checkers, determinism, bad input, vector + SB3 + PettingZoo.
+
+Everything here runs on small synthetic image sets injected with ``images=`` and the shipped default
+weights, so no real data is needed (the PPO-on-MNIST test lives in ``test_envs_ppo.py``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium.error import ResetNeeded
+from gymnasium.utils.env_checker import check_env as gym_check_env
+from pettingzoo.test import parallel_api_test, parallel_seed_test
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+import semgame
+from semgame.data import synthetic_dataset
+from semgame.envs import ENV_IDS, SemComEnv, SemComSB3VecEnv, SemComVectorEnv
+
+torch.set_num_threads(1)
+
+ROLES = ("eavesdropper", "transmitter")
+
+
+@pytest.fixture(scope="module")
+def synth():
+    """A small synthetic image set per dataset (real shapes, learnable classes)."""
+    return {ds: synthetic_dataset(ds, 64, seed=1) for ds in ENV_IDS.values()}
+
+
+def make(env_id="SemCom-MNIST-v0", synth=None, **kw):
+    return gym.make(env_id, images=synth[ENV_IDS[env_id]], **kw)
+
+
+def rollout(env, seed, steps, action_seed=0):
+    """Observations, rewards and infos of ``steps`` steps with seeded random actions."""
+    env.action_space.seed(action_seed)
+    obs, _ = env.reset(seed=seed)
+    out = [obs]
+    for _ in range(steps):
+        obs, rew, term, trunc, info = env.step(env.action_space.sample())
+        out += [obs, rew, term, info]
+        if term or trunc:
+            obs, _ = env.reset()
+            out.append(obs)
+    return out
+
+
+def same(a, b):
+    if isinstance(a, np.ndarray):
+        return np.array_equal(a, b)
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    return a == b
+
+
+# -- registration -------------------------------------------------------------------------------
+def test_ids_registered_with_vector_entry_point():
+    for env_id in ENV_IDS:
+        spec = gym.spec(env_id)
+        assert spec.vector_entry_point == "semgame.envs.vector:SemComVectorEnv"
+
+
+def test_make_with_module_prefix_from_clean_interpreter():
+    code = (
+        "import gymnasium as gym, sys\n"
+        "env = gym.make('semgame:SemCom-CIFAR-v0')\n"
+        "assert env.observation_space.shape == (2 * env.unwrapped.game.k,), env.observation_space\n"
+        "print('ok')\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "ok" in res.stdout, res.stderr
+
+
+def test_import_semgame_loads_no_weights_or_data():
+    code = "import semgame, sys; print(sorted(m for m in sys.modules if m.startswith('semgame.envs.') or m in ('semgame.run', 'stable_baselines3', 'pettingzoo')))"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[]", res.stdout
+
+
+def test_shipped_weights_small_and_safe():
+    from semgame.envs._game import default_weights_path
+
+    for ds in ENV_IDS.values():
+        path = default_weights_path(ds)
+        assert path.is_file() and path.stat().st_size < 2_000_000, path
+        state = torch.load(path, weights_only=True)
+        assert state["format"] == "semgame-model-v1" and state["config"]["dataset"] == ds
+
+
+# -- checkers -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("env_id", list(ENV_IDS))
+@pytest.mark.parametrize("role", ROLES)
+def test_gymnasium_and_sb3_check_env(env_id, role, synth):
+    kw = {"include_label": True} if role == "transmitter" else {"include_csi": True}
+    env = make(env_id, synth, role=role, rounds=3, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # unbounded Box observations are intended
+        gym_check_env(env.unwrapped)
+        sb3_check_env(env.unwrapped, warn=False)
+    one = make(env_id, synth, role=role, rounds=1)
+    one.reset(seed=0)
+    _, reward, term, trunc, info = one.step(one.action_space.sample())
+    assert type(reward) is float and term is True and trunc is False
+    assert {"label", "legit_correct", "psnr", "round"} <= set(info)
+
+
+def test_spaces_and_reward_ranges(synth):
+    env = make("SemCom-MNIST-v0", synth, rounds=5, include_csi=True)
+    k = env.unwrapped.game.k
+    assert env.action_space == gym.spaces.Discrete(10)
+    assert env.observation_space.shape == (2 * k + 3,) and env.observation_space.dtype == np.float32
+    obs, _ = env.reset(seed=0)
+    rewards = []
+    for t in range(5):
+        obs, r, term, _, info = env.step(info_label := 0)
+        rewards.append(r)
+        assert r == float(info["label"] == info_label)
+        assert term == (t == 4)
+    tx = make("SemCom-MNIST-v0", synth, role="transmitter", rounds=2, include_label=True)
+    assert tx.action_space == gym.spaces.Box(-1, 1, (2 * k,), np.float32)
+    obs, _ = tx.reset(seed=0)
+    assert obs.shape == (2 * k + 10,) and obs[2 * k :].sum() == 1.0
+    _, r, *_ , info = tx.step(np.zeros(2 * k, np.float32))
+    assert r == float(info["legit_correct"]) - float(info["eve_correct"]) and r in (-1.0, 0.0, 1.0)
+
+
+# -- determinism --------------------------------------------------------------------------------
+@pytest.mark.parametrize("role", ROLES)
+def test_same_seed_same_trajectory(role, synth):
+    a = rollout(make("SemCom-MNIST-v0", synth, role=role, rounds=3), seed=7, steps=10)
+    b = rollout(make("SemCom-MNIST-v0", synth, role=role, rounds=3), seed=7, steps=10)
+    c = rollout(make("SemCom-MNIST-v0", synth, role=role, rounds=3), seed=8, steps=10)
+    assert all(same(x, y) for x, y in zip(a, b))
+    assert not all(same(x, y) for x, y in zip(a, c))
+
+
+def test_perturbation_respects_psr_budget(synth):
+    from semgame.envs._game import SemComGame
+
+    game = SemComGame("mnist", "transmitter", psr_db=-6.0, images=synth["mnist"])
+    game.prepare()
+    idx = torch.arange(8)
+    corner = torch.sign(torch.randn(8, 2 * game.k))
+    for a, full in ((corner, True), (corner * torch.rand(8, 1), False)):
+        delta = game.perturb(idx, a) - game.x[idx]
+        ratio_db = 10 * torch.log10(delta.abs().square().mean(-1) / game.x[idx].abs().square().mean(-1))
+        assert (ratio_db <= -6.0 + 1e-4).all()
+        if full:
+            assert torch.allclose(ratio_db, torch.full_like(ratio_db, -6.0), atol=1e-4)
+    assert torch.equal(game.perturb(idx, torch.zeros(8, 2 * game.k)), game.x[idx])
+
+
+# -- bad input ----------------------------------------------------------------------------------
+def test_bad_actions_raise_clear_errors(synth):
+    eve = make("SemCom-MNIST-v0", synth).unwrapped
+    with pytest.raises(ResetNeeded):
+        eve.step(0)
+    with pytest.raises(ResetNeeded):
+        make("SemCom-MNIST-v0", synth).step(0)  # through gymnasium's OrderEnforcing
+    eve.reset(seed=0)
+    for bad, match in ((10, "outside"), (-1, "outside"), (2.0, "integer"), (True, "integer"), (np.array([1, 2]), "shape")):
+        with pytest.raises(ValueError, match=match):
+            eve.step(bad)
+    tx = make("SemCom-MNIST-v0", synth, role="transmitter").unwrapped
+    tx.reset(seed=0)
+    k2 = 2 * tx.game.k
+    a = np.zeros(k2, np.float32)
+    for bad, match in ((a + 1.5, "outside"), (np.full(k2, np.nan, np.float32), "NaN"),
+                       (np.zeros(k2 + 1, np.float32), "shape"), (np.zeros(k2, np.int64), "dtype"), (3, "dtype")):
+        with pytest.raises(ValueError, match=match):
+            tx.step(bad)
+
+
+def test_bad_constructor_arguments(synth):
+    with pytest.raises(ValueError, match="unknown role"):
+        SemComEnv(role="referee", images=synth["mnist"])
+    with pytest.raises(ValueError, match="unknown dataset"):
+        SemComEnv(dataset="imagenet")
+    with pytest.raises(ValueError, match="rounds"):
+        SemComEnv(rounds=0)
+    with pytest.raises(ValueError, match="include_label"):
+        SemComEnv(include_label=True)
+    with pytest.raises(ValueError, match="trained on 'mnist'"):
+        SemComEnv(dataset="cifar10", link=semgame.envs._game.default_weights_path("mnist"))
+    with pytest.raises(ValueError, match="render_mode"):
+        SemComEnv(render_mode="human")
+    with pytest.raises(ValueError, match="images must have shape"):
+        SemComEnv(dataset="cifar10", images=synth["mnist"]).reset()
+
+
+def test_missing_data_gives_data_module_error(tmp_path, monkeypatch):
+    from semgame.data import DataNotFoundError
+
+    import functools
+
+    from semgame.data import load_dataset
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr("semgame.envs._game.load_dataset", functools.partial(load_dataset, download=False))
+    env = SemComEnv(data_root=str(tmp_path))
+    with pytest.raises(DataNotFoundError, match="mnist"):
+        env.reset()
+
+
+# -- opponents ----------------------------------------------------------------------------------
+def test_set_eavesdropper_between_episodes(synth):
+    from semgame.agents import AgentSpecError, ConstantEavesdropper
+
+    env = make("SemCom-MNIST-v0", synth, role="transmitter", rounds=4)
+    env.unwrapped.set_eavesdropper(ConstantEavesdropper(guess=11))  # never right
+    env.reset(seed=0)
+    for _ in range(4):
+        _, r, _, _, info = env.step(np.zeros(env.action_space.shape, np.float32))
+        assert info["eve_correct"] is False and r == float(info["legit_correct"])
+    with pytest.raises(AgentSpecError, match="act"):
+        env.unwrapped.set_eavesdropper(object())
+
+
+def test_link_object_and_checkpoint_path(synth):
+    from semgame.envs._game import default_weights_path
+    from semgame.run import load_run
+
+    path = default_weights_path("mnist")
+    cfg, link, eve = load_run(path)
+    a = rollout(SemComEnv(link=str(path), images=synth["mnist"], rounds=2), seed=3, steps=4)
+    b = rollout(SemComEnv(link=(cfg, link, eve), images=synth["mnist"], rounds=2), seed=3, steps=4)
+    assert all(same(x, y) for x, y in zip(a, b))
+    with pytest.raises(ValueError, match="opponent"):
+        SemComEnv(role="transmitter", link=link)
+    SemComEnv(role="transmitter", link=link, eavesdropper=eve, images=synth["mnist"]).reset(seed=0)
+
+
+def test_render_rgb_array(synth):
+    env = make("SemCom-CIFAR-v0", synth, render_mode="rgb_array")
+    env.reset(seed=0)
+    frame = env.render()
+    assert frame.shape == (32, 32, 3) and frame.dtype == np.uint8
+
+
+# -- native vector env ------------------------------------------------------------------------------
+@pytest.mark.parametrize("role", ROLES)
+def test_make_vec_vector_entry_point(role, synth):
+    venv = gym.make_vec("SemCom-CIFAR-v0", num_envs=8, vectorization_mode="vector_entry_point",
+                        role=role, rounds=2, images=synth["cifar10"])
+    assert isinstance(venv, SemComVectorEnv) and isinstance(venv, gym.vector.VectorEnv)
+    assert venv.metadata["autoreset_mode"] == gym.vector.AutoresetMode.NEXT_STEP
+    obs, _ = venv.reset(seed=0)
+    assert obs.shape == venv.observation_space.shape and obs.dtype == np.float32
+    venv.action_space.seed(0)
+    terms = []
+    for t in range(6):
+        obs, rew, term, trunc, info = venv.step(venv.action_space.sample())
+        assert obs in venv.observation_space and rew.shape == (8,) and not trunc.any()
+        terms.append(bool(term.all()))
+        if t % 3 == 2:  # the autoreset step: nothing played, reward 0
+            assert not info["_label"].any() and (rew == 0).all()
+        else:
+            assert info["_label"].all()
+    assert terms == [False, True, False, False, True, False]
+
+
+def test_vector_env_deterministic_and_matches_reward_rule(synth):
+    def run(seed):
+        venv = SemComVectorEnv(16, "mnist", rounds=3, images=synth["mnist"])
+        obs, _ = venv.reset(seed=seed)
+        out = [obs]
+        for _ in range(5):
+            a = np.arange(16) % 10
+            obs, rew, term, _, info = venv.step(a)
+            played = info["_label"]
+            assert np.array_equal(rew[played], (info["label"][played] == a[played]).astype(float))
+            out += [obs, rew, term]
+        return out
+
+    a, b, c = run(0), run(0), run(1)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c))
+
+
+def test_vector_env_same_step_and_bad_actions(synth):
+    venv = SemComVectorEnv(4, "mnist", role="transmitter", rounds=2, autoreset_mode="same_step", images=synth["mnist"])
+    obs, _ = venv.reset(seed=0)
+    k2 = 2 * venv.game.k
+    with pytest.raises(ValueError, match="shape"):
+        venv.step(np.zeros((3, k2), np.float32))
+    with pytest.raises(ValueError, match="NaN"):
+        venv.step(np.full((4, k2), np.nan, np.float32))
+    with pytest.raises(ValueError, match="outside"):
+        venv.step(np.full((4, k2), 2.0, np.float32))
+    venv.step(np.zeros((4, k2), np.float32))
+    obs2, _, term, _, info = venv.step(np.zeros((4, k2), np.float32))
+    assert term.all() and info["_final_obs"].all() and info["final_obs"][0].shape == (k2,)
+    eve = SemComVectorEnv(4, "mnist", images=synth["mnist"])
+    with pytest.raises(ResetNeeded):
+        eve.step(np.zeros(4, np.int64))
+    eve.reset(seed=0)
+    with pytest.raises(ValueError, match="outside"):
+        eve.step(np.array([0, 1, 2, 10]))
+    with pytest.raises(ValueError, match="integer"):
+        eve.step(np.zeros(4, np.float32))
+
+
+def test_vector_env_tensors_mode(synth):
+    venv = SemComVectorEnv(4, "mnist", tensors=True, images=synth["mnist"])
+    obs, _ = venv.reset(seed=0)
+    assert isinstance(obs, torch.Tensor) and obs.dtype == torch.float32
+    obs, rew, term, trunc, info = venv.step(torch.zeros(4, dtype=torch.int64))
+    assert isinstance(rew, torch.Tensor) and rew.shape == (4,) and term.dtype == torch.bool
+
+
+def test_sync_vector_env_works_too(synth):
+    venv = gym.make_vec("SemCom-MNIST-v0", num_envs=3, vectorization_mode="sync", images=synth["mnist"])
+    obs, _ = venv.reset(seed=0)
+    obs, rew, *_ = venv.step(np.array([0, 1, 2]))
+    assert obs.shape == (3, 2 * 16) and rew.shape == (3,)
+
+
+# -- SB3 adapter --------------------------------------------------------------------------------
+def test_sb3_vecenv_adapter(synth):
+    from stable_baselines3 import PPO
+
+    venv = SemComSB3VecEnv(num_envs=8, dataset="mnist", rounds=2, images=synth["mnist"])
+    venv.seed(0)
+    obs = venv.reset()
+    assert obs.shape == (8, 32)
+    _, rew, dones, infos = venv.step(np.zeros(8, np.int64))
+    assert not dones.any() and rew.dtype == np.float32
+    _, rew, dones, infos = venv.step(np.zeros(8, np.int64))
+    assert dones.all() and infos[0]["terminal_observation"].shape == (32,) and infos[0]["episode"]["l"] == 2
+    model = PPO("MlpPolicy", venv, n_steps=8, batch_size=32, n_epochs=1, seed=0, device="cpu")
+    model.learn(128)
+
+
+# -- PettingZoo -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("env_id", list(ENV_IDS))
+def test_pettingzoo_api_and_seed(env_id, synth):
+    ds = ENV_IDS[env_id]
+    kw = dict(rounds=3, images=synth[ds])
+    parallel_api_test(semgame.parallel_env(ds, include_csi=True, include_label=True, **kw), num_cycles=20)
+    parallel_seed_test(lambda: semgame.parallel_env(ds, **kw), num_cycles=20)
+
+
+def test_pettingzoo_pipeline_rewards(synth):
+    env = semgame.parallel_env("mnist", rounds=2, images=synth["mnist"])
+    obs, infos = env.reset(seed=0)
+    assert env.agents == ["transmitter", "eavesdropper"] and not obs["eavesdropper"].any()
+    zero = np.zeros(32, np.float32)
+    _, rew, term, _, info = env.step({"transmitter": zero, "eavesdropper": 0})
+    assert rew == {"transmitter": 0.0, "eavesdropper": 0.0} and info["eavesdropper"] == {}
+    for step in (2, 3):
+        obs, rew, term, _, info = env.step({"transmitter": zero, "eavesdropper": 3})
+        i = info["eavesdropper"]
+        assert i["transmission"] == step - 1 and rew["eavesdropper"] == float(i["label"] == 3)
+        assert rew["transmitter"] == float(i["legit_correct"]) - rew["eavesdropper"]
+    assert all(term.values()) and env.agents == []
+    with pytest.raises(ValueError, match="outside"):
+        env.reset(seed=0)
+        env.step({"transmitter": zero, "eavesdropper": 12})
