@@ -196,7 +196,9 @@ def minmax_run(
         if state["results_config"] != results_cfg:
             raise ConfigError(f"{run_dir} holds a min-max run with a different config; use a new --run-dir")
     train, test = load_data(cfg)
-    link, eve = build_link(cfg).to(device), build_eavesdropper(cfg).to(device)
+    with torch.random.fork_rng(devices=[]):  # weights from the seed, not from the global RNG
+        torch.manual_seed(cfg.seed)
+        link, eve = build_link(cfg).to(device), build_eavesdropper(cfg).to(device)
     pre_epochs = mm.pretrain_epochs
     if init is not None and state is None:
         icfg, ilink, ieve = load_run(init, device=device)

@@ -1,0 +1,351 @@
+"""Tests for the privacy game (issue #4): perturbation layers, keyed removal, fresh eavesdroppers,
+min-max training and its resume, CLI errors. All on tiny models and synthetic data (seconds)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from semgame.channels import normalize_power
+from semgame.cli import main
+from semgame.config import ConfigError, LinkConfig
+from semgame.link import build_eavesdropper, build_link
+from semgame.privacy.defences import AdversarialDefence, KeyedDefence, NoDefence, encode
+from semgame.privacy.keyed import KeyedPerturbation, MissingKeyError
+from semgame.privacy.leakage import (
+    check_k,
+    defend,
+    eve_accuracy,
+    fresh_eavesdroppers,
+    leakage_report,
+    legit_metrics,
+    new_eavesdropper,
+)
+from semgame.privacy.minmax import MinMaxConfig, leakage_term, minmax_run
+from semgame.privacy.perturbation import AdversarialPerturbation, check_psr, measured_psr_db
+from semgame.run import load_data, train_run
+from semgame.training import seeded_generator
+
+torch.set_num_threads(1)
+
+CFG = LinkConfig(dataset="mnist", k=8, width=4)
+
+
+def waveforms(n: int = 16, k: int = 8, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return normalize_power(torch.randn(n, k, dtype=torch.complex64, generator=g))
+
+
+def run_cli(argv, capsys):
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def one_line_error(code: int, err: str, needle: str) -> None:
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("semgame: error: ") and needle in lines[0], err
+
+
+# ----------------------------------------------------------------------------- keyed perturbation
+@pytest.mark.parametrize("psr", [-20.0, 0.0, 10.0])
+def test_keyed_mask_meets_psr_exactly_and_is_key_and_nonce_dependent(psr):
+    kp = KeyedPerturbation(psr, key=1234)
+    x = waveforms()
+    nonces = list(range(100, 116))
+    x_tx = kp(x, nonces)
+    assert torch.allclose(measured_psr_db(x_tx - x, x), torch.full((16,), psr), atol=1e-3)
+    assert torch.equal(kp.mask(nonces, 8), KeyedPerturbation(psr, key=1234).mask(nonces, 8))  # reproducible
+    assert not torch.allclose(kp.mask(nonces, 8), KeyedPerturbation(psr, key=1235).mask(nonces, 8))
+    assert not torch.allclose(kp.mask(nonces, 8), kp.mask([n + 1000 for n in nonces], 8))
+    # a transmission's mask does not depend on what else is in the batch
+    assert torch.equal(kp.mask([105], 8)[0], kp.mask(nonces, 8)[5])
+
+
+@pytest.mark.parametrize("csi,equalizer", [("perfect", "mmse"), ("perfect", "zf"), ("none", "mmse")])
+@pytest.mark.parametrize("power", ["add", "fixed"])
+def test_keyed_removal_is_exact_without_noise(csi, equalizer, power):
+    link = build_link(CFG.replace(csi=csi, equalizer=equalizer))
+    kp = KeyedPerturbation(10.0, key="secret", power=power)
+    x, nonces = waveforms(), list(range(16))
+    y_tx, state = link.channel(kp(x, nonces), snr_db=250.0, generator=seeded_generator(0, 1))
+    y_clean = kp.remove(y_tx, state, nonces, csi=csi, equalizer=equalizer)
+    expected = x if csi == "perfect" else state.h * x
+    assert (y_clean - expected).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize("csi,equalizer", [("perfect", "mmse"), ("perfect", "zf"), ("none", "mmse")])
+def test_keyed_removal_with_noise_gives_the_undefended_output(csi, equalizer):
+    link = build_link(CFG.replace(csi=csi, equalizer=equalizer))
+    kp = KeyedPerturbation(10.0, key=7)
+    x, nonces = waveforms(), list(range(16))
+    y0, _ = link.channel(x, snr_db=5.0, generator=seeded_generator(0, 1))
+    y1, state = link.channel(kp(x, nonces), snr_db=5.0, generator=seeded_generator(0, 1))
+    assert (kp.remove(y1, state, nonces, csi=csi, equalizer=equalizer) - y0).abs().max() < 1e-4
+    # without the right key the mask stays in
+    wrong = KeyedPerturbation(10.0, key=8).remove(y1, state, nonces, csi=csi, equalizer=equalizer)
+    assert (wrong - y0).abs().mean() > 0.5
+
+
+def test_keyed_without_key_is_an_error():
+    with pytest.raises(MissingKeyError, match="needs a secret key"):
+        KeyedPerturbation(10.0, key=None)
+    with pytest.raises(ConfigError, match="key must not be empty"):
+        KeyedPerturbation(10.0, key="")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), 25.0, -50.0, "3"])
+def test_keyed_psr_out_of_range(bad):
+    with pytest.raises(ConfigError, match="psr_db"):
+        KeyedPerturbation(bad, key=1)
+
+
+# ----------------------------------------------------------------------------- adversarial perturbation
+@pytest.fixture(scope="module")
+def tiny_models():
+    torch.manual_seed(0)
+    return build_link(CFG), build_eavesdropper(CFG)
+
+
+@pytest.mark.parametrize("psr", [-30.0, -10.0, 0.0])
+def test_fgm_uses_the_whole_budget_and_pgd_stays_in_the_ball(tiny_models, psr):
+    link, eve = tiny_models
+    x, labels = waveforms(), torch.arange(16) % 10
+    fgm = AdversarialPerturbation(eve, psr, method="fgm")
+    assert torch.allclose(measured_psr_db(fgm.perturbation(x, labels), x), torch.full((16,), psr), atol=1e-3)
+    for objective in ("eve", "cooperative"):
+        pgd = AdversarialPerturbation(eve, psr, method="pgd", steps=4, objective=objective, legit=link, mu=0.5)
+        assert (measured_psr_db(pgd.perturbation(x, labels, seeded_generator(0, 2)), x) <= psr + 1e-3).all()
+
+
+def test_pgd_raises_the_surrogate_loss_and_leaves_models_untouched(tiny_models):
+    link, eve = tiny_models
+    before = [p.clone() for p in eve.parameters()]
+    x, labels = waveforms(64), torch.arange(64) % 10
+    pgd = AdversarialPerturbation(eve, -5.0, method="pgd", steps=8, eot=4)
+    zero = torch.zeros(64, 16)
+    p = pgd.craft(x, labels, seeded_generator(0, 3))
+    from semgame.channels import complex_to_real
+
+    torch.manual_seed(1)
+    clean = float(pgd.loss(x, zero, labels).detach())
+    torch.manual_seed(1)
+    attacked = float(pgd.loss(x, complex_to_real(p), labels).detach())
+    assert attacked > clean
+    assert all(torch.equal(a, b) for a, b in zip(before, eve.parameters()))
+    assert all(q.requires_grad for q in eve.parameters())
+
+
+def test_universal_perturbation_is_input_independent_and_in_the_ball(tiny_models):
+    link, eve = tiny_models
+    xs, labels = waveforms(128, seed=1), torch.arange(128) % 10
+    uni = AdversarialPerturbation(eve, -10.0, scope="universal", objective="cooperative", legit=link)
+    with pytest.raises(ConfigError, match="fit_universal"):
+        uni(xs)
+    uni.fit_universal(xs, labels, epochs=1, batch_size=32)
+    p = uni(xs) - xs
+    assert torch.allclose(p, p[:1].expand_as(p))
+    assert (measured_psr_db(p, xs) <= -10.0 + 1e-3).all()
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(psr_db=1.0), "psr_db"),
+        (dict(psr_db=float("nan")), "psr_db"),
+        (dict(psr_db=-10.0, mu=-1.0), "mu must be >= 0"),
+        (dict(psr_db=-10.0, mu=float("inf")), "mu must be a finite"),
+        (dict(psr_db=-10.0, objective="cooperative"), "needs the legitimate link"),
+        (dict(psr_db=-10.0, method="cw"), "method"),
+        (dict(psr_db=-10.0, steps=0), "steps"),
+    ],
+)
+def test_adversarial_bad_input(tiny_models, kwargs, match):
+    _, eve = tiny_models
+    with pytest.raises(ConfigError, match=match):
+        AdversarialPerturbation(eve, **kwargs)
+
+
+def test_check_psr_ranges():
+    assert check_psr(0.0) == 0.0 and check_psr(15.0, "keyed") == 15.0
+    with pytest.raises(ConfigError, match=r"\[-40, 0\] dB"):
+        check_psr(0.5)
+
+
+# ----------------------------------------------------------------------------- leakage evaluation
+@pytest.fixture(scope="module")
+def trained(synthetic_root, tmp_path_factory):
+    cfg = LinkConfig(dataset="mnist", k=8, width=4, epochs=2, eve_epochs=1, batch_size=64, data_root=str(synthetic_root))
+    run = tmp_path_factory.mktemp("link")
+    train_run(cfg, run, quiet=True)
+    from semgame.run import load_run
+
+    cfg, link, eve = load_run(run)
+    link.requires_grad_(False)
+    train, test = load_data(cfg)
+    return cfg, link, eve, encode(link, train), encode(link, test), run
+
+
+def test_fresh_eavesdroppers_train_from_scratch(trained):
+    cfg, link, eve, tr, te, _ = trained
+    # the initial weights of fresh eavesdropper j are those of a new eavesdropper with its seed
+    a, b = new_eavesdropper(cfg, 10.0, 5), new_eavesdropper(cfg, 10.0, 5)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), eve.parameters()))
+    untrained = eve_accuracy(new_eavesdropper(cfg, 10.0, 0), te.x, te.labels)
+    res = fresh_eavesdroppers(cfg, tr.x, tr.labels, te.x, te.labels, k=2, epochs=3, seed=0)
+    assert len(res["accs"]) == 2 and res["seeds"] == [0, 1]
+    assert res["max"] >= res["mean"] >= min(res["accs"])
+    assert res["mean"] > max(untrained, 0.3)  # it learned (synthetic classes are easy)
+    # deterministic given the seed, and independent of the global RNG
+    torch.manual_seed(123)
+    again = fresh_eavesdroppers(cfg, tr.x, tr.labels, te.x, te.labels, k=2, epochs=3, seed=0)
+    assert again["accs"] == res["accs"]
+
+
+def test_leakage_report_columns_and_keyed_legit_unchanged(trained):
+    cfg, link, eve, tr, te, _ = trained
+    base = leakage_report(link, cfg, NoDefence(), tr, te, k=1, epochs=1, undefended_eve=eve)
+    keyed = leakage_report(link, cfg, KeyedDefence(KeyedPerturbation(10.0, key=3)), tr, te, k=1, epochs=1,
+                           undefended_eve=eve, undefended_legit_acc=base["legit_acc"])
+    for row in (base, keyed):
+        for key in ("legit_acc", "legit_psnr", "in_loop_eve_acc", "transfer_eve_acc", "fresh_eve_mean",
+                    "fresh_eve_std", "fresh_eve_max", "chance", "undefended_legit_acc"):
+            assert key in row
+        assert row["chance"] == pytest.approx(0.1)
+    # add-power keyed removal: the legitimate receiver decodes exactly what it did undefended
+    assert keyed["legit_acc"] == pytest.approx(base["legit_acc"])
+    assert keyed["legit_psnr"] == pytest.approx(base["legit_psnr"], abs=1e-3)
+    assert keyed["psr_measured_db"] == pytest.approx(10.0, abs=1e-3)
+    assert keyed["tx_power"] == pytest.approx(11.0)
+    assert math.isnan(base["in_loop_eve_acc"])
+
+
+def test_adversarial_defence_with_labels_roundtrip(trained):
+    cfg, link, eve, tr, te, _ = trained
+    d = AdversarialDefence(AdversarialPerturbation(eve, -10.0, method="fgm"))
+    tx, nonces = defend(d, te)
+    assert tx.shape == te.x.shape
+    m = legit_metrics(link, d, te, tx, nonces)
+    assert 0.0 <= m["legit_acc"] <= 1.0
+
+
+def test_check_k():
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ConfigError, match="K must be an integer >= 1"):
+            check_k(bad)
+
+
+# ----------------------------------------------------------------------------- min-max
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(lambda_=-0.1), "lambda must be >= 0"),
+        (dict(lambda_=float("nan")), "lambda must be a finite"),
+        (dict(lambda_=float("inf")), "lambda must be a finite"),
+        (dict(eve_steps=0), "eve_steps must be an integer >= 1"),
+        (dict(legit_steps=0), "legit_steps"),
+        (dict(objective="mi"), "objective must be one of"),
+        (dict(eve_lr=0.0), "eve_lr"),
+    ],
+)
+def test_minmax_config_errors(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        MinMaxConfig(**kwargs)
+
+
+def test_leakage_terms():
+    logits = torch.zeros(4, 10)
+    labels = torch.arange(4)
+    assert float(leakage_term(logits, labels, "kl_uniform")) == pytest.approx(0.0, abs=1e-6)
+    assert float(leakage_term(logits, labels, "neg_ce")) == pytest.approx(-math.log(10), abs=1e-5)
+    peaked = torch.zeros(4, 10)
+    peaked[:, 0] = 10.0
+    assert float(leakage_term(peaked, labels, "kl_uniform")) > 1.0
+
+
+def _state(run):
+    from semgame.io import load_checkpoint
+
+    return load_checkpoint(run / "model.pt")
+
+
+def test_minmax_resume_equals_uninterrupted(synthetic_root, tmp_path):
+    cfg = LinkConfig(dataset="mnist", k=8, width=4, batch_size=64, train_limit=256, test_limit=128, data_root=str(synthetic_root))
+    mm = MinMaxConfig(lambda_=0.5, objective="kl_uniform", rounds=2, pretrain_epochs=1, eve_pretrain_epochs=1, eve_steps=2)
+    full = minmax_run(cfg, mm, tmp_path / "full", quiet=True)
+    assert [h["phase"] for h in full["history"]] == ["pretrain", "eve_pretrain", "minmax", "minmax"]
+    # interrupted after 1 epoch, then after 2 more (mid-game), then finished
+    assert minmax_run(cfg, mm, tmp_path / "cut", quiet=True, stop_after=1) == {}
+    assert minmax_run(cfg, mm, tmp_path / "cut", quiet=True, stop_after=2) == {}
+    resumed = minmax_run(cfg, mm, tmp_path / "cut", quiet=True)
+    assert [h["epoch"] for h in resumed["history"]] == [1, 1, 1, 2]  # no epoch repeated or lost
+    a, b = _state(tmp_path / "full"), _state(tmp_path / "cut")
+    for part in ("link", "eve"):
+        for key in a[part]:
+            assert torch.equal(a[part][key], b[part][key]), (part, key)
+    assert resumed["test"] == full["test"]
+    # hparams logged
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(tmp_path / "full" / "tb"))
+    acc.Reload()
+    assert "test/eve_acc" in acc.Tags()["scalars"]
+    # a different config in the same folder is refused
+    with pytest.raises(ConfigError, match="different config"):
+        minmax_run(cfg, MinMaxConfig(lambda_=1.0, rounds=2), tmp_path / "full", quiet=True)
+
+
+def test_minmax_cli_and_fresh_eval_cli(trained, tmp_path, capsys):
+    cfg, *_, run = trained
+    code, out, err = run_cli(["minmax", "--run-dir", tmp_path / "mm", "--init", run, "--lambda", "1", "--rounds", "1",
+                              "--objective", "neg_ce", "--dataset", "mnist", "--k", "8", "--width", "4",
+                              "--batch-size", "64", "--data-root", cfg.data_root, "--eve-snr-db", "0", "--quiet"], capsys)
+    assert code == 0, err
+    code, out, err = run_cli(["eval", "--run-dir", tmp_path / "mm", "--fresh-eavesdroppers", "2", "--fresh-epochs", "1",
+                              "--defence", "keyed", "--psr-db", "5", "--key", "abc", "--output", tmp_path / "e.json"], capsys)
+    assert code == 0, err
+    import json
+
+    row = json.loads((tmp_path / "e.json").read_text())
+    assert len(row["fresh_eve_accs"]) == 2 and row["eve_snr_db"] == 0.0 and row["psr_db"] == 5.0
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["--fresh-eavesdroppers", "0"], "K must be an integer >= 1"),
+        (["--fresh-eavesdroppers", "2", "--defence", "keyed", "--psr-db", "5"], "needs a secret key"),
+        (["--fresh-eavesdroppers", "2", "--defence", "keyed", "--psr-db", "30", "--key", "k"], "psr_db"),
+        (["--fresh-eavesdroppers", "2", "--defence", "keyed", "--key", "k"], "needs --psr-db"),
+    ],
+)
+def test_fresh_eval_cli_errors(trained, capsys, argv, needle):
+    *_, run = trained
+    code, _, err = run_cli(["eval", "--run-dir", run, *argv], capsys)
+    one_line_error(code, err, needle)
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["--lambda", "-1"], "lambda must be >= 0"),
+        (["--lambda", "nan"], "lambda must be a finite"),
+        (["--eve-steps", "0"], "eve_steps"),
+    ],
+)
+def test_minmax_cli_errors(tmp_path, capsys, argv, needle):
+    code, _, err = run_cli(["minmax", "--run-dir", tmp_path / "x", *argv], capsys)
+    one_line_error(code, err, needle)
+    assert not (tmp_path / "x").exists()
+
+
+def test_reproduce_cli_bad_profile(capsys, tmp_path):
+    code, _, err = run_cli(["reproduce", "--dataset", "mnist", "--profile", "huge", "--out", tmp_path], capsys)
+    one_line_error(code, err, "profile must be one of")
