@@ -186,22 +186,24 @@ class AdversarialPerturbation(nn.Module):
         """Per-sample L2 radius ``sqrt(rho) * ||x||`` (``[batch, 1]``, real representation)."""
         return math.sqrt(psr_ratio(self.psr_db)) * x.abs().square().sum(-1, keepdim=True).sqrt()
 
-    def loss(self, x: Tensor, p_real: Tensor, labels: Tensor) -> Tensor:
-        """Summed per-sample objective to *maximise* for waveform ``x`` and real perturbation ``p_real``."""
+    def loss(self, x: Tensor, p_real: Tensor, labels: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Summed per-sample objective to *maximise* for waveform ``x`` and real perturbation ``p_real``.
+
+        Channel draws come from ``generator`` (global RNG when ``None``)."""
         x_tx = self.c * (x + real_to_complex(p_real))
         total = x.new_zeros((), dtype=torch.float32)
         for _ in range(self.eot):
-            total = total + F.cross_entropy(self.surrogate(x_tx), labels, reduction="sum")
+            total = total + F.cross_entropy(self.surrogate(x_tx, generator=generator), labels, reduction="sum")
             if self.objective == "cooperative":
                 legit = self._legit[0]
-                y, _ = legit.channel(x_tx)
+                y, _ = legit.channel(x_tx, generator=generator)
                 total = total - self.mu * F.cross_entropy(legit.receiver.classifier(y / self.c), labels, reduction="sum")
         return total / self.eot
 
-    def _grad(self, x: Tensor, p_real: Tensor, labels: Tensor) -> Tensor:
+    def _grad(self, x: Tensor, p_real: Tensor, labels: Tensor, generator: torch.Generator | None) -> Tensor:
         p_real = p_real.detach().requires_grad_(True)
         with torch.enable_grad():
-            (grad,) = torch.autograd.grad(self.loss(x, p_real, labels), p_real)
+            (grad,) = torch.autograd.grad(self.loss(x, p_real, labels, generator), p_real)
         return grad
 
     def _with_frozen(self, fn):
@@ -226,11 +228,11 @@ class AdversarialPerturbation(nn.Module):
 
         def run() -> Tensor:
             if self.method == "fgm":
-                return eps * _normalise(self._grad(x, torch.zeros_like(complex_to_real(x)), labels))
+                return eps * _normalise(self._grad(x, torch.zeros_like(complex_to_real(x)), labels, generator))
             p = project_l2(torch.randn(complex_to_real(x).shape, generator=generator, device=x.device), eps * 0.5)
             alpha = 2.5 * eps / self.steps
             for _ in range(self.steps):
-                p = project_l2(p + alpha * _normalise(self._grad(x, p, labels)), eps)
+                p = project_l2(p + alpha * _normalise(self._grad(x, p, labels, generator)), eps)
             return p
 
         return real_to_complex(self._with_frozen(run).detach())
@@ -255,7 +257,7 @@ class AdversarialPerturbation(nn.Module):
                 for start in range(0, len(xs), batch_size):
                     idx = order[start : start + batch_size].to(xs.device)
                     xb, yb = xs[idx], labels[idx]
-                    g = self._grad(xb, delta.expand(len(idx), d), yb).sum(0)
+                    g = self._grad(xb, delta.expand(len(idx), d), yb, gen).sum(0)
                     alpha = eps * 0.5 * (1 - step / n_steps) + eps * 0.02
                     delta = project_l2(delta + alpha * _normalise(g), eps)
                     step += 1

@@ -101,12 +101,14 @@ class Lab:
     """One dataset, profile, seed and output folder; caches the trained link, encodings and eavesdroppers."""
 
     def __init__(self, dataset: str, profile: str | Profile, out: str | Path, *, seed: int = 0, snr_db: float = 10.0,
-                 data_root: str | None = None, device: str = "auto", quiet: bool = False, **overrides: Any) -> None:
+                 data_root: str | None = None, device: str = "auto", quiet: bool = False,
+                 link_dir: str | Path | None = None, **overrides: Any) -> None:
         self.profile_name = profile if isinstance(profile, str) else "custom"
         self.p = get_profile(dataset, profile) if isinstance(profile, str) else profile
         if overrides:
             self.p = dataclasses.replace(self.p, **overrides)
         self.out = Path(out)
+        self.link_dir = Path(link_dir) if link_dir is not None else self.out / "runs" / "link"
         self.seed = seed
         self.quiet = quiet
         self.cfg = LinkConfig(dataset=dataset, k=self.p.k, width=self.p.width, snr_db=snr_db, epochs=self.p.link_epochs,
@@ -127,7 +129,7 @@ class Lab:
         """Train (or resume / reuse) the undefended link in ``out/runs/link``; encode train and test once."""
         if "base" not in self._cache:
             t = time.perf_counter()
-            run = self.out / "runs" / "link"
+            run = self.link_dir
             if not (run / "model.pt").exists():
                 self.say(f"training the undefended link ({self.p.link_epochs} epochs) in {run}")
                 train_run(self.cfg, run, quiet=self.quiet)
@@ -223,7 +225,7 @@ class Lab:
                 mcfg = self.cfg.replace(eve_snr_db=snr, train_limit=self.p.minmax_train_limit or self.p.train_limit)
                 run = self.out / "runs" / _slug(f"minmax_{obj}_lam{lam:g}_eve{snr:g}dB")
                 self.say(f"min-max {obj} lambda={lam:g} eve {snr:g} dB -> {run}")
-                minmax_run(mcfg, mm, run, init=self.out / "runs" / "link", quiet=True)
+                minmax_run(mcfg, mm, run, init=self.link_dir, quiet=True)
                 _, link, eve = load_run(run)
                 link.requires_grad_(False)
                 train, test = load_data(self.cfg)
@@ -266,7 +268,7 @@ class Lab:
     def meta(self, command: str) -> dict[str, Any]:
         return {
             "command": command, "dataset": self.cfg.dataset, "profile": self.profile_name, "budgets": dataclasses.asdict(self.p),
-            "link_config": self.cfg.to_dict(), "seed": self.seed, "keyed_key": KEY,
+            "link_config": self.cfg.to_dict(), "link_dir": str(self.link_dir), "seed": self.seed, "keyed_key": KEY,
             "undefended_legit_acc": self._cache.get("undefended_legit_acc"), "wall_seconds": time.perf_counter() - self.t0,
             "timings": self.timings, "torch": torch.__version__, "threads": torch.get_num_threads(),
             "python": platform.python_version(), "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -300,7 +302,8 @@ def _plot(rows: list[dict[str, Any]], out: Path, kind: str) -> list[str]:
     files = []
     groups: dict[str, list[dict]] = {}
     for r in rows:
-        groups.setdefault(r.get("group", r.get("kind", "")), []).append(r)
+        g = r["defence"] if kind == "snr" else r.get("group", r.get("kind", ""))
+        groups.setdefault(g, []).append(r)
     # privacy-utility: legit accuracy vs eavesdropper accuracy (fresh filled, in-loop hollow)
     fig, ax = plt.subplots(figsize=(7, 5))
     for i, (g, rs) in enumerate(groups.items()):
@@ -365,10 +368,13 @@ def write_report(out: str | Path, title: str, rows: list[dict[str, Any]], meta: 
 
 
 def reproduce(dataset: str = "mnist", profile: str = "quick", out: str | Path = "reports/mnist", *, seed: int = 0,
-              data_root: str | None = None, device: str = "auto", quiet: bool = False) -> Path:
-    """The main job: train -> min-max -> perturbations -> fresh eavesdroppers -> one report folder."""
+              data_root: str | None = None, device: str = "auto", quiet: bool = False, **overrides: Any) -> Path:
+    """The main job: train -> min-max -> perturbations -> fresh eavesdroppers -> one report folder.
+
+    ``overrides`` replace :class:`Profile` fields (tests use tiny budgets).
+    """
     torch.set_num_threads(1)
-    lab = Lab(dataset, profile, out, seed=seed, data_root=data_root, device=device, quiet=quiet)
+    lab = Lab(dataset, profile, out, seed=seed, data_root=data_root, device=device, quiet=quiet, **overrides)
     p = lab.p
     lab.base()
     lab.undefended_rows()

@@ -1,0 +1,51 @@
+"""Shared command line of the privacy benchmarks (bench_minmax, bench_perturbation, bench_snr_asymmetry).
+
+Every benchmark builds a :class:`semgame.privacy.reproduce.Lab` (one dataset, profile, seed, output
+folder), adds its rows, and writes ``report.md`` + ``results.json`` + PNG plots + ``tb/`` (one
+TensorBoard run with hparams per row) into ``--out``. ``--link-dir`` reuses a trained undefended
+link (it is trained there first if missing), so several benchmarks can share one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from semgame.privacy.reproduce import Lab, _claims, get_profile, write_report
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--dataset", default="mnist", choices=("mnist", "cifar10"))
+    p.add_argument("--quick", action="store_true", help="the quick (CPU) profile; default is the full (GPU) profile")
+    p.add_argument("--out", type=Path, required=True, help="report folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--link-dir", type=Path, help="trained undefended link to reuse (default: <out>/runs/link)")
+    p.add_argument("--data-root", help="data folder (default $SEMGAME_DATA)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--fresh-k", type=int, help="override: fresh eavesdroppers per row")
+    p.add_argument("--fresh-epochs", type=int, help="override: epochs per fresh eavesdropper")
+    return p
+
+
+def run(args: argparse.Namespace, title: str, kind: str, body: Callable[[Lab], None], **overrides) -> Path:
+    torch.set_num_threads(1)
+    profile = "quick" if args.quick else "full"
+    get_profile(args.dataset, profile)
+    for name in ("fresh_k", "fresh_epochs"):
+        if getattr(args, name, None) is not None:
+            overrides[name] = getattr(args, name)
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    lab = Lab(args.dataset, profile, args.out, seed=args.seed, data_root=args.data_root, device=args.device,
+              link_dir=args.link_dir, **overrides)
+    lab.base()
+    body(lab)
+    cmd = "SEMGAME_DATA=../shared/data python " + " ".join(shlex.quote(a) for a in sys.argv)
+    path = write_report(args.out, title, lab.rows, lab.meta(cmd), kind=kind, notes=_claims(lab.rows, lab.undefended_legit_acc))
+    print(path.read_text())
+    return path
