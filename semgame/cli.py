@@ -133,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_flags(ev)
     ev.set_defaults(handler=_cmd_eval)
     register_privacy(sub)
+    from semgame.envs.play import add_play_parser  # `semgame play` (issue 3: game envs)
+
+    add_play_parser(sub)
     return parser
 
 

@@ -364,3 +364,20 @@ def test_pettingzoo_pipeline_rewards(synth):
     with pytest.raises(ValueError, match="outside"):
         env.reset(seed=0)
         env.step({"transmitter": zero, "eavesdropper": 12})
+
+
+# -- semgame play ---------------------------------------------------------------------------------
+def test_play_function_and_cli_errors(synth, capsys):
+    from semgame.agents import ConstantEavesdropper
+    from semgame.cli import main
+    from semgame.envs.play import play
+
+    out = play("SemCom-MNIST-v0", ConstantEavesdropper(3), episodes=64, num_envs=32, rounds=2, images=synth["mnist"])
+    assert out["episodes"] == 64 and out["transmissions"] == 128 and 0 <= out["reward"] <= 1
+    assert out["psnr"] > 0
+    with pytest.raises(SystemExit) as exc:
+        main(["play", "--agent", "semgame.agents:Nope"])
+    assert exc.value.code == 2 and "has no attribute 'Nope'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["play", "--agent", "semgame.agents:ConstantEavesdropper", "--opponent", "x:Y"])
+    assert exc.value.code == 2 and "--opponent" in capsys.readouterr().err

@@ -279,7 +279,10 @@ class SemComGame:
         rx = self.link.receiver
         guess = rx.classifier(y).argmax(-1)
         if self.compute_psnr:
-            quality = _psnr(rx.decoder(y), self.images[idx])
+            # CPU convolutions are 2-3x faster per image in chunks of 64 than in one big batch
+            chunk = len(y) if self.device.type != "cpu" else 64
+            quality = torch.cat([_psnr(rx.decoder(yc), self.images[ic])
+                                 for yc, ic in zip(y.split(chunk), idx.split(chunk))])
         else:
             quality = torch.full((len(idx),), float("nan"), device=self.device)
         return Legit(correct=guess == self.labels[idx], psnr=quality, guess=guess)

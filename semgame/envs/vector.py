@@ -181,8 +181,9 @@ class SemComVectorEnv(VectorEnv):
         info: dict[str, Any] = {}
         values = {"label": labels, "legit_correct": legit.correct, "legit_guess": legit.guess,
                   "psnr": legit.psnr, "round": self._round, **extra}
+        played = self._out(play)
         for key, val in values.items():
-            info[key], info["_" + key] = self._out(val), self._out(play)
+            info[key], info["_" + key] = self._out(val), played
         new_idx, new_obs = self._draw()
         old_obs = self._obs
         if self.autoreset_mode == AutoresetMode.NEXT_STEP:

@@ -1,0 +1,128 @@
+"""Benchmark the native batched vector env against Gymnasium's sync vector env, and its throughput.
+
+    SEMGAME_DATA=/path/to/data python benchmarks/bench_vector_env.py --out reports/bench_vector_env
+
+1. Native ``SemComVectorEnv`` (``make_vec(..., vectorization_mode="vector_entry_point")``) vs
+   ``make_vec(..., vectorization_mode="sync")`` at N = 64 and N = 1024, same env config
+   (MNIST, eavesdropper role), CPU, 1 torch thread: steps/s and the ratio. Two configs: the default
+   (``compute_psnr=True``: the legitimate decoder runs every step for ``info["psnr"]``) and
+   ``compute_psnr=False``.
+2. Transmissions/s (= steps/s x N) of the native env on CPU, 1 thread, MNIST and CIFAR-10, both
+   roles (the transmitter role also runs the opponent eavesdropper, ``--opponent`` to plug one in).
+3. The same on CUDA when a GPU is available (``tensors=True``: no host copies), else "no GPU".
+
+Writes ``bench_vector_env.md`` and ``bench_vector_env.json`` into ``--out`` and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import semgame  # noqa: F401  (registers SemCom-*-v0)
+from semgame.agents import load_agent
+
+IDS = {"mnist": "SemCom-MNIST-v0", "cifar10": "SemCom-CIFAR-v0"}
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_steps(venv: Any, actions: Any, min_seconds: float, min_steps: int, device: str = "cpu") -> float:
+    """Steps per second of ``venv.step(actions)`` (after 2 warm-up steps)."""
+    for _ in range(2):
+        venv.step(actions)
+    _sync(device)
+    steps, start = 0, time.perf_counter()
+    while steps < min_steps or time.perf_counter() - start < min_seconds:
+        venv.step(actions)
+        steps += 1
+    _sync(device)
+    return steps / (time.perf_counter() - start)
+
+
+def actions_for(venv: Any, n: int, device: str = "cpu", tensors: bool = False) -> Any:
+    space = venv.single_action_space
+    if isinstance(space, gym.spaces.Discrete):
+        a = np.arange(n) % space.n
+    else:
+        a = np.random.default_rng(0).uniform(-1, 1, (n, *space.shape)).astype(np.float32)
+    return torch.as_tensor(a, device=device) if tensors else a
+
+
+def native(dataset: str, n: int, role: str, psnr: bool, device: str = "cpu", opponent: Any = None,
+           min_seconds: float = 2.0) -> float:
+    kw: dict[str, Any] = dict(role=role, compute_psnr=psnr, device=device, tensors=device != "cpu")
+    if role == "transmitter" and opponent is not None:
+        kw["eavesdropper"] = opponent
+    venv = gym.make_vec(IDS[dataset], num_envs=n, vectorization_mode="vector_entry_point", **kw)
+    venv.reset(seed=0)
+    return time_steps(venv, actions_for(venv, n, device, kw["tensors"]), min_seconds, 5, device)
+
+
+def sync(dataset: str, n: int, psnr: bool, min_seconds: float) -> float:
+    venv = gym.make_vec(IDS[dataset], num_envs=n, vectorization_mode="sync", compute_psnr=psnr)
+    venv.reset(seed=0)
+    return time_steps(venv, actions_for(venv, n), min_seconds, 3)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, required=True, help="folder for bench_vector_env.md / .json")
+    p.add_argument("--seconds", type=float, default=2.0, help="minimum timing window per measurement")
+    p.add_argument("--opponent", help="eavesdropper spec for the transmitter-role rows, e.g. agents/random_eavesdropper.py:RandomEavesdropper")
+    p.add_argument("--gpu-envs", type=int, default=65536, help="batch size of the GPU rows")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    opponent = load_agent(args.opponent)() if args.opponent else None
+    results: dict[str, Any] = {"platform": platform.platform(), "torch": torch.__version__, "threads": 1,
+                               "cpu_vs_sync": [], "throughput": []}
+    lines = ["## Native vector env vs gymnasium sync vector env (MNIST, eavesdropper role, CPU, 1 thread)", "",
+             "| N | compute_psnr | native steps/s | sync steps/s | ratio |", "|---|---|---|---|---|"]
+    for psnr in (True, False):
+        for n in (64, 1024):
+            nat = native("mnist", n, "eavesdropper", psnr, min_seconds=args.seconds)
+            syn = sync("mnist", n, psnr, min_seconds=args.seconds)
+            row = {"n": n, "compute_psnr": psnr, "native_steps_s": nat, "sync_steps_s": syn, "ratio": nat / syn}
+            results["cpu_vs_sync"].append(row)
+            lines.append(f"| {n} | {psnr} | {nat:,.1f} | {syn:,.2f} | {nat / syn:,.1f}x |")
+            print(lines[-1], flush=True)
+    lines += ["", "## Transmissions/s of the native vector env", "",
+              "| device | dataset | role | N | compute_psnr | transmissions/s |", "|---|---|---|---|---|---|"]
+    configs = [("cpu", ds, role, 1024, psnr) for ds in ("mnist", "cifar10")
+               for role in ("eavesdropper", "transmitter") for psnr in (True, False)]
+    if torch.cuda.is_available():
+        configs += [("cuda", ds, role, args.gpu_envs, psnr) for ds in ("mnist", "cifar10")
+                    for role in ("eavesdropper", "transmitter") for psnr in (True, False)]
+        results["gpu"] = torch.cuda.get_device_name(0)
+    else:
+        results["gpu"] = None
+    for device, ds, role, n, psnr in configs:
+        sps = native(ds, n, role, psnr, device=device, opponent=opponent, min_seconds=args.seconds)
+        results["throughput"].append({"device": device, "dataset": ds, "role": role, "n": n,
+                                      "compute_psnr": psnr, "transmissions_s": sps * n})
+        lines.append(f"| {device} | {ds} | {role} | {n} | {psnr} | {sps * n:,.0f} |")
+        print(lines[-1], flush=True)
+    if results["gpu"] is None:
+        lines += ["", "GPU: no GPU (torch.cuda.is_available() is False)"]
+        print("no GPU")
+    else:
+        lines += ["", f"GPU: {results['gpu']}"]
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "bench_vector_env.md").write_text("\n".join(lines) + "\n")
+    (args.out / "bench_vector_env.json").write_text(json.dumps(results, indent=2) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
