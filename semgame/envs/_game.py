@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import TensorDataset
 
-from semgame.agents import Eavesdropper, check_agent
+from semgame.agents import Eavesdropper, Transmitter, check_agent
 from semgame.channels import FadingChannel, complex_to_real, real_to_complex
 from semgame.config import LinkConfig
 from semgame.data import dataset_info, load_dataset
@@ -159,6 +159,7 @@ class SemComGame:
         compute_psnr: bool = True,
         link: Any = None,
         eavesdropper: Any = None,
+        transmitter: Any = None,
         data_root: str | None = None,
         images: TensorDataset | tuple[Tensor, Tensor] | None = None,
         device: str | torch.device = "cpu",
@@ -172,8 +173,9 @@ class SemComGame:
             raise ValueError(f"rounds must be an integer >= 1, got {rounds!r}")
         if not isinstance(psr_db, (int, float)) or isinstance(psr_db, bool) or not math.isfinite(psr_db):
             raise ValueError(f"psr_db must be a finite number (dB), got {psr_db!r}")
-        if include_label and role != "transmitter":
-            raise ValueError("include_label adds the label to the transmitter's observation; use role='transmitter'")
+        if include_label and role != "transmitter" and transmitter is None:
+            raise ValueError("include_label adds the label to the transmitter's observation; "
+                             "use role='transmitter' or plug in a transmitter= policy")
         self.device = torch.device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError("device 'cuda' requested but torch sees no CUDA GPU")
@@ -199,6 +201,7 @@ class SemComGame:
         self.labels: Tensor | None = None
         self.x: Tensor | None = None
         self.opponent: Any = None
+        self.defence: Any = None
         if role == "transmitter":
             if eavesdropper is None:
                 if eve is None:
@@ -210,6 +213,10 @@ class SemComGame:
             self.set_eavesdropper(eavesdropper)
         elif eavesdropper is not None:
             raise ValueError("eavesdropper= is the opponent of role='transmitter'; in role='eavesdropper' you are the eavesdropper")
+        if transmitter is not None:
+            if role != "eavesdropper":
+                raise ValueError("transmitter= is the (defending) opponent of role='eavesdropper'; in role='transmitter' you are the transmitter")
+            self.set_transmitter(transmitter)
 
     # -- opponents -----------------------------------------------------------------------------
     def set_eavesdropper(self, agent: Any) -> None:
@@ -218,6 +225,27 @@ class SemComGame:
             agent = NeuralEavesdropperAgent(agent.classifier.to(self.device), self.k)
         check_agent(agent, Eavesdropper)
         self.opponent = agent
+
+    def set_transmitter(self, agent: Any) -> None:
+        """Plug a :class:`~semgame.agents.Transmitter` policy (a defence) in front of the eavesdropper
+        role, or remove it with ``None`` (between episodes; never called inside a step)."""
+        self.defence = None if agent is None else check_agent(agent, Transmitter)
+
+    def sent(self, idx: Tensor) -> Tensor:
+        """What goes on the air for images ``idx``: the clean waveform, or the plugged transmitter's
+        perturbation of it under the PSR budget (:meth:`perturb`)."""
+        if self.defence is None:
+            return self.x[idx]
+        obs = self.transmitter_obs(idx)
+        agent = self.defence
+        out = agent.act(obs if getattr(agent, "accepts_tensors", False) else obs.cpu().numpy())
+        a = torch.as_tensor(np.asarray(out.cpu() if isinstance(out, Tensor) else out))
+        if a.shape != (len(idx), 2 * self.k) or not a.dtype.is_floating_point:
+            raise ValueError(f"transmitter {type(agent).__name__}.act must return float perturbations of shape "
+                             f"({len(idx)}, {2 * self.k}), got {tuple(a.shape)} {a.dtype}")
+        if bool(torch.isnan(a).any()) or bool((a.abs() > 1).any()):
+            raise ValueError(f"transmitter {type(agent).__name__}.act returned NaN or values outside [-1, 1]")
+        return self.perturb(idx, a)
 
     # -- data ----------------------------------------------------------------------------------
     def prepare(self) -> None:

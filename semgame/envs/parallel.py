@@ -55,8 +55,8 @@ class SemComParallelEnv(ParallelEnv):
 
     ## Arguments
 
-    Those of :class:`~semgame.envs.SemComEnv` except ``role`` and ``eavesdropper`` (both roles are
-    played by agents here): ``dataset``, ``rounds`` (default 4), ``split``, ``snr_db``,
+    Those of :class:`~semgame.envs.SemComEnv` except ``role``, ``eavesdropper`` and ``transmitter``
+    (both roles are played by agents here): ``dataset``, ``rounds`` (default 4), ``split``, ``snr_db``,
     ``eve_snr_db``, ``psr_db``, ``include_csi``, ``include_label``, ``compute_psnr``, ``link``,
     ``data_root``, ``images``, ``device``, ``render_mode`` (``None`` or ``"rgb_array"``).
     """
@@ -66,7 +66,7 @@ class SemComParallelEnv(ParallelEnv):
     def __init__(self, dataset: str = "mnist", *, rounds: int = 4, render_mode: str | None = None, **kwargs: Any) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
-        for bad in ("role", "eavesdropper"):
+        for bad in ("role", "eavesdropper", "transmitter"):
             if bad in kwargs:
                 raise ValueError(f"{bad}= does not apply to the two-player game (both roles are agents)")
         # the transmitter role's game with a placeholder opponent: we only use its batched pieces

@@ -132,7 +132,8 @@ class SemComEnv(Env):
     * ``psr_db``: transmitter perturbation budget in dB (default -10).
     * ``include_csi``: append the eavesdropper's channel state to the eavesdropper's observation
       (the agent's in role ``"eavesdropper"``, the opponent's in role ``"transmitter"``).
-    * ``include_label``: append the one-hot label to the transmitter's observation.
+    * ``include_label``: append the one-hot label to the transmitter's observation (the agent's in
+      role ``"transmitter"``, the plugged ``transmitter=`` policy's in role ``"eavesdropper"``).
     * ``compute_psnr``: run the legitimate decoder for ``info["psnr"]`` (default True; False is faster).
     * ``link``: ``None`` (shipped weights), a path to a ``model.pt`` / run folder from
       ``semgame train``, a :class:`~semgame.link.SemanticLink`, or ``semgame.run.load_run``'s tuple.
@@ -140,6 +141,10 @@ class SemComEnv(Env):
       :class:`~semgame.agents.Eavesdropper` or a :class:`~semgame.link.NeuralEavesdropper`;
       default: the eavesdropper trained with the link. Swap it between episodes with
       :meth:`set_eavesdropper`.
+    * ``transmitter``: an optional defending :class:`~semgame.agents.Transmitter` policy in front of
+      role ``"eavesdropper"`` (e.g. a privacy defence): its ``act`` maps the transmitter observation
+      to a ``[-1, 1]^(2k)`` perturbation, applied under ``psr_db`` as in the transmitter role;
+      default ``None`` (the undefended encoder). Swap it with :meth:`set_transmitter`.
     * ``data_root``: data folder (default ``$SEMGAME_DATA``, see :func:`semgame.data.load_dataset`).
     * ``images``: a ``TensorDataset`` or ``(images [N,C,H,W] in [0,1], labels [N])`` used instead of
       the split (e.g. :func:`semgame.data.synthetic_dataset` for tests).
@@ -159,20 +164,21 @@ class SemComEnv(Env):
     def __init__(self, dataset: str = "mnist", role: str = "eavesdropper", *, rounds: int = 1,
                  split: str = "test", snr_db: Any = None, eve_snr_db: Any = None, psr_db: float = -10.0,
                  include_csi: bool = False, include_label: bool = False, compute_psnr: bool = True,
-                 link: Any = None, eavesdropper: Any = None, data_root: str | None = None,
+                 link: Any = None, eavesdropper: Any = None, transmitter: Any = None, data_root: str | None = None,
                  images: Any = None, device: str = "cpu", render_mode: str | None = None) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.game = SemComGame(
             dataset, role, rounds=rounds, split=split, snr_db=snr_db, eve_snr_db=eve_snr_db, psr_db=psr_db,
             include_csi=include_csi, include_label=include_label, compute_psnr=compute_psnr, link=link,
-            eavesdropper=eavesdropper, data_root=data_root, images=images, device=device,
+            eavesdropper=eavesdropper, transmitter=transmitter, data_root=data_root, images=images, device=device,
         )
         self.role, self.rounds, self.render_mode = role, self.game.rounds, render_mode
         self.observation_space = observation_space(self.game)
         self.action_space = action_space(self.game)
         self._gen: torch.Generator | None = None
         self._idx: torch.Tensor | None = None
+        self._x: torch.Tensor | None = None
         self._obs: np.ndarray | None = None
         self._round = 0
         self._done = True
@@ -183,11 +189,19 @@ class SemComEnv(Env):
             raise ValueError("set_eavesdropper applies to role='transmitter'")
         self.game.set_eavesdropper(agent)
 
+    def set_transmitter(self, agent: Any) -> None:
+        """Plug a defending :class:`~semgame.agents.Transmitter` in front of role ``"eavesdropper"``
+        (``None`` removes it); call between episodes."""
+        if self.role != "eavesdropper":
+            raise ValueError("set_transmitter applies to role='eavesdropper'")
+        self.game.set_transmitter(agent)
+
     def _observe(self) -> np.ndarray:
         game = self.game
         self._idx = game.draw(1, self._gen)
         if self.role == "eavesdropper":
-            obs = game.eavesdropper_obs(game.x[self._idx], self._gen)
+            self._x = game.sent(self._idx)
+            obs = game.eavesdropper_obs(self._x, self._gen)
         else:
             obs = game.transmitter_obs(self._idx)
         return obs[0].cpu().numpy().astype(np.float32, copy=False)
@@ -209,7 +223,7 @@ class SemComEnv(Env):
         label = int(game.labels[idx][0])
         if self.role == "eavesdropper":
             guess = int(check_discrete_actions(action, game.num_classes, ()))
-            legit = game.legit(game.x[idx], idx, gen)
+            legit = game.legit(self._x, idx, gen)
             reward = float(guess == label)
             info: dict[str, Any] = {}
         else:

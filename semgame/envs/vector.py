@@ -82,6 +82,7 @@ class SemComVectorEnv(VectorEnv):
         self._gen: torch.Generator | None = None
         self._idx = torch.zeros(n, dtype=torch.int64, device=dev)
         self._obs: Tensor | None = None
+        self._x: Tensor | None = None  # waveform on the air for each sub-env's pending transmission
         self._round = torch.zeros(n, dtype=torch.int64, device=dev)
         self._autoreset = torch.zeros(n, dtype=torch.bool, device=dev)
 
@@ -91,13 +92,20 @@ class SemComVectorEnv(VectorEnv):
             raise ValueError("set_eavesdropper applies to role='transmitter'")
         self.game.set_eavesdropper(agent)
 
+    def set_transmitter(self, agent: Any) -> None:
+        """Plug a defending Transmitter in front of role ``"eavesdropper"`` (``None`` removes it)."""
+        if self.role != "eavesdropper":
+            raise ValueError("set_transmitter applies to role='eavesdropper'")
+        self.game.set_transmitter(agent)
+
     # -- helpers --------------------------------------------------------------------------------
-    def _draw(self) -> tuple[Tensor, Tensor]:
+    def _draw(self) -> tuple[Tensor, Tensor, Tensor | None]:
         game = self.game
         idx = game.draw(self.num_envs, self._gen)
         if self.role == "eavesdropper":
-            return idx, game.eavesdropper_obs(game.x[idx], self._gen)
-        return idx, game.transmitter_obs(idx)
+            x = game.sent(idx)
+            return idx, game.eavesdropper_obs(x, self._gen), x
+        return idx, game.transmitter_obs(idx), None
 
     def _out(self, t: Tensor) -> Any:
         return t if self.tensors else t.cpu().numpy()
@@ -138,9 +146,9 @@ class SemComVectorEnv(VectorEnv):
             self._gen = seeded_torch_generator(self._np_random, self.device)
         self.game.prepare()
         mask = (options or {}).get("reset_mask")
-        idx, obs = self._draw()
+        idx, obs, x = self._draw()
         if mask is None or self._obs is None:
-            self._idx, self._obs = idx, obs
+            self._idx, self._obs, self._x = idx, obs, x
             self._round.zero_()
             self._autoreset.zero_()
         else:
@@ -150,6 +158,8 @@ class SemComVectorEnv(VectorEnv):
             m = m.to(self.device)
             self._idx = torch.where(m, idx, self._idx)
             self._obs = torch.where(m.unsqueeze(-1), obs, self._obs)
+            if x is not None:
+                self._x = torch.where(m.unsqueeze(-1), x, self._x)
             self._round[m] = 0
             self._autoreset[m] = False
         return self._out(self._obs.clone()), {}
@@ -165,7 +175,7 @@ class SemComVectorEnv(VectorEnv):
         idx, labels = self._idx, game.labels[self._idx]
         # one transmission for every sub-env (results of resetting sub-envs are discarded)
         if self.role == "eavesdropper":
-            legit = game.legit(game.x[idx], idx, gen)
+            legit = game.legit(self._x, idx, gen)
             reward = (a == labels).float()
             extra: dict[str, Tensor] = {}
         else:
@@ -184,15 +194,17 @@ class SemComVectorEnv(VectorEnv):
         played = self._out(play)
         for key, val in values.items():
             info[key], info["_" + key] = self._out(val), played
-        new_idx, new_obs = self._draw()
+        new_idx, new_obs, new_x = self._draw()
         old_obs = self._obs
         if self.autoreset_mode == AutoresetMode.NEXT_STEP:
             keep = terminated  # a terminated sub-env shows its last observation until the next step
             self._idx = torch.where(keep, idx, new_idx)
             self._obs = torch.where(keep.unsqueeze(-1), old_obs, new_obs)
+            if new_x is not None:
+                self._x = torch.where(keep.unsqueeze(-1), self._x, new_x)
             self._autoreset = terminated
         else:  # SAME_STEP: terminated sub-envs restart now
-            self._idx, self._obs = new_idx, new_obs
+            self._idx, self._obs, self._x = new_idx, new_obs, new_x
             self._round = torch.where(terminated, torch.zeros_like(self._round), self._round)
             if bool(terminated.any()):
                 term = terminated.cpu().numpy()
