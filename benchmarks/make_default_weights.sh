@@ -24,4 +24,21 @@ semgame train --run-dir "$RUNS/default-fashion_mnist" --dataset fashion_mnist --
     --epochs 3 --eve-epochs 1 --seed 0 --device cpu --threads 1 --quiet --data-root "$FASHION_ROOT"
 cp "$RUNS/default-fashion_mnist/model.pt" "$OUT/fashion_mnist.pt"
 
+python - "$RUNS" "$OUT/metrics.md" <<'PY'
+import json, sys
+from pathlib import Path
+runs, out = Path(sys.argv[1]), Path(sys.argv[2])
+lines = ["# Test-set metrics of the shipped default links", "",
+         "Written by `benchmarks/make_default_weights.sh` (10 dB legitimate and eavesdropper SNR).", "",
+         "| file | legit acc | legit PSNR (dB) | legit SSIM | eavesdropper acc | params (link + eve) |",
+         "|---|---|---|---|---|---|"]
+import torch
+for ds in ("mnist", "cifar10", "fashion_mnist"):
+    m = json.loads((runs / f"default-{ds}" / "metrics.json").read_text())["test"]
+    state = torch.load(out.parent / f"{ds}.pt", weights_only=True)
+    n = sum(v.numel() for part in ("link", "eve") for k, v in state[part].items() if v.is_floating_point())
+    lines.append(f"| {ds}.pt | {m['legit_acc']:.4f} | {m['legit_psnr']:.2f} | {m['legit_ssim']:.3f} | {m['eve_acc']:.4f} | {n:,} |")
+out.write_text("\n".join(lines) + "\n")
+print("\n".join(lines))
+PY
 ls -l "$OUT"/*.pt

@@ -264,6 +264,12 @@ def test_link_object_and_checkpoint_path(synth):
     assert all(same(x, y) for x, y in zip(a, b))
     with pytest.raises(ValueError, match="opponent"):
         SemComEnv(role="transmitter", link=link)
+    # training the link further after an env was built must not serve stale cached waveforms
+    obs_before, _ = SemComEnv(link=link, images=synth["mnist"]).reset(seed=0)
+    with torch.no_grad():
+        link.encoder.head.bias.add_(1.0)
+    obs_after, _ = SemComEnv(link=link, images=synth["mnist"]).reset(seed=0)
+    assert not np.allclose(obs_before, obs_after)
     SemComEnv(role="transmitter", link=link, eavesdropper=eve, images=synth["mnist"]).reset(seed=0)
 
 

@@ -119,7 +119,10 @@ _WAVEFORMS: "weakref.WeakKeyDictionary[SemanticLink, dict[tuple, tuple[Tensor, T
 @torch.no_grad()
 def _encode(link: SemanticLink, images: Tensor, device: torch.device, batch: int = 1000) -> Tensor:
     per_link = _WAVEFORMS.setdefault(link, {})
-    key = (id(images), tuple(images.shape), str(device))
+    # tensor version counters change with every in-place update (optimizer steps, load_state_dict),
+    # so a link trained further after an env was built is re-encoded, never served stale waveforms
+    state = tuple((id(t), t._version) for t in (*link.encoder.parameters(), *link.encoder.buffers()))
+    key = (id(images), tuple(images.shape), str(device), state)
     hit = per_link.get(key)
     if hit is not None and hit[0] is images:
         return hit[1]
