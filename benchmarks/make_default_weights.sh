@@ -30,7 +30,7 @@ from pathlib import Path
 runs, out = Path(sys.argv[1]), Path(sys.argv[2])
 lines = ["# Test-set metrics of the shipped default links", "",
          "Written by `benchmarks/make_default_weights.sh` (10 dB legitimate and eavesdropper SNR).", "",
-         "| file | legit acc | legit PSNR (dB) | legit SSIM | eavesdropper acc | params (link + eve) |",
+         "| file | legit acc | legit PSNR (dB) | legit SSIM | eavesdropper acc | stored floats (link + eve) |",
          "|---|---|---|---|---|---|"]
 import torch
 for ds in ("mnist", "cifar10", "fashion_mnist"):
