@@ -32,7 +32,7 @@ from torch.utils.data import TensorDataset
 from semgame.agents import Eavesdropper, Transmitter, check_agent
 from semgame.channels import FadingChannel, complex_to_real, real_to_complex
 from semgame.config import LinkConfig
-from semgame.data import dataset_info, load_dataset
+from semgame.data import DataNotFoundError, dataset_info, load_dataset
 from semgame.link import NeuralEavesdropper, SemanticLink
 from semgame.metrics import psnr as _psnr
 
@@ -256,7 +256,15 @@ class SemComGame:
         if self.x is not None:
             return
         data = self._images
-        if data is None:
+        if data is None and self.data_root is None and self.cfg is not None and self.cfg.data_root:
+            # $SEMGAME_DATA / the cache first, then the folder the link was trained from
+            for root in (None, self.cfg.data_root):
+                try:
+                    data = load_dataset(self.info.name, self.split, root=root, download=False)
+                    break
+                except DataNotFoundError:
+                    pass
+        if data is None:  # the data module's own search (and its clear error when nothing is found)
             data = load_dataset(self.info.name, self.split, root=self.data_root)
         images, labels = data.tensors if isinstance(data, TensorDataset) else data
         if images.dim() != 4 or tuple(images.shape[1:]) != self.info.shape:

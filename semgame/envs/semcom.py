@@ -145,7 +145,8 @@ class SemComEnv(Env):
       role ``"eavesdropper"`` (e.g. a privacy defence): its ``act`` maps the transmitter observation
       to a ``[-1, 1]^(2k)`` perturbation, applied under ``psr_db`` as in the transmitter role;
       default ``None`` (the undefended encoder). Swap it with :meth:`set_transmitter`.
-    * ``data_root``: data folder (default ``$SEMGAME_DATA``, see :func:`semgame.data.load_dataset`).
+    * ``data_root``: data folder (default ``$SEMGAME_DATA``, then the link config's ``data_root``;
+      see :func:`semgame.data.load_dataset`, whose error says where it looked when nothing is found).
     * ``images``: a ``TensorDataset`` or ``(images [N,C,H,W] in [0,1], labels [N])`` used instead of
       the split (e.g. :func:`semgame.data.synthetic_dataset` for tests).
     * ``device``: torch device (``"cpu"`` default).
