@@ -30,7 +30,7 @@ from torch import Tensor
 from torch.utils.data import TensorDataset
 
 from semgame.agents import Eavesdropper, Transmitter, check_agent
-from semgame.channels import FadingChannel, complex_to_real, real_to_complex
+from semgame.channels import ChannelState, FadingChannel, complex_to_real, real_to_complex, sample_snr_db
 from semgame.config import LinkConfig
 from semgame.data import DataNotFoundError, dataset_info, load_dataset
 from semgame.link import NeuralEavesdropper, SemanticLink
@@ -304,17 +304,38 @@ class SemComGame:
 
     def eavesdropper_obs(self, x: Tensor, generator: torch.Generator) -> Tensor:
         """The eavesdropper's received waveform (I/Q) [+ CSI: Re h, Im h, SNR dB]: ``[n, eve_obs_dim]``."""
-        y, state = self.eve_channel(x, generator=generator)
+        return self.eve_features(*self.eve_channel(x, generator=generator))
+
+    def eve_features(self, y: Tensor, state: ChannelState) -> Tensor:
+        """Observation features of what the eavesdropper received (``y`` and its channel state)."""
         obs = complex_to_real(y)
         if self.include_csi:
             h = state.h[:, :1] if self.csi_dim == 3 else state.h
             obs = torch.cat([obs, complex_to_real(h), state.snr_db.unsqueeze(-1)], -1)
         return obs
 
+    def both_channels(self, x_legit: Tensor, x_eve: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor, ChannelState]:
+        """The legitimate channel on ``x_legit`` and the eavesdropper's on ``x_eve`` in one batched pass.
+
+        Both channels share fading, CSI and equaliser settings and differ in SNR only, so one
+        :class:`~semgame.channels.FadingChannel` call with per-sample SNRs is the two channels (half
+        the kernel launches of two calls). Returns ``(y_legit, y_eve, eve_state)``.
+        """
+        n, dev = len(x_legit), self.device
+        snr = torch.cat([sample_snr_db(self.snr_db, n, device=dev, generator=generator),
+                         sample_snr_db(self.eve_snr_db, len(x_eve), device=dev, generator=generator)])
+        y, state = self.legit_channel(torch.cat([x_legit, x_eve]), snr_db=snr, generator=generator)
+        eve_state = ChannelState(h=state.h[n:], noise_var=state.noise_var[n:], snr_db=state.snr_db[n:])
+        return y[:n], y[n:], eve_state
+
     @torch.no_grad()
     def legit(self, x: Tensor, idx: Tensor, generator: torch.Generator) -> Legit:
         """Legitimate channel + receiver on ``x``: correctness and reconstruction PSNR per sample."""
-        y, _ = self.legit_channel(x, generator=generator)
+        return self.receive(self.legit_channel(x, generator=generator)[0], idx)
+
+    @torch.no_grad()
+    def receive(self, y: Tensor, idx: Tensor) -> Legit:
+        """The legitimate receiver on its received ``y`` for images ``idx``: correctness and PSNR."""
         rx = self.link.receiver
         guess = rx.classifier(y).argmax(-1)
         if self.compute_psnr:

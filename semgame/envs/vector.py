@@ -173,18 +173,26 @@ class SemComVectorEnv(VectorEnv):
         resetting = self._autoreset
         play = ~resetting
         idx, labels = self._idx, game.labels[self._idx]
-        # one transmission for every sub-env (results of resetting sub-envs are discarded)
+        # one transmission for every sub-env (results of resetting sub-envs are discarded), and the
+        # next one drawn for all; both channels run as one batched pass
+        new_idx = game.draw(n, gen)
+        new_x: Tensor | None = None
         if self.role == "eavesdropper":
-            legit = game.legit(self._x, idx, gen)
+            new_x = game.sent(new_idx)
+            y_legit, y_eve, eve_state = game.both_channels(self._x, new_x, gen)
+            legit = game.receive(y_legit, idx)
+            new_obs = game.eve_features(y_eve, eve_state)
             reward = (a == labels).float()
             extra: dict[str, Tensor] = {}
         else:
             x = game.perturb(idx, a)
-            legit = game.legit(x, idx, gen)
-            eve_guess = game.opponent_guess(game.eavesdropper_obs(x, gen))
+            y_legit, y_eve, eve_state = game.both_channels(x, x, gen)
+            legit = game.receive(y_legit, idx)
+            eve_guess = game.opponent_guess(game.eve_features(y_eve, eve_state))
             eve_correct = eve_guess == labels
             reward = legit.correct.float() - eve_correct.float()
             extra = {"eve_guess": eve_guess, "eve_correct": eve_correct}
+            new_obs = game.transmitter_obs(new_idx)
         reward = torch.where(play, reward, torch.zeros_like(reward))
         self._round = torch.where(play, self._round + 1, torch.zeros_like(self._round))
         terminated = play & (self._round >= game.rounds)
@@ -194,7 +202,6 @@ class SemComVectorEnv(VectorEnv):
         played = self._out(play)
         for key, val in values.items():
             info[key], info["_" + key] = self._out(val), played
-        new_idx, new_obs, new_x = self._draw()
         old_obs = self._obs
         if self.autoreset_mode == AutoresetMode.NEXT_STEP:
             keep = terminated  # a terminated sub-env shows its last observation until the next step
