@@ -21,11 +21,13 @@ if __name__ == "__main__":
     p.add_argument("--objective", default=None, choices=("neg_ce", "kl_uniform"))
     p.add_argument("--rounds", type=int, help="override: min-max rounds (epochs)")
     p.add_argument("--minmax-train-limit", type=int, help="override: training images used by the game")
+    p.add_argument("--legit-finetune-epochs", type=int, default=0,
+                   help="after the game, fine-tune the legitimate receiver alone (encoder frozen) for this many epochs")
     args = p.parse_args()
 
     def body(lab):
         lab.undefended_rows(args.offsets)
-        lab.minmax_rows(args.lambdas, args.offsets, args.objective)
+        lab.minmax_rows(args.lambdas, args.offsets, args.objective, args.legit_finetune_epochs)
 
     run(args, f"Min-max lambda sweep ({args.dataset})", "minmax", body,
         minmax_rounds=args.rounds, minmax_train_limit=args.minmax_train_limit)

@@ -40,3 +40,15 @@ def test_reproduce_writes_one_report_folder(synthetic_root, tmp_path):
               eve_offsets=(0.0, -10.0), width=4, k=8)
     again = json.loads((out / "results.json").read_text())
     assert [r["legit_acc"] for r in again["rows"]] == [r["legit_acc"] for r in results["rows"]]
+
+
+def test_minmax_rows_with_post_game_receiver_finetune(synthetic_root, tmp_path):
+    from semgame.privacy.reproduce import Lab
+
+    lab = Lab("mnist", "quick", tmp_path, data_root=str(synthetic_root), device="cpu", quiet=True, link_epochs=1,
+              train_limit=256, test_limit=128, minmax_train_limit=128, minmax_rounds=1, fresh_k=1, fresh_epochs=1,
+              width=4, k=8)
+    lab.minmax_rows(lambdas=(0.5,), offsets=(-10.0,), legit_finetune_epochs=1)
+    (row,) = lab.rows
+    assert row["defence"].endswith("legit rx fine-tuned 1 ep") and row["eve_snr_db"] == 0.0
+    assert row["lambda_"] == 0.5 and 0.0 <= row["in_loop_eve_acc"] <= 1.0

@@ -216,8 +216,12 @@ class Lab:
             self.row_for(NoDefence(), self.cfg.snr_db + off, label="undefended", group="undefended")
 
     def minmax_rows(self, lambdas: Iterable[float] | None = None, offsets: Iterable[float] | None = None,
-                    objective: str | None = None) -> None:
-        """Min-max from the trained link, for each lambda and eavesdropper SNR offset."""
+                    objective: str | None = None, legit_finetune_epochs: int = 0) -> None:
+        """Min-max from the trained link, for each lambda and eavesdropper SNR offset.
+
+        ``legit_finetune_epochs > 0``: after the game, the encoder is frozen (so the waveforms every
+        eavesdropper sees are unchanged) and the legitimate receiver alone is fine-tuned on its tasks.
+        """
         self.base()
         obj = objective or self.p.objective
         for off in self.p.eve_offsets if offsets is None else offsets:
@@ -233,7 +237,13 @@ class Lab:
                 link.requires_grad_(False)
                 train, test = load_data(self.cfg)
                 tr, te = encode(link, train), encode(link, test)
-                self.row_for(NoDefence(), snr, label=f"min-max {obj} λ={lam:g}", group=f"min-max (eve {off:+g} dB)",
+                label = f"min-max {obj} λ={lam:g}"
+                if legit_finetune_epochs:
+                    tx, nonces = defend(NoDefence(), tr)
+                    link.receiver = finetune_receiver(link, tx, tr, NoDefence(), nonces, epochs=legit_finetune_epochs,
+                                                      seed=self.seed, recon_weight=self.cfg.recon_weight)
+                    label += f" + legit rx fine-tuned {legit_finetune_epochs} ep"
+                self.row_for(NoDefence(), snr, label=label, group=f"min-max (eve {off:+g} dB)",
                              link=link, train=tr, test=te, in_loop=eve.eval(),
                              extra={"lambda_": float(lam), "objective": obj, "rounds": mm.rounds, "run": str(run),
                                     "seconds_minmax": time.perf_counter() - t})
@@ -279,7 +289,9 @@ class Lab:
         }
 
 
-def _fmt(v: Any) -> str:
+def _fmt(v: Any, key: str = "") -> str:
+    if isinstance(v, float) and not math.isnan(v) and key in ("eve_snr_db", "gap_fresh", "tx_power"):
+        return f"{v:g}" if key == "eve_snr_db" else f"{v:.1f}" if key == "gap_fresh" else f"{v:.2f}"
     if isinstance(v, float):
         if math.isnan(v):
             return "–"
@@ -293,7 +305,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     sep = "|" + "|".join("---" for _ in COLUMNS) + "|"
     lines = [head, sep]
     for r in rows:
-        lines.append("| " + " | ".join(_fmt(r.get(k)) for k, _ in COLUMNS) + " |")
+        lines.append("| " + " | ".join(_fmt(r.get(k), k) for k, _ in COLUMNS) + " |")
     return "\n".join(lines)
 
 
