@@ -416,3 +416,23 @@ def test_play_function_and_cli_errors(synth, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["play", "--agent", "semgame.agents:ConstantEavesdropper", "--opponent", "x:Y"])
     assert exc.value.code == 2 and "--opponent" in capsys.readouterr().err
+
+
+def test_vector_env_reset_mask(synth):
+    venv = SemComVectorEnv(4, "mnist", rounds=1, images=synth["mnist"])
+    obs, _ = venv.reset(seed=0)
+    _, _, term, _, _ = venv.step(np.zeros(4, np.int64))
+    assert term.all()
+    obs2, _ = venv.reset(options={"reset_mask": np.array([True, False, True, False])})
+    assert term.all()  # arrays handed out earlier are not modified by the partial reset
+    _, _, _, _, info = venv.step(np.zeros(4, np.int64))
+    assert info["_label"].tolist() == [True, False, True, False]  # sub-envs 1, 3 autoreset now
+
+
+def test_sb3_make_vec_env_with_module_prefixed_id(synth):
+    from stable_baselines3.common.env_util import make_vec_env
+
+    venv = make_vec_env("semgame:SemCom-MNIST-v0", n_envs=2, seed=0, env_kwargs={"images": synth["mnist"], "rounds": 2})
+    obs = venv.reset()
+    obs, rew, dones, infos = venv.step(np.array([1, 2]))
+    assert obs.shape == (2, 32) and rew.shape == (2,)

@@ -149,8 +149,8 @@ class SemComVectorEnv(VectorEnv):
         idx, obs, x = self._draw()
         if mask is None or self._obs is None:
             self._idx, self._obs, self._x = idx, obs, x
-            self._round.zero_()
-            self._autoreset.zero_()
+            self._round = torch.zeros_like(self._round)
+            self._autoreset = torch.zeros_like(self._autoreset)
         else:
             m = torch.as_tensor(np.asarray(mask.cpu() if isinstance(mask, Tensor) else mask), dtype=torch.bool)
             if m.shape != (self.num_envs,):
@@ -160,8 +160,9 @@ class SemComVectorEnv(VectorEnv):
             self._obs = torch.where(m.unsqueeze(-1), obs, self._obs)
             if x is not None:
                 self._x = torch.where(m.unsqueeze(-1), x, self._x)
-            self._round[m] = 0
-            self._autoreset[m] = False
+            # (not in place: arrays returned earlier may share memory with these tensors)
+            self._round = torch.where(m, torch.zeros_like(self._round), self._round)
+            self._autoreset = self._autoreset & ~m
         return self._out(self._obs.clone()), {}
 
     @torch.no_grad()
@@ -193,9 +194,14 @@ class SemComVectorEnv(VectorEnv):
             reward = legit.correct.float() - eve_correct.float()
             extra = {"eve_guess": eve_guess, "eve_correct": eve_correct}
             new_obs = game.transmitter_obs(new_idx)
-        reward = torch.where(play, reward, torch.zeros_like(reward))
-        self._round = torch.where(play, self._round + 1, torch.zeros_like(self._round))
-        terminated = play & (self._round >= game.rounds)
+        if bool(resetting.any()):  # (host syncs here are cheaper than the masked ops they skip)
+            reward = torch.where(play, reward, torch.zeros_like(reward))
+            self._round = torch.where(play, self._round + 1, torch.zeros_like(self._round))
+            terminated = play & (self._round >= game.rounds)
+        else:
+            self._round = self._round + 1
+            terminated = self._round >= game.rounds
+        any_terminated = bool(terminated.any())
         info: dict[str, Any] = {}
         values = {"label": labels, "legit_correct": legit.correct, "legit_guess": legit.guess,
                   "psnr": legit.psnr, "round": self._round, **extra}
@@ -203,7 +209,10 @@ class SemComVectorEnv(VectorEnv):
         for key, val in values.items():
             info[key], info["_" + key] = self._out(val), played
         old_obs = self._obs
-        if self.autoreset_mode == AutoresetMode.NEXT_STEP:
+        if self.autoreset_mode == AutoresetMode.NEXT_STEP and not any_terminated:
+            self._idx, self._obs, self._x = new_idx, new_obs, new_x
+            self._autoreset = terminated
+        elif self.autoreset_mode == AutoresetMode.NEXT_STEP:
             keep = terminated  # a terminated sub-env shows its last observation until the next step
             self._idx = torch.where(keep, idx, new_idx)
             self._obs = torch.where(keep.unsqueeze(-1), old_obs, new_obs)
@@ -212,8 +221,8 @@ class SemComVectorEnv(VectorEnv):
             self._autoreset = terminated
         else:  # SAME_STEP: terminated sub-envs restart now
             self._idx, self._obs, self._x = new_idx, new_obs, new_x
-            self._round = torch.where(terminated, torch.zeros_like(self._round), self._round)
-            if bool(terminated.any()):
+            if any_terminated:
+                self._round = torch.where(terminated, torch.zeros_like(self._round), self._round)
                 term = terminated.cpu().numpy()
                 final_obs = np.empty(n, dtype=object)
                 final_info = np.empty(n, dtype=object)
