@@ -242,7 +242,7 @@ class SemComGame:
         obs = self.transmitter_obs(idx)
         agent = self.defence
         out = agent.act(obs if getattr(agent, "accepts_tensors", False) else obs.cpu().numpy())
-        a = torch.as_tensor(np.asarray(out.cpu() if isinstance(out, Tensor) else out))
+        a = _as_device_tensor(out, self.device)
         if a.shape != (len(idx), 2 * self.k) or not a.dtype.is_floating_point:
             raise ValueError(f"transmitter {type(agent).__name__}.act must return float perturbations of shape "
                              f"({len(idx)}, {2 * self.k}), got {tuple(a.shape)} {a.dtype}")
@@ -355,7 +355,7 @@ class SemComGame:
             out = agent.act(eve_obs)
         else:
             out = agent.act(eve_obs.cpu().numpy())
-        guess = torch.as_tensor(np.asarray(out.cpu() if isinstance(out, Tensor) else out)).reshape(-1)
+        guess = _as_device_tensor(out, self.device).reshape(-1)
         if guess.shape != (len(eve_obs),) or guess.dtype.is_floating_point or guess.dtype == torch.bool:
             raise ValueError(
                 f"eavesdropper {type(agent).__name__}.act must return {len(eve_obs)} integer class guesses, "
@@ -370,6 +370,13 @@ class SemComGame:
         if img.shape[0] == 1:
             img = img.expand(3, -1, -1)
         return (img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+def _as_device_tensor(out: Any, device: torch.device) -> Tensor:
+    """An agent's output as a tensor on ``device`` (tensors stay where they are if already there)."""
+    if isinstance(out, Tensor):
+        return out.detach().to(device)
+    return torch.as_tensor(np.asarray(out), device=device)
 
 
 def seeded_torch_generator(np_random: np.random.Generator, device: torch.device) -> torch.Generator:
