@@ -204,6 +204,7 @@ class SemComGame:
         self.labels: Tensor | None = None
         self.x: Tensor | None = None
         self.opponent: Any = None
+        self._snr_cache: dict[tuple[int, int], Tensor] = {}  # per-sample SNRs of fixed-SNR channel pairs
         self.defence: Any = None
         if role == "transmitter":
             if eavesdropper is None:
@@ -321,9 +322,14 @@ class SemComGame:
         :class:`~semgame.channels.FadingChannel` call with per-sample SNRs is the two channels (half
         the kernel launches of two calls). Returns ``(y_legit, y_eve, eve_state)``.
         """
-        n, dev = len(x_legit), self.device
-        snr = torch.cat([sample_snr_db(self.snr_db, n, device=dev, generator=generator),
-                         sample_snr_db(self.eve_snr_db, len(x_eve), device=dev, generator=generator)])
+        n, m, dev = len(x_legit), len(x_eve), self.device
+        fixed = not isinstance(self.snr_db, tuple) and not isinstance(self.eve_snr_db, tuple)
+        snr = self._snr_cache.get((n, m)) if fixed else None
+        if snr is None:
+            snr = torch.cat([sample_snr_db(self.snr_db, n, device=dev, generator=generator),
+                             sample_snr_db(self.eve_snr_db, m, device=dev, generator=generator)])
+            if fixed:
+                self._snr_cache[(n, m)] = snr
         y, state = self.legit_channel(torch.cat([x_legit, x_eve]), snr_db=snr, generator=generator)
         eve_state = ChannelState(h=state.h[n:], noise_var=state.noise_var[n:], snr_db=state.snr_db[n:])
         return y[:n], y[n:], eve_state

@@ -13,7 +13,7 @@ from gymnasium.vector.utils import batch_space
 from torch import Tensor
 
 from semgame.envs._game import SemComGame, seeded_torch_generator
-from semgame.envs.semcom import action_space, observation_space
+from semgame.envs.semcom import action_space, check_box_actions, check_discrete_actions, observation_space
 
 __all__ = ["SemComVectorEnv"]
 
@@ -113,11 +113,12 @@ class SemComVectorEnv(VectorEnv):
     def _actions(self, actions: Any) -> Tensor:
         """Validate a batch of actions on the device (one host sync), as clear ValueErrors."""
         n, game = self.num_envs, self.game
-        if not isinstance(actions, Tensor):
-            arr = np.asarray(actions)
-            if arr.dtype == object:
-                raise ValueError(f"actions must be a numeric array, got {actions!r}")
-            actions = torch.from_numpy(np.ascontiguousarray(arr))
+        if not isinstance(actions, Tensor):  # NumPy / lists: validated on the host
+            if self.role == "eavesdropper":
+                arr = check_discrete_actions(actions, game.num_classes, (n,))
+            else:
+                arr = check_box_actions(actions, (n, 2 * game.k))
+            return torch.from_numpy(np.ascontiguousarray(arr)).to(self.device)
         a = actions.to(self.device)
         if self.role == "eavesdropper":
             c = game.num_classes
