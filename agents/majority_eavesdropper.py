@@ -28,13 +28,13 @@ if __name__ == "__main__":
 
     import semgame  # noqa: F401
 
-    venv = gym.make_vec("SemCom-MNIST-v0", num_envs=256, vectorization_mode="vector_entry_point", compute_psnr=False)
+    venv = gym.make_vec("SemCom-MNIST-v0", num_envs=256, vectorization_mode="vector_entry_point", compute_psnr=False,
+                        autoreset_mode="same_step")  # every step: 256 fresh transmissions
     obs, _ = venv.reset(seed=0)
     agent, rewards = MajorityEavesdropper(), []
     for _ in range(20):
         prev = obs
         obs, rew, term, trunc, info = venv.step(agent.act(prev))
-        played = info["_label"]
-        rewards.append(rew[played].mean())
-        agent.update(prev[played], info["label"][played])  # learn between steps, outside the env
+        rewards.append(rew.mean())
+        agent.update(prev, info["label"])  # learns between steps, outside the env
     print(f"majority eavesdropper accuracy: {np.mean(rewards[1:]):.3f} (chance 0.1)")
