@@ -1,4 +1,9 @@
-"""The ``semgame`` command line: ``semgame train``, ``semgame eval``.
+"""The ``semgame`` command line.
+
+* ``semgame train`` / ``semgame eval`` — a link and its eavesdropper (this module);
+* ``semgame eval --fresh-eavesdroppers K``, ``semgame minmax``, ``semgame reproduce`` — the privacy
+  game (:mod:`semgame.privacy.cli`);
+* ``semgame play`` — a plug-in agent against a game env (:mod:`semgame.envs.play`).
 
 Configuration comes from a TOML file (``--config``) and from flags, one per
 :class:`~semgame.config.LinkConfig` field; flags win. Errors in input (unknown key, bad value,
@@ -16,6 +21,9 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from semgame.config import ConfigError, LinkConfig, from_dict, load_config_file
+from semgame.envs.play import add_play_parser
+from semgame.privacy.cli import add_eval_flags
+from semgame.privacy.cli import register as register_privacy
 
 __all__ = ["main", "build_parser", "add_config_flags", "config_from_args"]
 
@@ -110,7 +118,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full ``semgame`` argument parser."""
-    parser = argparse.ArgumentParser(prog="semgame", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="semgame", description="Privacy-preserving semantic communications as an adversarial game.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train a semantic link and an eavesdropper into a run folder")
@@ -128,13 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     ev.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest for small models)")
     ev.add_argument("--output", type=Path, help="also write the metrics to this JSON file")
-    from semgame.privacy.cli import add_eval_flags, register as register_privacy
-
     add_eval_flags(ev)
     ev.set_defaults(handler=_cmd_eval)
     register_privacy(sub)
-    from semgame.envs.play import add_play_parser  # `semgame play` (issue 3: game envs)
-
     add_play_parser(sub)
     return parser
 
