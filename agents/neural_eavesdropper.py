@@ -25,9 +25,10 @@ class NeuralSupervisedEavesdropper:
 
     def __init__(self, obs_dim: int = 32, num_classes: int = 10, hidden: int = 256, lr: float = 2e-3,
                  epochs: int = 3, batch_size: int = 256, seed: int = 0, device: str = "cpu") -> None:
-        torch.manual_seed(seed)
-        self.net = nn.Sequential(nn.Linear(obs_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-                                 nn.Linear(hidden, num_classes)).to(device)
+        with torch.random.fork_rng(devices=[]):  # seeded weights without touching the caller's RNG
+            torch.manual_seed(seed)
+            self.net = nn.Sequential(nn.Linear(obs_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                                     nn.Linear(hidden, num_classes)).to(device)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=lr)
         self.epochs, self.batch_size, self.device = epochs, batch_size, device
         self.gen = torch.Generator().manual_seed(seed)

@@ -1,6 +1,6 @@
 """Random eavesdropper: guesses a class uniformly at random (the chance baseline, 1 / num_classes).
 
-    semgame play --eavesdropper agents/random_eavesdropper.py:RandomEavesdropper   # or any loader use
+    semgame play --agent agents/random_eavesdropper.py:RandomEavesdropper   # or any loader use
 """
 
 from __future__ import annotations

@@ -6,27 +6,58 @@ Trained on the native batched env through :class:`semgame.envs.SemComSB3VecEnv`:
     python agents/sb3_eavesdropper.py --dataset mnist --steps 200000 --out runs/agents/ppo-eve
 
 TensorBoard (``--out``/tb): SB3's ``rollout/ep_rew_mean`` (= guess accuracy), ``train/*`` losses,
-plus ``eve/test_acc`` at the end. The saved policy is loaded back as an :class:`SB3Eavesdropper`.
+plus ``eve/test_acc`` at the end. Only the policy's weights are saved (``policy.pt``, read back with
+``torch.load(weights_only=True)``; SB3's own ``.zip`` would be unpickled on load), and
+:class:`SB3Eavesdropper` rebuilds the policy around them:
+
+    semgame play --agent agents/sb3_eavesdropper.py:SB3Eavesdropper   # reads $SEMGAME_SB3_POLICY
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
 
 
+FORMAT = "semgame-sb3-policy-v1"
+
+
+def save_policy(model, dataset: str, path: str | Path) -> Path:
+    """Atomically save the PPO policy's weights (no pickled objects) for :func:`load_policy`."""
+    from semgame.io import save_checkpoint
+
+    return save_checkpoint({"format": FORMAT, "dataset": dataset, "policy": model.policy.state_dict()}, path)
+
+
+def load_policy(path: str | Path):
+    """A PPO model for the dataset's eavesdropper role with the weights saved by :func:`save_policy`."""
+    from stable_baselines3 import PPO
+
+    from semgame.envs import SemComSB3VecEnv
+    from semgame.io import CheckpointError, load_checkpoint
+
+    state = load_checkpoint(path)
+    if state["format"] != FORMAT:
+        raise CheckpointError(f"{path} is not an SB3 eavesdropper policy (format {state['format']!r})")
+    venv = SemComSB3VecEnv(num_envs=1, dataset=state["dataset"], rounds=1, compute_psnr=False)
+    model = PPO("MlpPolicy", venv, device="cpu")
+    model.policy.load_state_dict(state["policy"])
+    return model
+
+
 class SB3Eavesdropper:
-    """Wraps a trained SB3 model (or the path of a saved PPO ``.zip``) as an Eavesdropper."""
+    """A trained SB3 model as an Eavesdropper: ``model=``, or the ``policy.pt`` at ``path`` /
+    ``$SEMGAME_SB3_POLICY`` written by this script."""
 
     def __init__(self, model=None, path: str | None = None, deterministic: bool = True) -> None:
         if model is None:
-            from stable_baselines3 import PPO
-
+            path = path or os.environ.get("SEMGAME_SB3_POLICY")
             if path is None:
-                raise ValueError("SB3Eavesdropper needs model= or path= (a PPO .zip saved by this script)")
-            model = PPO.load(path, device="cpu")
+                raise ValueError("SB3Eavesdropper needs model=, path= or $SEMGAME_SB3_POLICY (a policy.pt saved by this script)")
+            model = load_policy(path)
         self.model, self.deterministic = model, deterministic
 
     def act(self, obs: np.ndarray) -> np.ndarray:
@@ -73,10 +104,10 @@ if __name__ == "__main__":
     args = p.parse_args()
     out = Path(args.out)
     model = train(args.dataset, args.steps, seed=args.seed, tb=str(out / "tb"))
-    model.save(out / "ppo_eavesdropper.zip")
+    save_policy(model, args.dataset, out / "policy.pt")
     acc = evaluate(SB3Eavesdropper(model), args.dataset)
     from torch.utils.tensorboard import SummaryWriter
 
     with SummaryWriter(str(out / "tb" / "ppo_1")) as w:
         w.add_scalar("eve/test_acc", acc, args.steps)
-    print(f"PPO eavesdropper test accuracy {acc:.3f} (chance 0.1); saved {out / 'ppo_eavesdropper.zip'}")
+    print(f"PPO eavesdropper test accuracy {acc:.3f} (chance 0.1); saved {out / 'policy.pt'}")

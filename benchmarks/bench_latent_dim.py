@@ -28,7 +28,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from semgame.config import LinkConfig  # noqa: E402
-from semgame.io import write_json, write_text  # noqa: E402
+from semgame.io import write_json, write_png, write_text  # noqa: E402
 from semgame.run import train_run  # noqa: E402
 
 DEFAULTS = {
@@ -38,15 +38,19 @@ DEFAULTS = {
 COLUMNS = ["dataset", "k", "ratio", "legit_acc", "legit_psnr", "legit_ssim", "eve_acc", "chance", "s_per_epoch", "run_s"]
 
 
+def _given(value, default):
+    return default if value is None else value
+
+
 def sweep(args: argparse.Namespace) -> list[dict]:
     rows = []
     for dataset in args.dataset:
         d = DEFAULTS[dataset]
         for k in args.ks or d["ks"]:
             cfg = LinkConfig(
-                dataset=dataset, k=k, width=args.width or d["width"], snr_db=args.snr_db,
-                epochs=args.epochs or d["epochs"], eve_epochs=args.eve_epochs or d["eve_epochs"],
-                recon_weight=d["recon_weight"] if args.recon_weight is None else args.recon_weight, augment=d["augment"],
+                dataset=dataset, k=k, width=_given(args.width, d["width"]), snr_db=args.snr_db,
+                epochs=_given(args.epochs, d["epochs"]), eve_epochs=_given(args.eve_epochs, d["eve_epochs"]),
+                recon_weight=_given(args.recon_weight, d["recon_weight"]), augment=d["augment"],
                 train_limit=args.train_limit, seed=args.seed, threads=args.threads, device=args.device,
             )
             run_dir = args.out / "runs" / f"{dataset}-k{k}"
@@ -87,7 +91,7 @@ def plot(rows: list[dict], path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    write_png(path, fig)
     plt.close(fig)
 
 

@@ -17,7 +17,6 @@ Writes ``bench_vector_env.md`` and ``bench_vector_env.json`` into ``--out`` and 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ import torch
 
 import semgame  # noqa: F401  (registers SemCom-*-v0)
 from semgame.agents import load_agent
+from semgame.io import write_json, write_text
 
 IDS = {"mnist": "SemCom-MNIST-v0", "cifar10": "SemCom-CIFAR-v0"}
 
@@ -119,8 +119,8 @@ def main() -> None:
     else:
         lines += ["", f"GPU: {results['gpu']}"]
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "bench_vector_env.md").write_text("\n".join(lines) + "\n")
-    (args.out / "bench_vector_env.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_text(args.out / "bench_vector_env.md", "\n".join(lines) + "\n")
+    write_json(args.out / "bench_vector_env.json", results)
     print("\n".join(lines))
 
 

@@ -23,11 +23,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from semgame.channels import CSIS, EQUALIZERS, FADINGS
+
 __all__ = ["ConfigError", "LinkConfig", "from_dict", "load_config_file"]
 
-FADINGS = ("rayleigh", "none")
-CSI_MODES = ("perfect", "none")
-EQUALIZERS = ("mmse", "zf")
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -101,7 +100,7 @@ class LinkConfig:
         if not isinstance(self.augment, bool) or not isinstance(self.block, bool):
             raise ConfigError(f"augment and block must be true or false, got {self.augment!r} and {self.block!r}")
         _choice("fading", self.fading, FADINGS)
-        _choice("csi", self.csi, CSI_MODES)
+        _choice("csi", self.csi, CSIS)
         _choice("equalizer", self.equalizer, EQUALIZERS)
         _choice("device", self.device, DEVICES)
 

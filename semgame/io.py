@@ -16,11 +16,17 @@ from typing import Any, Callable
 
 import torch
 
-__all__ = ["CheckpointError", "atomic_write", "save_checkpoint", "load_checkpoint", "write_json", "write_text"]
+__all__ = ["CheckpointError", "atomic_write", "save_checkpoint", "load_checkpoint", "write_json", "write_png", "write_text"]
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint is missing, unreadable or not a semgame checkpoint."""
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb") -> Path:
@@ -33,6 +39,7 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -63,6 +70,11 @@ def write_json(path: str | Path, data: Any) -> Path:
     """Atomically write pretty-printed JSON."""
     text = json.dumps(data, indent=2, sort_keys=True) + "\n"
     return atomic_write(path, lambda fh: fh.write(text), mode="w")
+
+
+def write_png(path: str | Path, fig: Any, dpi: int = 120) -> Path:
+    """Atomically save a matplotlib figure as PNG."""
+    return atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=dpi))
 
 
 def write_text(path: str | Path, text: str) -> Path:

@@ -6,9 +6,8 @@
 followed by a :class:`~semgame.models.LatentClassifier`. Both are built from a
 :class:`~semgame.config.LinkConfig` with :func:`build_link` / :func:`build_eavesdropper`.
 
-A defence (a perturbation layer, see issue #4) acts on the transmitted waveform ``x`` between
-encoder and channel; :meth:`SemanticLink.forward` therefore accepts an optional ``transform``
-callable applied to ``x`` before the legitimate channel.
+Defences (perturbation layers between encoder and channel, :mod:`semgame.privacy`) compose the
+three parts themselves: ``link.encoder``, ``link.channel`` and ``link.receiver``.
 
 Example:
     >>> import torch
@@ -23,7 +22,6 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import Tensor, nn
@@ -67,13 +65,11 @@ class SemanticLink(nn.Module):
         images: Tensor,
         snr_db: SNRSpec | None = None,
         generator: torch.Generator | None = None,
-        transform: Callable[[Tensor], Tensor] | None = None,
     ) -> LinkOutput:
         x = self.encoder(images)
-        x_tx = transform(x) if transform is not None else x
-        y, state = self.channel(x_tx, snr_db=snr_db, generator=generator)
+        y, state = self.channel(x, snr_db=snr_db, generator=generator)
         logits, recon = self.receiver(y)
-        return LinkOutput(x=x_tx, y=y, state=state, logits=logits, recon=recon)
+        return LinkOutput(x=x, y=y, state=state, logits=logits, recon=recon)
 
 
 class NeuralEavesdropper(nn.Module):

@@ -24,7 +24,6 @@ Example:
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from semgame.channels import complex_to_real, normalize_power, real_to_complex

@@ -195,14 +195,12 @@ def evaluate(
     eve: NeuralEavesdropper | None = None,
     snr_db: float | None = None,
     eve_snr_db: float | None = None,
-    transform: Callable[[Tensor], Tensor] | None = None,
     batch_size: int = 512,
     seed: int = 0,
 ) -> dict[str, float]:
     """Test metrics: ``legit_acc``, ``legit_psnr`` (dB), ``legit_ssim`` and, with ``eve``, ``eve_acc``.
 
-    ``snr_db`` / ``eve_snr_db`` override the channels' own SNRs; ``transform`` is applied to the
-    transmitted waveform before both channels (a frozen defence). Channel draws use a generator
+    ``snr_db`` / ``eve_snr_db`` override the channels' own SNRs. Channel draws use a generator
     seeded by ``seed``, so evaluation is deterministic.
     """
     link.eval()
@@ -213,7 +211,7 @@ def evaluate(
     sums = {"legit_acc": 0.0, "legit_psnr": 0.0, "legit_ssim": 0.0, "eve_acc": 0.0}
     n = 0
     for images, labels in batches(data, batch_size, device=device):
-        out = link(images, snr_db=snr_db, generator=legit_noise, transform=transform)
+        out = link(images, snr_db=snr_db, generator=legit_noise)
         sums["legit_acc"] += float(accuracy(out.logits, labels).sum())
         sums["legit_psnr"] += float(psnr(out.recon, images).sum())
         sums["legit_ssim"] += float(ssim(out.recon, images).sum())

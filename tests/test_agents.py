@@ -43,9 +43,10 @@ def test_reference_agents_load_from_file_and_act(name, cls):
     assert guesses.shape == (6,) and ((guesses >= 0) & (guesses < 10)).all()
 
 
-def test_sb3_agent_class_loads():
+def test_sb3_agent_class_loads(monkeypatch):
     cls = load_agent(f"{AGENTS}/sb3_eavesdropper.py:SB3Eavesdropper")
-    with pytest.raises(ValueError, match="model= or path="):
+    monkeypatch.delenv("SEMGAME_SB3_POLICY", raising=False)
+    with pytest.raises(ValueError, match="needs model=, path= or"):
         cls()
 
 
@@ -107,3 +108,18 @@ def test_custom_eavesdropper_as_opponent():
     env.reset(seed=0)
     _, _, _, _, info = env.step(np.zeros(env.action_space.shape, np.float32))
     assert info["eve_guess"] == 5
+
+
+def test_sb3_eavesdropper_saves_weights_only_and_loads_back(tmp_path, monkeypatch):
+    import os
+
+    if not os.environ.get("SEMGAME_DATA"):
+        pytest.skip("the SB3 env needs real MNIST test images (SEMGAME_DATA)")
+    module = load_agent(f"{AGENTS / 'sb3_eavesdropper.py'}:SB3Eavesdropper")
+    sb3 = __import__(module.__module__)
+    model = sb3.train("mnist", steps=1024, num_envs=64)
+    path = sb3.save_policy(model, "mnist", tmp_path / "policy.pt")
+    torch.load(path, weights_only=True)  # plain tensors and values: nothing to unpickle
+    monkeypatch.setenv("SEMGAME_SB3_POLICY", str(path))
+    agent = make_agent(f"{AGENTS / 'sb3_eavesdropper.py'}:SB3Eavesdropper")  # no arguments, as the CLI builds it
+    np.testing.assert_array_equal(agent.act(OBS), module(model).act(OBS))

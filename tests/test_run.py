@@ -358,3 +358,16 @@ def test_real_mnist_smoke() -> None:
     result = evaluate(link, test, device=torch.device("cpu"), eve=eve)
     assert 0.0 <= result["legit_acc"] <= 1.0 and 0.0 <= result["eve_acc"] <= 1.0
     assert result["legit_psnr"] > 0
+
+
+def test_atomic_write_gives_files_the_usual_permissions(tmp_path):
+    import os
+
+    from semgame.io import write_text
+
+    old = os.umask(0o022)
+    try:
+        path = write_text(tmp_path / "report.md", "x\n")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644

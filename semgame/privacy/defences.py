@@ -72,8 +72,10 @@ class Defence:
 
     @property
     def tx_power(self) -> float:
-        """Average transmitted power relative to the undefended link."""
-        return 1.0
+        """Average transmitted power relative to the undefended link: ``c^2 (1 + rho)`` with a
+        perturbation (exact for keyed and FGM, an upper bound for PGD / universal), else 1."""
+        pert = getattr(self, "pert", None)
+        return 1.0 if pert is None else pert.c**2 * (1.0 + psr_ratio(pert.psr_db))
 
     def describe(self) -> dict:
         return {"defence": self.name, "kind": self.kind, "psr_db": self.psr_db, "tx_power": self.tx_power}
@@ -99,9 +101,6 @@ class KeyedDefence(Defence):
     def receive(self, link: SemanticLink, y: Tensor, state: ChannelState, nonces: Tensor) -> Tensor:
         return self.pert.remove(y, state, nonces, csi=link.channel.csi, equalizer=link.channel.equalizer)
 
-    @property
-    def tx_power(self) -> float:
-        return self.pert.c**2 * (1.0 + psr_ratio(self.pert.psr_db))
 
 
 class AdversarialDefence(Defence):
@@ -117,7 +116,7 @@ class AdversarialDefence(Defence):
                              + (" (legit fine-tuned)" if receiver is not None else ""))
 
     def transmit(self, x: Tensor, labels: Tensor, nonces: Tensor) -> Tensor:
-        gen = seeded_generator(int(nonces[0]) if len(nonces) else 0, 21)
+        gen = seeded_generator(int(nonces[0]) if len(nonces) else 0, 21, device=x.device)
         return self.pert(x, labels, gen)
 
     def receive(self, link: SemanticLink, y: Tensor, state: ChannelState, nonces: Tensor) -> Tensor:
@@ -126,10 +125,6 @@ class AdversarialDefence(Defence):
     def receiver(self, link: SemanticLink) -> nn.Module:
         return self._receiver if self._receiver is not None else link.receiver
 
-    @property
-    def tx_power(self) -> float:
-        # Upper bound for PGD / universal (inside the ball); exact for FGM.
-        return self.pert.c**2 * (1.0 + psr_ratio(self.pert.psr_db))
 
     def describe(self) -> dict:
         d = super().describe()

@@ -209,8 +209,8 @@ def leakage_report(
         "seconds_fresh": fresh["seconds"],
     }
     if defence.psr_db is not None:
-        p = test_tx - test.x * (getattr(getattr(defence, "pert", None), "c", 1.0))
         c = getattr(getattr(defence, "pert", None), "c", 1.0)
+        p = test_tx - test.x * c
         row["psr_measured_db"] = float(10 * torch.log10((p / c).abs().square().sum(-1).mean() / test.x.abs().square().sum(-1).mean()))
     row["gap_fresh"] = 100.0 * (row["legit_acc"] - row["fresh_eve_mean"])
     return row

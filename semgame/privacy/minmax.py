@@ -236,7 +236,7 @@ def minmax_run(
         return stop_after is not None and done_here >= stop_after
 
     step = sum(counters.values())
-    writer = SummaryWriter(str(run_dir / "tb"), purge_step=step or None)
+    writer = SummaryWriter(str(run_dir / "tb"), purge_step=step + 1 if step else None)
     eval_kw = dict(device=device, seed=cfg.seed)
     try:
         while counters["pre"] < pre_epochs:

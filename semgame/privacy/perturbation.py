@@ -243,7 +243,9 @@ class AdversarialPerturbation(nn.Module):
         """Fit the universal perturbation on training waveforms ``xs [N, k]`` (projected gradient ascent)."""
         if self.scope != "universal":
             raise ConfigError("fit_universal() is for scope='universal'")
-        gen = torch.Generator().manual_seed(seed)
+        gen = torch.Generator().manual_seed(seed)  # batch order (a CPU generator, as randperm needs)
+        # the surrogate's channel draws need a generator on the waveforms' device
+        noise = gen if xs.device.type == "cpu" else torch.Generator(device=xs.device).manual_seed(seed)
         d = 2 * xs.shape[1]
         eps = math.sqrt(psr_ratio(self.psr_db) * xs.shape[1])  # ||x||^2 = k for unit-power samples
         delta = torch.zeros(d, device=xs.device)
@@ -257,7 +259,7 @@ class AdversarialPerturbation(nn.Module):
                 for start in range(0, len(xs), batch_size):
                     idx = order[start : start + batch_size].to(xs.device)
                     xb, yb = xs[idx], labels[idx]
-                    g = self._grad(xb, delta.expand(len(idx), d), yb, gen).sum(0)
+                    g = self._grad(xb, delta.expand(len(idx), d), yb, noise).sum(0)
                     alpha = eps * 0.5 * (1 - step / n_steps) + eps * 0.02
                     delta = project_l2(delta + alpha * _normalise(g), eps)
                     step += 1

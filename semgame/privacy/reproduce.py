@@ -12,7 +12,6 @@ every row also gets a TensorBoard run under ``tb/`` with its hparams.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import platform
 import re
@@ -25,7 +24,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from semgame.config import ConfigError, LinkConfig
-from semgame.io import write_json, write_text
+from semgame.io import write_json, write_png, write_text
 from semgame.privacy.defences import AdversarialDefence, Defence, Encoded, KeyedDefence, NoDefence, encode, finetune_receiver
 from semgame.privacy.keyed import KeyedPerturbation
 from semgame.privacy.leakage import COLUMNS, defend, leakage_report, new_eavesdropper
@@ -87,6 +86,10 @@ PROFILES: dict[str, dict[str, Profile]] = {
 }
 
 
+LINK_KEYS = ("k", "width", "fading", "block", "csi", "equalizer", "recon_weight", "augment")
+"""Config keys taken from a reused link (``link_dir``) rather than from the profile."""
+
+
 def get_profile(dataset: str, profile: str) -> Profile:
     if dataset not in PROFILES:
         raise ConfigError(f"reproduce supports datasets {', '.join(PROFILES)}; got {dataset!r}")
@@ -100,7 +103,11 @@ def _slug(text: str) -> str:
 
 
 class Lab:
-    """One dataset, profile, seed and output folder; caches the trained link, encodings and eavesdroppers."""
+    """One dataset, profile, seed and output folder; caches the trained link, encodings and eavesdroppers.
+
+    ``device`` applies to the training runs (undefended link, min-max games: ``cfg.device``); the
+    evaluation stages (encoding, perturbations, fresh eavesdroppers) load the frozen links on the CPU.
+    """
 
     def __init__(self, dataset: str, profile: str | Profile, out: str | Path, *, seed: int = 0, snr_db: float = 10.0,
                  data_root: str | None = None, device: str = "auto", quiet: bool = False,
@@ -117,7 +124,6 @@ class Lab:
                               recon_weight=self.p.recon_weight,
                               eve_epochs=0, train_limit=self.p.train_limit, test_limit=self.p.test_limit, seed=seed,
                               data_root=data_root, device=device, threads=1)
-        self.device = torch.device("cpu") if device == "cpu" else None
         self._cache: dict[Any, Any] = {}
         self.rows: list[dict[str, Any]] = []
         self.t0 = time.perf_counter()
@@ -136,7 +142,11 @@ class Lab:
             if not (run / "model.pt").exists():
                 self.say(f"training the undefended link ({self.p.link_epochs} epochs) in {run}")
                 train_run(self.cfg, run, quiet=self.quiet)
-            _, link, _ = load_run(run)
+            link_cfg, link, _ = load_run(run)
+            if link_cfg.dataset != self.cfg.dataset:
+                raise ConfigError(f"link in {run} is for {link_cfg.dataset!r}, not {self.cfg.dataset!r}")
+            # a reused link brings its own architecture and channel; budgets and seeds stay the profile's
+            self.cfg = self.cfg.replace(**{key: getattr(link_cfg, key) for key in LINK_KEYS})
             link.requires_grad_(False)
             train, test = load_data(self.cfg)
             tr, te = encode(link, train), encode(link, test)
@@ -335,7 +345,7 @@ def _plot(rows: list[dict[str, Any]], out: Path, kind: str) -> list[str]:
     ax.set_title("privacy-utility (filled: fresh eavesdroppers, hollow: in-loop)")
     ax.legend(fontsize=6, loc="lower right")
     fig.tight_layout()
-    fig.savefig(out / "privacy_utility.png", dpi=120)
+    write_png(out / "privacy_utility.png", fig)
     plt.close(fig)
     files.append("privacy_utility.png")
     # sweep plot
@@ -357,7 +367,7 @@ def _plot(rows: list[dict[str, Any]], out: Path, kind: str) -> list[str]:
         ax.set_ylabel("accuracy")
         ax.legend(fontsize=6)
         fig.tight_layout()
-        fig.savefig(out / f"sweep_{xkey}.png", dpi=120)
+        write_png(out / f"sweep_{xkey}.png", fig)
         plt.close(fig)
         files.append(f"sweep_{xkey}.png")
     return files
