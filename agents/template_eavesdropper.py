@@ -1,6 +1,6 @@
 """Template: copy this file, rename the class, fill in ``act`` (and ``update`` if it learns).
 
-Plug it in with the loader (``semgame.agents.load_agent("path/to/my_eve.py:MyEavesdropper")``), as
+Plug it in with the loader (``semgame.protocols.load_agent("path/to/my_eve.py:MyEavesdropper")``), as
 the opponent of the transmitter role (``gym.make("SemCom-MNIST-v0", role="transmitter",
 eavesdropper=MyEavesdropper())`` or ``env.unwrapped.set_eavesdropper(...)``), or drive the
 eavesdropper role yourself (``obs -> act -> env.step``).

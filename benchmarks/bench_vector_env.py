@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 import semgame  # noqa: F401  (registers SemCom-*-v0)
-from semgame.agents import load_agent
+from semgame.protocols import load_agent
 from semgame.io import write_json, write_text
 
 IDS = {"mnist": "SemCom-MNIST-v0", "cifar10": "SemCom-CIFAR-v0"}

@@ -1,6 +1,6 @@
 """Shared command line of the privacy benchmarks (bench_minmax, bench_perturbation, bench_snr_asymmetry).
 
-Every benchmark builds a :class:`semgame.privacy.reproduce.Lab` (one dataset, profile, seed, output
+Every benchmark builds a :class:`semgame.privacy.lab.Lab` (one dataset, profile, seed, output
 folder), adds its rows, and writes ``report.md`` + ``results.json`` + PNG plots + ``tb/`` (one
 TensorBoard run with hparams per row) into ``--out``. ``--link-dir`` reuses a trained undefended
 link (it is trained there first if missing), so several benchmarks can share one.
@@ -16,7 +16,8 @@ from typing import Callable
 
 import torch
 
-from semgame.privacy.reproduce import Lab, _claims, get_profile, write_report
+from semgame.privacy.lab import Lab, get_profile
+from semgame.privacy.report import check_targets, write_report
 
 
 def parser(description: str) -> argparse.ArgumentParser:
@@ -46,6 +47,6 @@ def run(args: argparse.Namespace, title: str, kind: str, body: Callable[[Lab], N
     lab.base()
     body(lab)
     cmd = "SEMGAME_DATA=../shared/data python " + " ".join(shlex.quote(a) for a in sys.argv)
-    path = write_report(args.out, title, lab.rows, lab.meta(cmd), kind=kind, notes=_claims(lab.rows, lab.undefended_legit_acc))
+    path = write_report(args.out, title, lab.rows, lab.meta(cmd), kind=kind, notes=check_targets(lab.rows, lab.undefended_legit_acc))
     print(path.read_text())
     return path

@@ -13,65 +13,20 @@ missing data or checkpoint) print one line ``semgame: error: ...`` and exit with
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
-from semgame.config import ConfigError, LinkConfig, from_dict, load_config_file
+from semgame.config import ConfigError
 from semgame.envs.play import add_play_parser
+from semgame.flags import add_config_flags, config_from_args
 from semgame.privacy.cli import add_eval_flags
 from semgame.privacy.cli import register as register_privacy
 
-__all__ = ["main", "build_parser", "add_config_flags", "config_from_args"]
+__all__ = ["main", "build_parser"]
 
-Handler = Callable[[argparse.Namespace], int]
-
-
-def _parse_bool(text: str) -> bool:
-    low = text.lower()
-    if low in ("1", "true", "yes", "on"):
-        return True
-    if low in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
-
-
-def _parse_pair(text: str) -> list[float]:
-    try:
-        lo, hi = (float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected LO,HI (e.g. 0,20), got {text!r}") from None
-    return [lo, hi]
-
-
-def _flag_type(annotation: str) -> Callable[[str], Any]:
-    """Parser for a dataclass field annotation (a string, as ``from __future__ import annotations`` leaves it)."""
-    base = annotation.replace(" | None", "")
-    return {"int": int, "float": float, "str": str, "bool": _parse_bool, "tuple[float, float]": _parse_pair}[base]
-
-
-def add_config_flags(parser: argparse.ArgumentParser, cls: type = LinkConfig) -> None:
-    """Add ``--config`` and one ``--field-name`` flag per dataclass field (default: unset)."""
-    parser.add_argument("--config", type=Path, help="TOML file with config keys (flags override it)")
-    group = parser.add_argument_group("config keys (also valid in the TOML file)")
-    for f in dataclasses.fields(cls):
-        group.add_argument(
-            "--" + f.name.replace("_", "-"), dest=f.name, type=_flag_type(str(f.type)), default=None,
-            metavar=f.name.upper(), help=f"default: {f.default!r}",
-        )
-
-
-def config_from_args(args: argparse.Namespace, cls: type = LinkConfig) -> Any:
-    """Merge the TOML file (if any) with the flags that were given, and validate."""
-    values: dict[str, Any] = load_config_file(args.config) if args.config else {}
-    for f in dataclasses.fields(cls):
-        given = getattr(args, f.name, None)
-        if given is not None:
-            values[f.name] = given
-    return from_dict(values, cls)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -86,7 +41,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     import torch
 
-    from semgame.run import load_data, load_run
+    from semgame.loader import load_run
+    from semgame.run import load_data
     from semgame.training import evaluate, resolve_device
 
     for name in ("snr_db", "eve_snr_db"):

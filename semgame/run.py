@@ -24,23 +24,22 @@ import torch
 from torch.utils.data import TensorDataset
 from torch.utils.tensorboard import SummaryWriter
 
-from semgame.config import ConfigError, LinkConfig, from_dict
+from semgame.config import ConfigError, LinkConfig
 from semgame.data import load_dataset
-from semgame.io import CheckpointError, load_checkpoint, save_checkpoint, write_json, write_text
-from semgame.link import NeuralEavesdropper, SemanticLink, build_eavesdropper, build_link
+from semgame.io import load_checkpoint, save_checkpoint, write_json, write_text
+from semgame.link import build_eavesdropper, build_link
+from semgame.loader import FORMAT, MODEL_FORMAT
+from semgame.seeds import Stream, seeded_generator
 from semgame.training import (
     encoder_transmit,
     evaluate,
     resolve_device,
-    seeded_generator,
     train_eavesdropper_epoch,
     train_link_epoch,
 )
 
-__all__ = ["FORMAT", "MODEL_FORMAT", "train_run", "load_run", "load_data", "config_to_toml", "RUNTIME_KEYS"]
+__all__ = ["train_run", "load_data", "config_to_toml", "RUNTIME_KEYS"]
 
-FORMAT = "semgame-run-v1"
-MODEL_FORMAT = "semgame-model-v1"
 RUNTIME_KEYS = ("device", "threads", "data_root")
 """Config keys that do not change results; a run may resume with different values."""
 
@@ -70,7 +69,7 @@ def load_data(cfg: LinkConfig) -> tuple[TensorDataset, TensorDataset]:
     for split, limit in (("train", cfg.train_limit), ("test", cfg.test_limit)):
         ds = load_dataset(cfg.dataset, split, root=cfg.data_root)
         if limit is not None and limit < len(ds):
-            idx = torch.randperm(len(ds), generator=seeded_generator(cfg.seed, 7))[:limit]
+            idx = torch.randperm(len(ds), generator=seeded_generator(cfg.seed, Stream.SUBSET))[:limit]
             ds = TensorDataset(*(t[idx] for t in ds.tensors))
         out.append(ds)
     return out[0], out[1]
@@ -194,24 +193,3 @@ def train_run(cfg: LinkConfig, run_dir: str | Path, *, quiet: bool = False) -> d
     finally:
         writer.close()
     return metrics
-
-
-def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[LinkConfig, SemanticLink, NeuralEavesdropper]:
-    """Config, link and eavesdropper of a run folder, a ``model.pt`` or a ``checkpoint.pt``, in eval mode.
-
-    A folder is read from ``model.pt`` when training finished, else from its latest ``checkpoint.pt``.
-    """
-    path = Path(run_dir)
-    if path.is_dir():
-        path = path / "model.pt" if (path / "model.pt").exists() else path / "checkpoint.pt"
-    state = load_checkpoint(path, map_location=device)
-    if state.get("format") not in (FORMAT, MODEL_FORMAT):
-        raise CheckpointError(f"checkpoint {path} has format {state.get('format')!r}, expected {MODEL_FORMAT!r} or {FORMAT!r}")
-    cfg = from_dict(state["config"])
-    link, eve = build_link(cfg).to(device), build_eavesdropper(cfg).to(device)
-    try:
-        link.load_state_dict(state["link"])
-        eve.load_state_dict(state["eve"])
-    except (RuntimeError, KeyError) as err:
-        raise CheckpointError(f"checkpoint {path} does not match its config: {str(err).splitlines()[0]}") from None
-    return cfg, link.eval(), eve.eval()

@@ -7,7 +7,7 @@
 * :func:`evaluate` — legitimate accuracy, PSNR, SSIM and eavesdropper accuracy at given SNRs.
 
 All randomness (shuffling, channel noise, fading) comes from generators seeded by
-``(seed, phase, epoch)`` through :func:`seeded_generator`, so a resumed run repeats exactly what an
+``(seed, stream, epoch)`` through :func:`semgame.seeds.seeded_generator`, so a resumed run repeats exactly what an
 uninterrupted one does.
 """
 
@@ -25,11 +25,11 @@ from tqdm.auto import tqdm
 from semgame.config import ConfigError, LinkConfig
 from semgame.link import NeuralEavesdropper, SemanticLink
 from semgame.metrics import accuracy, psnr, ssim
+from semgame.seeds import Stream, seeded_generator
 
 __all__ = [
     "Transmit",
     "resolve_device",
-    "seeded_generator",
     "batches",
     "augment_batch",
     "train_link_epoch",
@@ -51,14 +51,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device 'cuda' requested but torch sees no CUDA GPU; use --device cpu or auto")
     return torch.device(name)
-
-
-def seeded_generator(seed: int, *parts: int, device: torch.device | str = "cpu") -> torch.Generator:
-    """A generator seeded from ``seed`` and any number of integer ``parts`` (phase, epoch, ...)."""
-    mixed = seed
-    for p in parts:
-        mixed = (mixed * 1_000_003 + p + 1) % (2**63 - 1)
-    return torch.Generator(device=device).manual_seed(mixed)
 
 
 def batches(
@@ -107,9 +99,9 @@ def train_link_epoch(
 ) -> dict[str, float]:
     """One epoch of multi-task training; returns mean ``loss``, ``ce``, ``mse`` and ``seconds``."""
     link.train()
-    shuffle = seeded_generator(cfg.seed, 1, epoch)
-    noise = seeded_generator(cfg.seed, 2, epoch, device=device)
-    augment = seeded_generator(cfg.seed, 8, epoch)
+    shuffle = seeded_generator(cfg.seed, Stream.LINK_SHUFFLE, epoch)
+    noise = seeded_generator(cfg.seed, Stream.LINK_NOISE, epoch, device=device)
+    augment = seeded_generator(cfg.seed, Stream.AUGMENT, epoch)
     snr = cfg.train_snr_db if cfg.train_snr_db is not None else cfg.snr_db
     sums = {"loss": 0.0, "ce": 0.0, "mse": 0.0}
     start, n = time.perf_counter(), 0
@@ -146,8 +138,8 @@ def train_eavesdropper_epoch(
 ) -> dict[str, float]:
     """One epoch of supervised eavesdropper training on ``transmit``'s waveforms (not updated)."""
     eve.train()
-    shuffle = seeded_generator(seed, 3, epoch)
-    noise = seeded_generator(seed, 4, epoch, device=device)
+    shuffle = seeded_generator(seed, Stream.EVE_SHUFFLE, epoch)
+    noise = seeded_generator(seed, Stream.EVE_NOISE, epoch, device=device)
     total, n, start = 0.0, 0, time.perf_counter()
     for images, labels in tqdm(
         batches(data, batch_size, device=device, generator=shuffle),
@@ -206,8 +198,8 @@ def evaluate(
     link.eval()
     if eve is not None:
         eve.eval()
-    legit_noise = seeded_generator(seed, 5, device=device)
-    eve_noise = seeded_generator(seed, 6, device=device)
+    legit_noise = seeded_generator(seed, Stream.EVAL_LEGIT_NOISE, device=device)
+    eve_noise = seeded_generator(seed, Stream.EVAL_EVE_NOISE, device=device)
     sums = {"legit_acc": 0.0, "legit_psnr": 0.0, "legit_ssim": 0.0, "eve_acc": 0.0}
     n = 0
     for images, labels in batches(data, batch_size, device=device):

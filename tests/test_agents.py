@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from semgame.agents import (
+from semgame.protocols import (
     AgentSpecError,
     ConstantEavesdropper,
     Eavesdropper,
@@ -25,7 +25,7 @@ OBS = np.random.default_rng(0).standard_normal((6, 32)).astype(np.float32)
 
 
 def test_load_module_spec_and_protocol():
-    cls = load_agent("semgame.agents:ConstantEavesdropper")
+    cls = load_agent("semgame.protocols:ConstantEavesdropper")
     agent = cls(guess=4)
     assert isinstance(agent, Eavesdropper)
     assert agent.act(OBS).tolist() == [4] * 6
@@ -54,9 +54,9 @@ def test_sb3_agent_class_loads(monkeypatch):
     ("no_colon", "must look like"),
     ("a:b:c", "must look like"),
     ("semgame.nonexistent_mod:X", "cannot import module"),
-    ("semgame.agents:Nope", "has no attribute 'Nope'"),
-    ("semgame.agents:__all__", "not a class or factory"),
-    ("semgame.agents:AgentSpecError", "does not satisfy the Eavesdropper protocol"),
+    ("semgame.protocols:Nope", "has no attribute 'Nope'"),
+    ("semgame.protocols:__all__", "not a class or factory"),
+    ("semgame.protocols:AgentSpecError", "does not satisfy the Eavesdropper protocol"),
     ("missing/dir/agent.py:Eve", "not found"),
 ])
 def test_bad_specs_name_the_problem(spec, match):

@@ -86,7 +86,7 @@ def test_import_semgame_loads_no_weights_or_data():
 
 
 def test_shipped_weights_small_and_safe():
-    from semgame.envs._game import default_weights_path
+    from semgame.envs.game import default_weights_path
 
     for ds in ENV_IDS.values():
         path = default_weights_path(ds)
@@ -143,7 +143,7 @@ def test_same_seed_same_trajectory(role, synth):
 
 
 def test_perturbation_respects_psr_budget(synth):
-    from semgame.envs._game import SemComGame
+    from semgame.envs.game import SemComGame
 
     game = SemComGame("mnist", "transmitter", psr_db=-6.0, images=synth["mnist"])
     game.prepare()
@@ -189,7 +189,7 @@ def test_bad_constructor_arguments(synth):
     with pytest.raises(ValueError, match="include_label"):
         SemComEnv(include_label=True)
     with pytest.raises(ValueError, match="trained on 'mnist'"):
-        SemComEnv(dataset="cifar10", link=semgame.envs._game.default_weights_path("mnist"))
+        SemComEnv(dataset="cifar10", link=semgame.envs.game.default_weights_path("mnist"))
     with pytest.raises(ValueError, match="render_mode"):
         SemComEnv(render_mode="human")
     with pytest.raises(ValueError, match="images must have shape"):
@@ -204,7 +204,7 @@ def test_missing_data_gives_data_module_error(tmp_path, monkeypatch):
     from semgame.data import load_dataset
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr("semgame.envs._game.load_dataset", functools.partial(load_dataset, download=False))
+    monkeypatch.setattr("semgame.envs.game.load_dataset", functools.partial(load_dataset, download=False))
     env = SemComEnv(data_root=str(tmp_path))
     with pytest.raises(DataNotFoundError, match="mnist"):
         env.reset()
@@ -212,7 +212,7 @@ def test_missing_data_gives_data_module_error(tmp_path, monkeypatch):
 
 # -- opponents ----------------------------------------------------------------------------------
 def test_set_eavesdropper_between_episodes(synth):
-    from semgame.agents import AgentSpecError, ConstantEavesdropper
+    from semgame.protocols import AgentSpecError, ConstantEavesdropper
 
     env = make("SemCom-MNIST-v0", synth, role="transmitter", rounds=4)
     env.unwrapped.set_eavesdropper(ConstantEavesdropper(guess=11))  # never right
@@ -254,8 +254,8 @@ def test_plugged_transmitter_in_eavesdropper_role(synth):
 
 
 def test_link_object_and_checkpoint_path(synth):
-    from semgame.envs._game import default_weights_path
-    from semgame.run import load_run
+    from semgame.envs.game import default_weights_path
+    from semgame.loader import load_run
 
     path = default_weights_path("mnist")
     cfg, link, eve = load_run(path)
@@ -403,7 +403,7 @@ def test_pettingzoo_pipeline_rewards(synth):
 
 # -- semgame play ---------------------------------------------------------------------------------
 def test_play_function_and_cli_errors(synth, capsys):
-    from semgame.agents import ConstantEavesdropper
+    from semgame.protocols import ConstantEavesdropper
     from semgame.cli import main
     from semgame.envs.play import play
 
@@ -411,10 +411,10 @@ def test_play_function_and_cli_errors(synth, capsys):
     assert out["episodes"] == 64 and out["transmissions"] == 128 and 0 <= out["reward"] <= 1
     assert out["psnr"] > 0
     with pytest.raises(SystemExit) as exc:
-        main(["play", "--agent", "semgame.agents:Nope"])
+        main(["play", "--agent", "semgame.protocols:Nope"])
     assert exc.value.code == 2 and "has no attribute 'Nope'" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
-        main(["play", "--agent", "semgame.agents:ConstantEavesdropper", "--opponent", "x:Y"])
+        main(["play", "--agent", "semgame.protocols:ConstantEavesdropper", "--opponent", "x:Y"])
     assert exc.value.code == 2 and "--opponent" in capsys.readouterr().err
 
 

@@ -26,7 +26,7 @@ from semgame.privacy.leakage import (
 from semgame.privacy.minmax import MinMaxConfig, leakage_term, minmax_run
 from semgame.privacy.perturbation import AdversarialPerturbation, check_psr, measured_psr_db
 from semgame.run import load_data, train_run
-from semgame.training import seeded_generator
+from semgame.seeds import seeded_generator
 
 torch.set_num_threads(1)
 
@@ -184,7 +184,7 @@ def trained(synthetic_root, tmp_path_factory):
     cfg = LinkConfig(dataset="mnist", k=8, width=4, epochs=2, eve_epochs=1, batch_size=64, data_root=str(synthetic_root))
     run = tmp_path_factory.mktemp("link")
     train_run(cfg, run, quiet=True)
-    from semgame.run import load_run
+    from semgame.loader import load_run
 
     cfg, link, eve = load_run(run)
     link.requires_grad_(False)

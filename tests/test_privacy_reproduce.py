@@ -43,7 +43,7 @@ def test_reproduce_writes_one_report_folder(synthetic_root, tmp_path):
 
 
 def test_minmax_rows_with_post_game_receiver_finetune(synthetic_root, tmp_path):
-    from semgame.privacy.reproduce import Lab
+    from semgame.privacy.lab import Lab
 
     lab = Lab("mnist", "quick", tmp_path, data_root=str(synthetic_root), device="cpu", quiet=True, link_epochs=1,
               train_limit=256, test_limit=128, minmax_train_limit=128, minmax_rounds=1, fresh_k=1, fresh_epochs=1,

@@ -19,7 +19,8 @@ import semgame.run as run_mod
 from semgame.config import ConfigError, LinkConfig, from_dict, load_config_file
 from semgame.io import CheckpointError, atomic_write, load_checkpoint, save_checkpoint, write_json, write_text
 from semgame.link import build_eavesdropper, build_link
-from semgame.run import FORMAT, MODEL_FORMAT, load_data, load_run, train_run
+from semgame.loader import FORMAT, MODEL_FORMAT, load_run
+from semgame.run import load_data, train_run
 from semgame.training import evaluate
 
 torch.set_num_threads(1)

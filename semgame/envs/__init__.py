@@ -32,7 +32,7 @@ _LAZY = {
     "SemComVectorEnv": "semgame.envs.vector",
     "SemComParallelEnv": "semgame.envs.parallel",
     "SemComSB3VecEnv": "semgame.envs.sb3",
-    "SemComGame": "semgame.envs._game",
+    "SemComGame": "semgame.envs.game",
 }
 
 

@@ -10,7 +10,7 @@ from gymnasium import spaces
 from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 
-from semgame.envs._game import SemComGame, seeded_torch_generator
+from semgame.envs.game import SemComGame, seeded_torch_generator
 from semgame.envs.semcom import check_box_actions, check_discrete_actions
 
 __all__ = ["SemComParallelEnv", "parallel_env"]

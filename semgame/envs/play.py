@@ -5,7 +5,7 @@
         --opponent agents/majority_eavesdropper.py:MajorityEavesdropper --psr-db -10
 
 Agents are built with no arguments from ``package.module:Class`` or ``path/to/file.py:Class`` specs
-(:func:`semgame.agents.load_agent`) and act on batches from the native vector env. Prints JSON:
+(:func:`semgame.protocols.load_agent`) and act on batches from the native vector env. Prints JSON:
 mean reward, legitimate accuracy, mean PSNR and (transmitter role) the eavesdropper's accuracy.
 """
 
@@ -49,7 +49,7 @@ def play(env_id: str, agent: Any, *, role: str = "eavesdropper", episodes: int =
 def _cmd_play(args: argparse.Namespace) -> int:
     import torch
 
-    from semgame.agents import AgentSpecError, Eavesdropper, Transmitter, make_agent
+    from semgame.protocols import AgentSpecError, Eavesdropper, Transmitter, make_agent
     from semgame.config import ConfigError
 
     torch.set_num_threads(args.threads)

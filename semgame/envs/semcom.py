@@ -9,7 +9,7 @@ import torch
 from gymnasium import Env, spaces
 from gymnasium.error import ResetNeeded
 
-from semgame.envs._game import SemComGame, seeded_torch_generator
+from semgame.envs.game import SemComGame, seeded_torch_generator
 
 __all__ = ["SemComEnv", "observation_space", "action_space", "check_discrete_actions", "check_box_actions"]
 
@@ -136,12 +136,12 @@ class SemComEnv(Env):
       role ``"transmitter"``, the plugged ``transmitter=`` policy's in role ``"eavesdropper"``).
     * ``compute_psnr``: run the legitimate decoder for ``info["psnr"]`` (default True; False is faster).
     * ``link``: ``None`` (shipped weights), a path to a ``model.pt`` / run folder from
-      ``semgame train``, a :class:`~semgame.link.SemanticLink`, or ``semgame.run.load_run``'s tuple.
+      ``semgame train``, a :class:`~semgame.link.SemanticLink`, or ``semgame.loader.load_run``'s tuple.
     * ``eavesdropper``: the opponent of role ``"transmitter"``: any
-      :class:`~semgame.agents.Eavesdropper` or a :class:`~semgame.link.NeuralEavesdropper`;
+      :class:`~semgame.protocols.Eavesdropper` or a :class:`~semgame.link.NeuralEavesdropper`;
       default: the eavesdropper trained with the link. Swap it between episodes with
       :meth:`set_eavesdropper`.
-    * ``transmitter``: an optional defending :class:`~semgame.agents.Transmitter` policy in front of
+    * ``transmitter``: an optional defending :class:`~semgame.protocols.Transmitter` policy in front of
       role ``"eavesdropper"`` (e.g. a privacy defence): its ``act`` maps the transmitter observation
       to a ``[-1, 1]^(2k)`` perturbation, applied under ``psr_db`` as in the transmitter role;
       default ``None`` (the undefended encoder). Swap it with :meth:`set_transmitter`.
@@ -191,7 +191,7 @@ class SemComEnv(Env):
         self.game.set_eavesdropper(agent)
 
     def set_transmitter(self, agent: Any) -> None:
-        """Plug a defending :class:`~semgame.agents.Transmitter` in front of role ``"eavesdropper"``
+        """Plug a defending :class:`~semgame.protocols.Transmitter` in front of role ``"eavesdropper"``
         (``None`` removes it); call between episodes."""
         if self.role != "eavesdropper":
             raise ValueError("set_transmitter applies to role='eavesdropper'")

@@ -12,7 +12,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 from torch import Tensor
 
-from semgame.envs._game import SemComGame, seeded_torch_generator
+from semgame.envs.game import SemComGame, seeded_torch_generator
 from semgame.envs.semcom import action_space, check_box_actions, check_discrete_actions, observation_space
 
 __all__ = ["SemComVectorEnv"]

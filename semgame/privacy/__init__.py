@@ -6,5 +6,7 @@
 * :mod:`semgame.privacy.keyed` — a keyed perturbation the legitimate receiver removes;
 * :mod:`semgame.privacy.defences` — defences as transmitter / receiver pairs on encoder waveforms;
 * :mod:`semgame.privacy.leakage` — fresh-eavesdropper (retrained from scratch) leakage evaluation;
-* :mod:`semgame.privacy.reproduce` — the ``semgame reproduce`` pipeline and benchmark helpers.
+* :mod:`semgame.privacy.lab` — the benchmark workbench (one trained link, table rows per defence);
+* :mod:`semgame.privacy.report` — report tables, JSON and plots;
+* :mod:`semgame.privacy.reproduce` — the ``semgame reproduce`` pipeline (the main job).
 """

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from semgame.config import ConfigError
+from semgame.flags import add_config_flags
 
 __all__ = ["add_eval_flags", "cmd_eval_fresh", "register"]
 
@@ -46,7 +47,9 @@ def cmd_eval_fresh(args: argparse.Namespace) -> int:
     from semgame.privacy.defences import KeyedDefence, NoDefence, encode
     from semgame.privacy.keyed import KeyedPerturbation
     from semgame.privacy.leakage import check_k, leakage_report, new_eavesdropper
-    from semgame.run import load_data, load_run
+    from semgame.loader import load_run
+    from semgame.run import load_data
+    from semgame.seeds import UNDEFENDED_EVE, eve_seed
     from semgame.training import fit_eavesdropper, resolve_device
 
     check_k(args.fresh_eavesdroppers)
@@ -74,9 +77,9 @@ def cmd_eval_fresh(args: argparse.Namespace) -> int:
         link.channel.awgn.snr_db = args.snr_db
     train, test = load_data(cfg)
     tr, te = encode(link, train), encode(link, test)
-    und = new_eavesdropper(cfg, snr, cfg.seed * 1000 + 901, device)
+    und = new_eavesdropper(cfg, snr, eve_seed(cfg.seed, UNDEFENDED_EVE), device)
     fit_eavesdropper(und, lambda a, b: a, torch.utils.data.TensorDataset(tr.x, tr.labels), epochs=args.fresh_epochs,
-                     lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed * 1000 + 901, device=device)
+                     lr=cfg.lr, batch_size=cfg.batch_size, seed=eve_seed(cfg.seed, UNDEFENDED_EVE), device=device)
     from semgame.privacy.leakage import defend, legit_metrics
 
     tx, nonces = defend(NoDefence(), te)
@@ -120,7 +123,8 @@ def _cmd_minmax(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from semgame.privacy.reproduce import get_profile, reproduce
+    from semgame.privacy.lab import get_profile
+    from semgame.privacy.reproduce import reproduce
 
     get_profile(args.dataset, args.profile)
     path = reproduce(args.dataset, args.profile, args.out, seed=args.seed, data_root=args.data_root,
@@ -131,8 +135,6 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add ``minmax`` and ``reproduce`` to the ``semgame`` sub-command parser."""
-    from semgame.cli import add_config_flags
-
     mm = sub.add_parser("minmax", help="min-max training of a link against an in-loop eavesdropper (issue #4)")
     mm.add_argument("--run-dir", type=Path, required=True, help="output folder (resumed if it holds a checkpoint)")
     mm.add_argument("--init", type=Path, help="start from this trained run folder (skips link pre-training)")

@@ -26,7 +26,7 @@ from semgame.channels import ChannelState
 from semgame.link import SemanticLink
 from semgame.privacy.keyed import KeyedPerturbation
 from semgame.privacy.perturbation import AdversarialPerturbation, psr_ratio
-from semgame.training import seeded_generator
+from semgame.seeds import Stream, seeded_generator
 
 __all__ = ["Encoded", "encode", "Defence", "NoDefence", "KeyedDefence", "AdversarialDefence", "finetune_receiver"]
 
@@ -116,7 +116,7 @@ class AdversarialDefence(Defence):
                              + (" (legit fine-tuned)" if receiver is not None else ""))
 
     def transmit(self, x: Tensor, labels: Tensor, nonces: Tensor) -> Tensor:
-        gen = seeded_generator(int(nonces[0]) if len(nonces) else 0, 21, device=x.device)
+        gen = seeded_generator(int(nonces[0]) if len(nonces) else 0, Stream.ADVERSARIAL_CRAFT, device=x.device)
         return self.pert(x, labels, gen)
 
     def receive(self, link: SemanticLink, y: Tensor, state: ChannelState, nonces: Tensor) -> Tensor:
@@ -157,8 +157,8 @@ def finetune_receiver(
     opt = torch.optim.Adam(receiver.parameters(), lr=lr)
     dev = x_tx.device
     for epoch in range(epochs):
-        order = torch.randperm(len(enc), generator=seeded_generator(seed, 30, epoch))
-        noise = seeded_generator(seed, 31, epoch, device=dev)
+        order = torch.randperm(len(enc), generator=seeded_generator(seed, Stream.FINETUNE_SHUFFLE, epoch))
+        noise = seeded_generator(seed, Stream.FINETUNE_NOISE, epoch, device=dev)
         for start in range(0, len(enc), batch_size):
             idx = order[start : start + batch_size]
             y, state = link.channel(x_tx[idx.to(dev)], generator=noise)

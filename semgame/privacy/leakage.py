@@ -29,7 +29,8 @@ from semgame.data import dataset_info
 from semgame.link import NeuralEavesdropper, SemanticLink, build_eavesdropper
 from semgame.metrics import accuracy, psnr
 from semgame.privacy.defences import Defence, Encoded
-from semgame.training import fit_eavesdropper, seeded_generator
+from semgame.seeds import Stream, eve_seed, seeded_generator
+from semgame.training import fit_eavesdropper
 
 __all__ = [
     "TEST_NONCE_OFFSET",
@@ -88,7 +89,7 @@ def legit_metrics(
     link.eval()
     receiver = defence.receiver(link)
     receiver.eval()
-    gen = seeded_generator(seed, 5, device=x_tx.device)
+    gen = seeded_generator(seed, Stream.EVAL_LEGIT_NOISE, device=x_tx.device)
     acc = ps = 0.0
     for s in range(0, len(enc), batch_size):
         y, state = link.channel(x_tx[s : s + batch_size], snr_db=snr_db, generator=gen)
@@ -103,7 +104,7 @@ def eve_accuracy(eve: NeuralEavesdropper, x_tx: Tensor, labels: Tensor, *, seed:
                  batch_size: int = 1024) -> float:
     """Test accuracy of an eavesdropper on recorded transmissions (its own seeded channel)."""
     eve.eval()
-    gen = seeded_generator(seed, 6, device=x_tx.device)
+    gen = seeded_generator(seed, Stream.EVAL_EVE_NOISE, device=x_tx.device)
     hits = 0.0
     for s in range(0, len(labels), batch_size):
         hits += float(accuracy(eve(x_tx[s : s + batch_size], snr_db=snr_db, generator=gen), labels[s : s + batch_size]).sum())
@@ -134,7 +135,7 @@ def fresh_eavesdroppers(
     """Train ``k`` eavesdroppers from scratch on recorded (defended) training transmissions.
 
     Returns ``accs`` (test accuracy of each), ``mean``, ``std`` (population), ``max``, ``seeds``,
-    ``epochs`` and ``seconds``. Eavesdropper ``j`` uses seed ``seed * 1000 + j`` for its
+    ``epochs`` and ``seconds``. Eavesdropper ``j`` uses seed ``eve_seed(seed, j) = seed * 1000 + j`` for its
     initialisation, shuffling and channel draws.
     """
     check_k(k)
@@ -145,7 +146,7 @@ def fresh_eavesdroppers(
     data = TensorDataset(train_tx, train_labels)
     accs, seeds, start = [], [], time.perf_counter()
     for j in range(k):
-        s = seed * 1000 + j
+        s = eve_seed(seed, j)
         eve = new_eavesdropper(cfg, snr, s, device)
         fit_eavesdropper(eve, lambda x, y: x, data, epochs=epochs, lr=lr or cfg.lr, batch_size=batch_size or cfg.batch_size,
                          seed=s, device=device)

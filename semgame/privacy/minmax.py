@@ -17,7 +17,7 @@ The eavesdropper's weights are not updated in step 2. Optionally the link is pre
 unless an initial run (``init=``) supplies them.
 
 :func:`minmax_run` keeps everything in a run folder (``config.toml``, atomic ``checkpoint.pt`` after
-every epoch of every phase, ``model.pt`` readable by :func:`semgame.run.load_run`,
+every epoch of every phase, ``model.pt`` readable by :func:`semgame.loader.load_run`,
 ``metrics.json``, ``tb/`` with hparams). All randomness is seeded per ``(seed, phase, epoch)``, so
 a run interrupted at any point resumes from its last checkpoint and ends with exactly the weights
 of an uninterrupted run.
@@ -40,13 +40,14 @@ from torch.utils.tensorboard import SummaryWriter
 from semgame.config import ConfigError, LinkConfig, from_dict
 from semgame.io import load_checkpoint, save_checkpoint, write_json, write_text
 from semgame.link import NeuralEavesdropper, SemanticLink, build_eavesdropper, build_link
-from semgame.run import MODEL_FORMAT, RUNTIME_KEYS, config_to_toml, load_data, load_run
+from semgame.loader import MODEL_FORMAT, load_run
+from semgame.run import RUNTIME_KEYS, config_to_toml, load_data
+from semgame.seeds import Stream, seeded_generator
 from semgame.training import (
     batches,
     encoder_transmit,
     evaluate,
     resolve_device,
-    seeded_generator,
     train_eavesdropper_epoch,
     train_link_epoch,
 )
@@ -121,9 +122,9 @@ def minmax_epoch(
 ) -> dict[str, float]:
     """One round of the alternating game; returns means of ``task``, ``leak``, ``eve_ce``, ``legit_acc_train``."""
     link.train()
-    shuffle = seeded_generator(cfg.seed, 10, epoch)
-    legit_noise = seeded_generator(cfg.seed, 11, epoch, device=device)
-    eve_noise = seeded_generator(cfg.seed, 12, epoch, device=device)
+    shuffle = seeded_generator(cfg.seed, Stream.MINMAX_SHUFFLE, epoch)
+    legit_noise = seeded_generator(cfg.seed, Stream.MINMAX_LEGIT_NOISE, epoch, device=device)
+    eve_noise = seeded_generator(cfg.seed, Stream.MINMAX_EVE_NOISE, epoch, device=device)
     snr = cfg.train_snr_db if cfg.train_snr_db is not None else cfg.snr_db
     sums = {"task": 0.0, "leak": 0.0, "eve_ce": 0.0, "loss": 0.0}
     n, start = 0, time.perf_counter()

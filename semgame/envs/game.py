@@ -1,4 +1,4 @@
-"""The batched transmission game shared by every semgame environment (not an env itself).
+"""The batched transmission game that every semgame environment plays (the engine, not an env itself).
 
 :class:`SemComGame` holds a frozen semantic link, the legitimate and eavesdropper channels, the
 images of one split and their clean waveforms (encoded once, cached per link and image set), and
@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import TensorDataset
 
-from semgame.agents import Eavesdropper, Transmitter, check_agent
+from semgame.protocols import Eavesdropper, Transmitter, check_agent
 from semgame.channels import ChannelState, FadingChannel, complex_to_real, real_to_complex, sample_snr_db
 from semgame.config import LinkConfig
 from semgame.data import DataNotFoundError, dataset_info, load_dataset
@@ -50,7 +50,7 @@ def default_weights_path(dataset: str) -> Path:
 
 @functools.lru_cache(maxsize=16)
 def _load_cached(path: str, device: str) -> tuple[LinkConfig, SemanticLink, NeuralEavesdropper]:
-    from semgame.run import load_run
+    from semgame.loader import load_run
     from semgame.training import freeze
 
     cfg, link, eve = load_run(path, device=device)
@@ -64,7 +64,7 @@ def load_link(
 
     ``None`` loads the shipped default weights of ``dataset``; a ``str``/``Path`` is a ``model.pt``,
     a ``checkpoint.pt`` or a run folder (read with ``weights_only=True``, cached per process); a
-    ``(config, link, eve)`` tuple is what :func:`semgame.run.load_run` returns; a bare
+    ``(config, link, eve)`` tuple is what :func:`semgame.loader.load_run` returns; a bare
     :class:`~semgame.link.SemanticLink` is used as is (moved to ``device``, put in eval mode).
     """
     name = dataset_info(dataset).name
@@ -86,7 +86,7 @@ def load_link(
     else:
         raise TypeError(
             "link must be None (shipped weights), a path to model.pt / a run folder, a SemanticLink, "
-            f"or the (config, link, eve) tuple of semgame.run.load_run; got {type(link).__name__}"
+            f"or the (config, link, eve) tuple of semgame.loader.load_run; got {type(link).__name__}"
         )
     if cfg is not None and dataset_info(cfg.dataset).name != name:
         raise ValueError(f"link was trained on {cfg.dataset!r} but the env's dataset is {name!r}")
@@ -94,7 +94,7 @@ def load_link(
 
 
 class NeuralEavesdropperAgent:
-    """An :class:`~semgame.agents.Eavesdropper` from a trained classifier (argmax of its logits).
+    """An :class:`~semgame.protocols.Eavesdropper` from a trained classifier (argmax of its logits).
 
     It reads the first ``2k`` features of an observation (the I/Q waveform; CSI features, if any,
     are ignored) and takes/returns torch tensors on the env device (``accepts_tensors = True``).
@@ -231,7 +231,7 @@ class SemComGame:
         self.opponent = agent
 
     def set_transmitter(self, agent: Any) -> None:
-        """Plug a :class:`~semgame.agents.Transmitter` policy (a defence) in front of the eavesdropper
+        """Plug a :class:`~semgame.protocols.Transmitter` policy (a defence) in front of the eavesdropper
         role, or remove it with ``None`` (between episodes; never called inside a step)."""
         self.defence = None if agent is None else check_agent(agent, Transmitter)
 

@@ -29,7 +29,7 @@ Specs: :func:`load_agent` resolves ``"package.module:Class"`` or ``"path/to/file
 class (or factory function) and checks that what it produces has the protocol's methods.
 
 Example:
-    >>> cls = load_agent("semgame.agents:ConstantEavesdropper")
+    >>> cls = load_agent("semgame.protocols:ConstantEavesdropper")
     >>> cls(guess=3).act(np.zeros((2, 32), np.float32))
     array([3, 3])
 """
@@ -103,7 +103,7 @@ def check_agent(agent: Any, protocol: type = Eavesdropper) -> Any:
     if missing:
         raise AgentSpecError(
             f"{type(agent).__name__} does not satisfy the {protocol.__name__} protocol: "
-            f"missing method(s) {', '.join(missing)} (see semgame.agents.{protocol.__name__})"
+            f"missing method(s) {', '.join(missing)} (see semgame.protocols.{protocol.__name__})"
         )
     return agent
 
@@ -158,7 +158,7 @@ def load_agent(spec: str, protocol: type = Eavesdropper) -> Any:
         if missing:
             raise AgentSpecError(
                 f"agent spec {spec!r}: class {obj.__name__} does not satisfy the {protocol.__name__} protocol "
-                f"(missing method(s) {', '.join(missing)}; see semgame.agents.{protocol.__name__})"
+                f"(missing method(s) {', '.join(missing)}; see semgame.protocols.{protocol.__name__})"
             )
     elif not callable(obj):
         raise AgentSpecError(f"agent spec {spec!r}: {attr!r} is a {type(obj).__name__}, not a class or factory")

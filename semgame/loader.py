@@ -1,0 +1,46 @@
+"""Reading trained links back: run folders, ``model.pt`` and ``checkpoint.pt`` files.
+
+Every semgame file that holds a link (written by :func:`semgame.run.train_run` or
+:func:`semgame.privacy.minmax.minmax_run`) is a dict with a ``format`` entry, the flat
+:class:`~semgame.config.LinkConfig` and state dicts. It is read with ``torch.load(weights_only=True)``
+(:func:`semgame.io.load_checkpoint`): nothing is unpickled. The envs, the CLI and the privacy
+benchmarks all load links through :func:`load_run`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from semgame.config import LinkConfig, from_dict
+from semgame.io import CheckpointError, load_checkpoint
+from semgame.link import NeuralEavesdropper, SemanticLink, build_eavesdropper, build_link
+
+__all__ = ["FORMAT", "MODEL_FORMAT", "load_run"]
+
+FORMAT = "semgame-run-v1"
+"""``format`` of a training run's ``checkpoint.pt``."""
+MODEL_FORMAT = "semgame-model-v1"
+"""``format`` of a finished run's ``model.pt`` (config, link and eavesdropper weights only)."""
+
+
+def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[LinkConfig, SemanticLink, NeuralEavesdropper]:
+    """Config, link and eavesdropper of a run folder, a ``model.pt`` or a ``checkpoint.pt``, in eval mode.
+
+    A folder is read from ``model.pt`` when training finished, else from its latest ``checkpoint.pt``.
+    """
+    path = Path(run_dir)
+    if path.is_dir():
+        path = path / "model.pt" if (path / "model.pt").exists() else path / "checkpoint.pt"
+    state = load_checkpoint(path, map_location=device)
+    if state.get("format") not in (FORMAT, MODEL_FORMAT):
+        raise CheckpointError(f"checkpoint {path} has format {state.get('format')!r}, expected {MODEL_FORMAT!r} or {FORMAT!r}")
+    cfg = from_dict(state["config"])
+    link, eve = build_link(cfg).to(device), build_eavesdropper(cfg).to(device)
+    try:
+        link.load_state_dict(state["link"])
+        eve.load_state_dict(state["eve"])
+    except (RuntimeError, KeyError) as err:
+        raise CheckpointError(f"checkpoint {path} does not match its config: {str(err).splitlines()[0]}") from None
+    return cfg, link.eval(), eve.eval()
