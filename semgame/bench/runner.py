@@ -1,0 +1,168 @@
+"""Running a bench grid: executors, resumption and the output folder.
+
+:func:`run_bench` plans the cells (:func:`semgame.bench.cells.plan`), skips those whose result file
+already exists with the same parameters, runs the rest (defence cells first: learned transmitters are
+needed by the eavesdroppers that attack them) and writes the summary (:mod:`semgame.bench.summary`).
+
+Executors: ``"local"`` (in this process with ``jobs=1``, else a pool of ``jobs`` spawned processes)
+and ``"ray"`` (each cell a Ray task on a local Ray instance or the cluster at ``ray_address``). Cells
+are seeded, so the results are the same whichever executor runs them.
+
+Output folder (also the TensorBoard root)::
+
+    <out>/<dataset>/<defence>/<agent>/eve<snr>dB/seed<k>/   TensorBoard runs (agent "transmitter": a
+                                                            learned transmitter's training, "fresh": the
+                                                            fresh-eavesdropper verdict, "game": a game)
+    <out>/cells/<kind>/.../seed<k>.json                     one result per finished cell (atomic)
+    <out>/cells/<kind>/.../seed<k>.error.json               a failed cell (retried on the next run)
+    <out>/summary.md, summary.json, eve_acc_*.png           the summary
+
+Nothing written by finished cells is lost when a later cell fails or the command is killed: each
+cell's files are written atomically as soon as it finishes, its result file last.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from semgame.bench.cells import Cell, plan, run_cell
+from semgame.bench.config import BenchConfig
+from semgame.config import ConfigError
+from semgame.io import atomic_write, write_json
+
+__all__ = ["EXECUTORS", "check_executor", "run_bench", "cell_path"]
+
+EXECUTORS = ("local", "ray")
+
+
+def check_executor(executor: str, jobs: int = 1) -> None:
+    """One-line :class:`ConfigError` for an unknown executor, a bad ``jobs`` or Ray missing."""
+    if executor not in EXECUTORS:
+        raise ConfigError(f"unknown executor {executor!r}; expected one of {', '.join(EXECUTORS)}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ConfigError(f"jobs must be an integer >= 1, got {jobs!r}")
+    if executor == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise ConfigError('the ray executor needs Ray: pip install "semgame[ray]"') from None
+
+
+def cell_path(out: Path, cell_id: str, error: bool = False) -> Path:
+    return out / "cells" / f"{cell_id}{'.error' if error else ''}.json"
+
+
+def _normal(obj: Any) -> Any:
+    return json.loads(json.dumps(obj))
+
+
+def _finished(out: Path, cell: Cell) -> dict | None:
+    path = cell_path(out, cell.id)
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return record if record.get("params") == _normal(cell.params) else None
+
+
+def _store(out: Path, cell: Cell, res: dict) -> dict:
+    """Write a finished cell's files, then its result file (the marker of completion)."""
+    err_path = cell_path(out, cell.id, error=True)
+    if res["status"] != "ok":
+        write_json(err_path, {"id": cell.id, "params": cell.params, "error": res["error"], "traceback": res["traceback"]})
+        return res
+    for run_dir in {(out / name).parent for name in res["files"]}:
+        for old in run_dir.glob("events.out.tfevents.*") if run_dir.is_dir() else ():
+            old.unlink()  # a cell re-run with new parameters replaces its runs
+    for name, data in sorted(res["files"].items()):
+        atomic_write(out / name, lambda fh, data=data: fh.write(data))
+    record = {"id": cell.id, "kind": cell.kind, "run": cell.run, "params": cell.params, "result": res["result"],
+              "seconds": res["seconds"], "status": "ok"}
+    write_json(cell_path(out, cell.id), record)
+    err_path.unlink(missing_ok=True)
+    return record
+
+
+def _local(cells: list[Cell], device: str, jobs: int) -> Iterable[dict]:
+    if jobs == 1 or len(cells) == 1:
+        for cell in cells:
+            yield run_cell(cell.to_dict(), device)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(run_cell, cell.to_dict(), device) for cell in cells]
+        for fut in as_completed(futures):
+            yield fut.result()
+
+
+def _ray(cells: list[Cell], device: str, address: str | None, jobs: int) -> Iterable[dict]:
+    import ray
+
+    started = not ray.is_initialized()
+    if started:
+        if address:
+            ray.init(address=address)
+        else:
+            ray.init(num_cpus=jobs, include_dashboard=False)
+    try:
+        task = ray.remote(num_cpus=1, num_gpus=1 if device == "cuda" else 0)(run_cell)
+        pending = [task.remote(cell.to_dict(), device) for cell in cells]
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            yield ray.get(done[0])
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def run_bench(cfg: BenchConfig, out: str | Path, *, executor: str = "local", jobs: int = 1, ray_address: str | None = None,
+              device: str = "cpu", command: str = "", say: Callable[[str], None] = print) -> dict:
+    """Run (or resume) the grid of ``cfg`` into ``out`` and write the summary; returns the summary dict
+    (``failed`` lists the cells that crashed; they are retried on the next run)."""
+    from semgame.bench.summary import write_summary
+
+    check_executor(executor, jobs)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cells = plan(cfg)
+    records: dict[str, dict] = {}
+    for cell in cells:
+        rec = _finished(out, cell)
+        if rec is not None:
+            records[cell.id] = rec
+    todo = [c for c in cells if c.id not in records]
+    say(f"semgame bench: {len(cells)} cells, {len(cells) - len(todo)} already finished, {len(todo)} to run "
+        f"({executor}{f', {jobs} jobs' if jobs > 1 else ''})")
+    failed: dict[str, str] = {}
+    start = time.perf_counter()
+    for phase in (("defence",), ("eve", "game")):
+        batch = []
+        for cell in todo:
+            if cell.kind not in phase:
+                continue
+            if cell.needs is not None:
+                if cell.needs in failed or cell.needs not in records:
+                    failed[cell.id] = f"its defence cell {cell.needs} failed"
+                    continue
+                cell.inputs = {"policy.pt": (out / records[cell.needs]["run"] / "policy.pt").read_bytes()}
+            batch.append(cell)
+        by_id = {c.id: c for c in batch}
+        runner = _ray(batch, device, ray_address, jobs) if executor == "ray" else _local(batch, device, jobs)
+        for res in runner:
+            cell = by_id[res["id"]]
+            if res["status"] == "ok":
+                records[cell.id] = _store(out, cell, res)
+                say(f"  done   {cell.id} ({res['seconds']:.1f} s)")
+            else:
+                _store(out, cell, res)
+                failed[cell.id] = res["error"]
+                say(f"  FAILED {cell.id}: {res['error']}")
+    return write_summary(cfg, cells, records, failed, out, {"command": command, "executor": executor, "jobs": jobs,
+                                                            "device": device, "run_seconds": time.perf_counter() - start})
