@@ -58,6 +58,8 @@ def _played(info: dict[str, Any], key: str) -> Any:
 
     if "final_info" not in info:
         return info[key]
+    if key not in info:  # every episode ended
+        return info["final_info"][key]
     return np.where(info["_final_info"], info["final_info"][key], info[key])
 
 

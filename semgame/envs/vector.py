@@ -49,7 +49,8 @@ class SemComVectorEnv(VectorEnv):
     ## Info
 
     Exactly the layout of Gymnasium's sync / async vector envs: ``info[key]`` holds one value per
-    sub-env, ``info["_" + key]`` says which sub-envs have it, and masked-out entries are 0. A sub-env
+    sub-env, ``info["_" + key]`` says which sub-envs have it, masked-out entries are 0, and a key that
+    no sub-env has is absent. A sub-env
     has the step keys ``label`` (int64), ``legit_correct`` (bool), ``legit_guess`` (int64), ``psnr``
     (float64) and, for the transmitter, ``eve_guess`` (int64) and ``eve_correct`` (bool) when it played
     a transmission this step and did not restart in it; ``round`` (int64) is always there: the
@@ -256,8 +257,11 @@ class SemComVectorEnv(VectorEnv):
         """``values`` as Gymnasium vector info: ``info[key]`` (zero where ``mask`` is False) and ``info["_" + key]``.
 
         NumPy dtypes are those a sync vector env gets from the single env's Python values: int64, bool, float64.
+        Like Gymnasium, no key at all when no sub-env has it.
         """
         out: dict[str, Any] = {}
+        if not bool(mask.any()):
+            return out
         m = self._out(mask)
         for key, val in values.items():
             val = torch.where(mask, val, torch.zeros_like(val))
