@@ -89,7 +89,8 @@ def main() -> None:
     while seen < args.transmissions:
         guess = eve.act(obs).numpy()
         next_obs, reward, _, _, info = train.step(guess)
-        stats = eve.update(obs, info["label"])  # learns between steps, outside the env
+        # one-transmission episodes end every step: their labels are in final_info (Gymnasium's layout)
+        stats = eve.update(obs, info["final_info"]["label"])  # learns between steps, outside the env
         obs, seen = next_obs, seen + args.num_envs
         if seen % 8192 == 0:
             acc = float((eve.act(x_test).numpy() == y_test).mean())

@@ -26,6 +26,7 @@ from stable_baselines3.common.vec_env import VecEnvWrapper
 
 from semgame import tags
 from semgame.envs import SemComSB3VecEnv, SemComVectorEnv
+from semgame.envs.play import _played
 from semgame.protocols import Eavesdropper, Transmitter, check_agent, load_agent
 
 __all__ = ["make_agent_for", "HeldOut", "HeldOutSet", "eve_accuracy", "Meter", "MeteredVecEnv", "EavesdropperTrainer"]
@@ -182,7 +183,7 @@ class EavesdropperTrainer:
             obs = self.obs
             next_obs, reward, _, _, info = self.venv.step(_guesses(self.agent, obs))
             if callable(update):
-                update(obs, info["label"])  # learns between steps, outside the env
+                update(obs, _played(info, "label"))  # learns between steps, outside the env
             self.obs = next_obs
             done += self.venv.num_envs
             meter.add(self.venv.num_envs, float(reward.sum()))
