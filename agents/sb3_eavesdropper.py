@@ -34,11 +34,11 @@ import numpy as np
 FORMAT = "semgame-sb3-policy-v1"
 
 HYPER = {
-    "ppo": dict(n_steps=16, batch_size=256, n_epochs=4, learning_rate=1e-3, gamma=0.0, ent_coef=0.0),
-    "a2c": dict(n_steps=1, learning_rate=1e-3, gamma=0.0, ent_coef=0.0),
-    "dqn": dict(learning_rate=1e-3, gamma=0.0, buffer_size=100_000, learning_starts=1000, batch_size=256,
-                train_freq=1, gradient_steps=1, target_update_interval=1, exploration_fraction=0.3,
-                exploration_final_eps=0.02),
+    "ppo": {"n_steps": 16, "batch_size": 256, "n_epochs": 4, "learning_rate": 1e-3, "gamma": 0.0, "ent_coef": 0.0},
+    "a2c": {"n_steps": 1, "learning_rate": 1e-3, "gamma": 0.0, "ent_coef": 0.0},
+    "dqn": {"learning_rate": 1e-3, "gamma": 0.0, "buffer_size": 100_000, "learning_starts": 1000, "batch_size": 256,
+                "train_freq": 1, "gradient_steps": 1, "target_update_interval": 1, "exploration_fraction": 0.3,
+                "exploration_final_eps": 0.02},
 }
 """SB3 keyword arguments per algorithm (overridable with constructor keywords)."""
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 FORMAT = "semgame-sb3-transmitter-v1"
-HYPER = dict(n_steps=16, batch_size=256, n_epochs=4, learning_rate=3e-4, gamma=0.0, ent_coef=0.0)
+HYPER = {"n_steps": 16, "batch_size": 256, "n_epochs": 4, "learning_rate": 3e-4, "gamma": 0.0, "ent_coef": 0.0}
 """PPO keyword arguments (overridable with constructor keywords)."""
 
 

@@ -208,3 +208,35 @@ def test_cuda_without_gpu_and_ray_without_ray(synthetic_root, tmp_path, capsys, 
     code, _, err = run_cli(["bench", "--config", tmp_path / "ok.toml", "--out", tmp_path / "o", "--executor", "ray"], capsys)
     assert code == 2 and 'pip install "semgame[ray]"' in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def results(summary: dict) -> dict:
+    """What must not depend on the executor (timings and the command line excluded)."""
+    return {k: summary[k] for k in ("eve_rows", "defence_rows", "game_rows", "failed", "finished")}
+
+
+def test_ray_executor_gives_the_local_summary(smoke, tmp_path, monkeypatch):
+    pytest.importorskip("ray")
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    config, local_out = smoke
+    assert main(["bench", "--config", str(config), "--out", str(tmp_path / "ray"), "--executor", "ray", "--jobs", "2",
+                 "--quiet"]) == 0  # a local Ray instance with 2 CPUs, shut down at the end
+    local = json.loads((local_out / "summary.json").read_text())
+    ray = json.loads((tmp_path / "ray" / "summary.json").read_text())
+    assert ray["meta"]["executor"] == "ray" and len(local["eve_rows"]) == 4
+    assert results(ray) == results(local)
+    import ray as ray_module
+
+    assert not ray_module.is_initialized()  # the executor shut down the instance it started
+
+
+@pytest.mark.parametrize("name", ["mnist-quick", "cifar10", "full-gpu"])
+def test_shipped_profiles_validate(name):
+    from semgame.bench.cells import plan
+    from semgame.bench.config import load_bench_config
+
+    cfg = load_bench_config(Path(__file__).resolve().parent.parent / "benchmarks" / "configs" / f"{name}.toml")
+    assert cfg.reference is not None and cfg.reference.name == "supervised"
+    cells = plan(cfg)
+    n = len(cfg.datasets) * len(cfg.eve_snr_db) * len(cfg.seeds)
+    assert len(cells) == n * (len(cfg.defences) * (1 + len(cfg.agents)) + len(cfg.games))

@@ -51,10 +51,29 @@ def alternate(p: dict, device: str, writer: Any) -> dict:
 
     import numpy as np
 
-    from semgame.bench.cells import SEED_HELD_OUT, SEED_TRAIN_ENV, SEED_TX_ENV, _env_kwargs, _seat, _train_env, verdict
-    from semgame.bench.play import EavesdropperTrainer, HeldOutSet, Meter, MeteredVecEnv, eve_accuracy, make_agent_for
+    from semgame.bench.cells import (
+        SEED_HELD_OUT,
+        SEED_TRAIN_ENV,
+        SEED_TX_ENV,
+        _env_kwargs,
+        _seat,
+        _train_env,
+        verdict,
+    )
+    from semgame.bench.play import (
+        EavesdropperTrainer,
+        HeldOutSet,
+        Meter,
+        MeteredVecEnv,
+        eve_accuracy,
+        make_agent_for,
+    )
     from semgame.envs import SemComSB3VecEnv
-    from semgame.privacy.defences import AdversarialDefence, PolicyDefence, check_defence_config
+    from semgame.privacy.defences import (
+        AdversarialDefence,
+        PolicyDefence,
+        check_defence_config,
+    )
     from semgame.privacy.perturbation import AdversarialPerturbation
 
     g, seed = p["game"], p["seed"]

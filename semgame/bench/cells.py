@@ -27,11 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from semgame.bench.config import BenchConfig
 
-__all__ = ["Cell", "plan", "run_cell", "run_name", "SEED_HELD_OUT", "SEED_TRAIN_ENV", "SEED_FRESH_SUBSET"]
+__all__ = ["SEED_FRESH_SUBSET", "SEED_HELD_OUT", "SEED_TRAIN_ENV", "Cell", "plan", "run_cell", "run_name"]
 
 SEED_HELD_OUT = 11
 """Seat (``seed * 1000 + seat``) of the held-out set's env seed: the same for every agent of a group."""
@@ -88,7 +86,8 @@ def plan(cfg: BenchConfig) -> list[Cell]:
                     if d.link is not None:
                         dp["link"] = d.link
                     did = f"defence/{run_name(ds, d.name, 'fresh', snr, seed)}"
-                    defence_cells.append(Cell("defence", did, run_name(ds, d.name, "transmitter", snr, seed), dp))
+                    if d.learned or cfg.fresh_k > 0:  # fresh_k = 0: no verdicts, only learned transmitters
+                        defence_cells.append(Cell("defence", did, run_name(ds, d.name, "transmitter", snr, seed), dp))
                     for a in cfg.agents:
                         ep = {**dp, "agent": {"name": a.name, "agent": a.agent, "args": a.args}, "transmissions": cfg.transmissions}
                         eve_cells.append(Cell("eve", f"eve/{run_name(ds, d.name, a.name, snr, seed)}",
@@ -119,7 +118,7 @@ def run_cell(cell: dict, device: str = "cpu") -> dict:
                 if path.is_file():
                     files[str(path.relative_to(tmp))] = path.read_bytes()
             out = {"status": "ok", "result": result, "files": files}
-        except Exception as err:  # a crashing cell is reported, the others go on
+        except Exception as err:  # noqa: BLE001 (a crashing cell is reported, the others go on)
             out = {"status": "error", "error": f"{type(err).__name__}: {err}".splitlines()[0],
                    "traceback": traceback.format_exc(), "files": {}}
     out.update(id=cell["id"], seconds=time.perf_counter() - start)
@@ -247,6 +246,8 @@ def _defence_cell(p: dict, inputs: dict, device: str, tmp: Path, run: str) -> tu
         defence = game.defence
     else:
         defence = _defence(p, game, inputs, device)
+    if p["fresh_k"] == 0:
+        return {"row": None, "curve": curve, "wall_s": time.perf_counter() - start}, files
     # the in-loop eavesdropper: the one the defence was crafted / learnt against (the link's own)
     in_loop = game.surrogate if d["config"]["kind"] == "adversarial" or d["train_transmissions"] is not None else None
     row = verdict(p, defence, game, in_loop=in_loop)
@@ -261,7 +262,13 @@ def _defence_cell(p: dict, inputs: dict, device: str, tmp: Path, run: str) -> tu
 
 def _eve_cell(p: dict, inputs: dict, device: str, tmp: Path, run: str) -> tuple[dict, dict]:
     from semgame import tags
-    from semgame.bench.play import EavesdropperTrainer, HeldOutSet, Meter, eve_accuracy, make_agent_for
+    from semgame.bench.play import (
+        EavesdropperTrainer,
+        HeldOutSet,
+        Meter,
+        eve_accuracy,
+        make_agent_for,
+    )
 
     seed, a = p["seed"], p["agent"]
     start = time.perf_counter()

@@ -53,7 +53,7 @@ from typing import Any
 
 from semgame.config import ConfigError, load_config_file
 
-__all__ = ["AgentSpec", "DefenceSpec", "GameSpec", "BenchConfig", "load_bench_config", "bench_config"]
+__all__ = ["AgentSpec", "BenchConfig", "DefenceSpec", "GameSpec", "bench_config", "load_bench_config"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]*$")
 _TOP = {"datasets", "eve_snr_db", "seeds", "transmissions", "eval_every", "eval_size", "num_envs", "fresh_k",
@@ -118,7 +118,7 @@ class BenchConfig:
     eval_every: int = 2048
     eval_size: int = 5000
     num_envs: int = 256
-    fresh_k: int = 3
+    fresh_k: int = 3  # 0: no fresh-eavesdropper verdicts (defence cells only train learned transmitters)
     fresh_epochs: int = 3
     fresh_limit: int = 20000
     links: dict = field(default_factory=dict)
@@ -144,6 +144,10 @@ class BenchConfig:
                                   defences=pick(self.defences, defences, "defence"),
                                   games=pick(self.games, games, "game"), seeds=tuple(seeds) if seeds is not None else self.seeds)
         return _check_axes(out)
+
+    def replace(self, **changes: Any) -> BenchConfig:
+        """A copy with some budgets changed (``transmissions``, ``fresh_k``, ``data_root``, ``links``, ...)."""
+        return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -242,8 +246,9 @@ def bench_config(values: dict[str, Any], base: Path | None = None) -> BenchConfi
             raise ConfigError(str(err)) from None
     snrs = tuple(_number("eve_snr_db", v) for v in _list("eve_snr_db", values["eve_snr_db"]))
     seeds = tuple(_int("seeds", v, 0) for v in _list("seeds", values["seeds"]))
-    budgets = {k: _int(k, values[k], 1) for k in ("transmissions", "eval_every", "eval_size", "num_envs", "fresh_k",
-                                                    "fresh_epochs", "fresh_limit") if k in values}
+    budgets = {k: _int(k, values[k], 0 if k == "fresh_k" else 1) for k in ("transmissions", "eval_every", "eval_size",
+                                                                           "num_envs", "fresh_k", "fresh_epochs",
+                                                                           "fresh_limit") if k in values}
     links = _table("links", values.get("links", {}))
     for ds, path in links.items():
         if ds not in datasets:
@@ -317,6 +322,8 @@ def bench_config(values: dict[str, Any], base: Path | None = None) -> BenchConfi
             kw["psr_db"] = _number(f"{what}: psr_db", entry["psr_db"])
         games.append(GameSpec(name, tx, eve, transmitter_args=dict(entry.get("transmitter_args", {})),
                               eavesdropper_args=dict(entry.get("eavesdropper_args", {})), **kw))
+    if games and budgets.get("fresh_k", BenchConfig.fresh_k) == 0:
+        raise ConfigError("games end with a fresh-eavesdropper verdict: fresh_k must be >= 1")
     data_root = values.get("data_root")
     return _check_axes(BenchConfig(tuple(datasets), snrs, seeds, tuple(defences), tuple(agents), tuple(games),
                                    links=links, data_root=data_root, **budgets))

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import inspect
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,7 +30,7 @@ from semgame.envs import SemComSB3VecEnv, SemComVectorEnv
 from semgame.envs.play import _played
 from semgame.protocols import Eavesdropper, Transmitter, check_agent, load_agent
 
-__all__ = ["make_agent_for", "HeldOut", "HeldOutSet", "eve_accuracy", "Meter", "MeteredVecEnv", "EavesdropperTrainer"]
+__all__ = ["EavesdropperTrainer", "HeldOut", "HeldOutSet", "Meter", "MeteredVecEnv", "eve_accuracy", "make_agent_for"]
 
 
 def make_agent_for(spec: str, args: dict, *, role: str = "eavesdropper", **context: Any) -> Any:

@@ -23,19 +23,23 @@ cell's files are written atomically as soon as it finishes, its result file last
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from semgame.bench.cells import Cell, plan, run_cell
 from semgame.bench.config import BenchConfig
 from semgame.config import ConfigError
 from semgame.io import atomic_write, write_json
 
-__all__ = ["EXECUTORS", "check_executor", "run_bench", "cell_path"]
+__all__ = ["EXECUTORS", "QUICK_CONFIG", "cell_path", "check_executor", "reproduce_section", "run_bench"]
 
 EXECUTORS = ("local", "ray")
+QUICK_CONFIG = Path(__file__).resolve().parents[2] / "benchmarks" / "configs" / "mnist-quick.toml"
+"""The quick MNIST profile (in a source checkout or editable install)."""
 
 
 def check_executor(executor: str, jobs: int = 1) -> None:
@@ -166,3 +170,37 @@ def run_bench(cfg: BenchConfig, out: str | Path, *, executor: str = "local", job
                 say(f"  FAILED {cell.id}: {res['error']}")
     return write_summary(cfg, cells, records, failed, out, {"command": command, "executor": executor, "jobs": jobs,
                                                             "device": device, "run_seconds": time.perf_counter() - start})
+
+
+def reproduce_section(out: str | Path, *, link: str | Path, seed: int = 0, data_root: str | None = None,
+                      device: str = "cpu", transmissions: int = 32768, say: Callable[[str], None] = print) -> str:
+    """The ``semgame reproduce`` section: supervised vs PPO eavesdroppers under each defence of the quick
+    MNIST profile, one seed, on the main job's ``link``, ``transmissions`` intercepted transmissions each
+    (learned transmitters learn from as many), no fresh-eavesdropper verdicts (the main job's tables have
+    them), into ``out``. Returns markdown."""
+    from semgame.bench.config import load_bench_config
+    from semgame.bench.summary import reach_text
+
+    if not QUICK_CONFIG.is_file():
+        return f"*The benchmark section needs {QUICK_CONFIG} (a source checkout); skipped.*"
+    cfg = load_bench_config(QUICK_CONFIG).select(agents=("supervised", "ppo"), seeds=(seed,), games=())
+    defences = tuple(d if not d.learned else dataclasses.replace(d, train_transmissions=transmissions) for d in cfg.defences)
+    cfg = cfg.replace(links={"mnist": str(link)}, transmissions=transmissions, fresh_k=0, data_root=data_root,
+                      defences=defences)
+    out = Path(out)
+    summary = run_bench(cfg, out, device=device, say=say,
+                        command="semgame reproduce (bench section: quick profile, agents supervised + ppo)")
+    lines = ["## Eavesdroppers through the game env (`semgame bench`, quick profile)", "",
+             (f"Supervised vs PPO eavesdropper (RL from the 1/0 reward alone) under each defence of "
+             f"`benchmarks/configs/mnist-quick.toml`, on this job's link, seed {seed}, {transmissions:,} intercepted "
+             f"transmissions each, evaluated every {cfg.eval_every:,} on {cfg.eval_size:,} held-out defended test "
+             "transmissions. For the supervised eavesdropper the curve is leakage against its labelled-data budget. "
+             f"TensorBoard: `tensorboard --logdir {out}`."), "",
+             "| defence | agent | final eve acc | to 90 % of supervised | legit acc |", "|---|---|---|---|---|"]
+    for r in summary["eve_rows"]:
+        lines.append(f"| {r['defence']} | {r['agent']} | {r['final_eve_acc_mean']:.3f} | "
+                     f"{reach_text(r['reach_90']) if 'reach_90' in r else '–'} | {r['legit_acc']:.3f} |")
+    if summary["failed"]:
+        lines += ["", "Failed cells: " + ", ".join(f"`{c}` ({e})" for c, e in sorted(summary["failed"].items()))]
+    lines += [""] + [f"![{p}]({out.name}/{p})" for p in summary["plots"]]
+    return "\n".join(lines)

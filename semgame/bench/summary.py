@@ -30,7 +30,7 @@ from semgame.bench.cells import Cell
 from semgame.bench.config import BenchConfig
 from semgame.io import write_json, write_png, write_text
 
-__all__ = ["write_summary", "reach"]
+__all__ = ["reach", "reach_text", "write_summary"]
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -50,7 +50,7 @@ def reach(points: list[dict], threshold: float) -> int | None:
     return next((int(p["step"]) for p in points if p[tags.EVE_ACC] >= threshold), None)
 
 
-def _reach_text(steps: list[int | None]) -> str:
+def reach_text(steps: list[int | None]) -> str:
     got = [s for s in steps if s is not None]
     if not got:
         return "never"
@@ -95,7 +95,9 @@ def _defence_rows(cells: list[Cell], records: dict) -> list[dict]:
     groups = _groups(cells, records, "defence", lambda p: (p["dataset"], p["defence"]["name"], p["eve_snr_db"]))
     rows = []
     for (ds, defence, snr), recs in groups.items():
-        vs = [r["result"]["row"] for r in recs]
+        vs = [r["result"]["row"] for r in recs if r["result"]["row"] is not None]
+        if not vs:
+            continue
         fresh = [a for v in vs for a in v["fresh_eve_accs"]]
         rows.append({"dataset": ds, "defence": defence, "eve_snr_db": snr, "kind": vs[0]["kind"], "psr_db": vs[0]["psr_db"],
                      "legit_acc": _mean_std([v["legit_acc"] for v in vs])[0], "legit_psnr": _mean_std([v["legit_psnr"] for v in vs])[0],
@@ -205,20 +207,20 @@ def _markdown(cfg: BenchConfig, eve_rows: list[dict], timings: dict, defence_row
               failed: dict[str, str], plots: list[str], meta: dict) -> str:
     ref = cfg.reference
     lines = ["# semgame bench", "", f"Command: `{meta['command']}`" if meta.get("command") else "", "",
-             f"Grid: datasets {list(cfg.datasets)}, eavesdropper SNR {list(cfg.eve_snr_db)} dB, seeds {list(cfg.seeds)}; "
+             (f"Grid: datasets {list(cfg.datasets)}, eavesdropper SNR {list(cfg.eve_snr_db)} dB, seeds {list(cfg.seeds)}; "
              f"{cfg.transmissions:,} intercepted transmissions per eavesdropper, evaluated every {cfg.eval_every:,} on "
              f"{cfg.eval_size:,} held-out defended test transmissions; fresh eavesdroppers: K={cfg.fresh_k}, "
              f"{cfg.fresh_epochs} epochs on {cfg.fresh_limit:,} recorded defended training transmissions. Executor "
              f"{meta['executor']}, device {meta['device']}, torch threads 1, {meta['machine']}. Accuracies are "
-             "fractions; mean ± std over seeds.", "", "## Eavesdroppers", ""]
+             "fractions; mean ± std over seeds."), "", "## Eavesdroppers", ""]
     ref_txt = f" of the reference `{ref.name}`" if ref else ""
-    lines += [f"| dataset | defence | agent | eve SNR (dB) | final eve acc | to 50 %{ref_txt} | to 90 %{ref_txt} | legit acc | "
-              "legit PSNR (dB) | wall (s) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [(f"| dataset | defence | agent | eve SNR (dB) | final eve acc | to 50 %{ref_txt} | to 90 %{ref_txt} | legit acc | "
+              "legit PSNR (dB) | wall (s) |"), "|---|---|---|---|---|---|---|---|---|---|"]
     for r in eve_rows:
         t = timings["/".join([r["dataset"], r["defence"], r["agent"], f"eve{r['eve_snr_db']:g}dB"])]
         lines.append(f"| {r['dataset']} | {r['defence']} | {r['agent']} | {r['eve_snr_db']:g} | {_pm(r['final_eve_acc'])} | "
-                     f"{_reach_text(r['reach_50']) if 'reach_50' in r else '–'} | "
-                     f"{_reach_text(r['reach_90']) if 'reach_90' in r else '–'} | {_fmt(r['legit_acc'])} | "
+                     f"{reach_text(r['reach_50']) if 'reach_50' in r else '–'} | "
+                     f"{reach_text(r['reach_90']) if 'reach_90' in r else '–'} | {_fmt(r['legit_acc'])} | "
                      f"{_fmt(r['legit_psnr'], 2)} | {_pm(t['wall_s'], '{:.0f}')} |")
     if defence_rows:
         lines += ["", "## Defences, judged by fresh eavesdroppers", "",
@@ -228,8 +230,8 @@ def _markdown(cfg: BenchConfig, eve_rows: list[dict], timings: dict, defence_row
             lines.append(f"| {r['dataset']} | {r['defence']} | {r['eve_snr_db']:g} | {_fmt(r['legit_acc'])} | "
                          f"{_fmt(r['legit_psnr'], 2)} | {_fmt(r['in_loop_eve_acc'])} | {_fmt(r['fresh_eve_mean'])} ± "
                          f"{_fmt(r['fresh_eve_std'])} | {r['tx_power']:.2f} |")
-        lines += ["", "*in-loop*: the eavesdropper the defence was crafted or learnt against (the link's own); *fresh*: "
-                  "trained from scratch against the frozen defence."]
+        lines += ["", ("*in-loop*: the eavesdropper the defence was crafted or learnt against (the link's own); *fresh*: "
+                  "trained from scratch against the frozen defence.")]
     for g in game_rows:
         lines += ["", f"## Game `{g['game']}` ({g['dataset']}, eve SNR {g['eve_snr_db']:g} dB, seeds {g['seeds']})", "",
                   f"Transmitter `{_show(g['transmitter'])}` vs eavesdropper `{_show(g['eavesdropper'])}`.", "",
@@ -237,8 +239,8 @@ def _markdown(cfg: BenchConfig, eve_rows: list[dict], timings: dict, defence_row
         for r in g["rounds"]:
             lines.append(f"| {r['round']} | {_fmt(r['eve_acc_after_eve'])} | {_fmt(r['eve_acc_after_tx'])} | "
                          f"{_fmt(r['legit_acc'])} | {_fmt(r['tx_reward'])} |")
-        lines += ["", f"Verdict: in-loop eavesdropper {_fmt(g['in_loop_eve_acc'])}, fresh eavesdroppers "
-                  f"{_fmt(g['fresh_eve_mean'])} ± {_fmt(g['fresh_eve_std'])}, legit {_fmt(g['legit_acc'])}."]
+        lines += ["", (f"Verdict: in-loop eavesdropper {_fmt(g['in_loop_eve_acc'])}, fresh eavesdroppers "
+                  f"{_fmt(g['fresh_eve_mean'])} ± {_fmt(g['fresh_eve_std'])}, legit {_fmt(g['legit_acc'])}.")]
     if failed:
         lines += ["", "## Failed cells (rerun the command to retry them)", ""]
         lines += [f"- `{cid}`: {err}" for cid, err in sorted(failed.items())]
