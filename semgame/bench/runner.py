@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,38 +92,58 @@ def _store(out: Path, cell: Cell, res: dict) -> dict:
     return record
 
 
-def _local(cells: list[Cell], device: str, jobs: int) -> Iterable[dict]:
-    if jobs == 1 or len(cells) == 1:
-        for cell in cells:
-            yield run_cell(cell.to_dict(), device)
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+class _Executor:
+    """Runs batches of cells: in this process, in a pool of spawned processes, or as Ray tasks. Workers
+    (and a Ray instance this executor starts) live as long as the ``with`` block."""
 
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(run_cell, cell.to_dict(), device) for cell in cells]
-        for fut in as_completed(futures):
-            yield fut.result()
+    def __init__(self, kind: str, jobs: int, device: str, ray_address: str | None) -> None:
+        self.kind, self.jobs, self.device, self.ray_address = kind, jobs, device, ray_address
+        self.pool: Any = None
+        self.started_ray = False
 
+    def __enter__(self) -> _Executor:  # noqa: PYI034 (typing.Self needs Python 3.11)
+        if self.kind == "ray":
+            import ray
 
-def _ray(cells: list[Cell], device: str, address: str | None, jobs: int) -> Iterable[dict]:
-    import ray
+            if not ray.is_initialized():
+                if self.ray_address:
+                    ray.init(address=self.ray_address)
+                else:
+                    ray.init(num_cpus=self.jobs, include_dashboard=False)
+                self.started_ray = True
+            self.task = ray.remote(num_cpus=1, num_gpus=1 if self.device == "cuda" else 0)(run_cell)
+        elif self.jobs > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
 
-    started = not ray.is_initialized()
-    if started:
-        if address:
-            ray.init(address=address)
-        else:
-            ray.init(num_cpus=jobs, include_dashboard=False)
-    try:
-        task = ray.remote(num_cpus=1, num_gpus=1 if device == "cuda" else 0)(run_cell)
-        pending = [task.remote(cell.to_dict(), device) for cell in cells]
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            yield ray.get(done[0])
-    finally:
-        if started:
+            self.pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=multiprocessing.get_context("spawn"))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+        if self.started_ray:
+            import ray
+
             ray.shutdown()
+
+    def run(self, cells: list[Cell]) -> Iterator[dict]:
+        """Results of ``cells`` in the order they finish."""
+        if self.kind == "ray":
+            import ray
+
+            pending = [self.task.remote(cell.to_dict(), self.device) for cell in cells]
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                yield ray.get(done[0])
+        elif self.pool is not None:
+            from concurrent.futures import as_completed
+
+            for fut in as_completed([self.pool.submit(run_cell, cell.to_dict(), self.device) for cell in cells]):
+                yield fut.result()
+        else:
+            for cell in cells:
+                yield run_cell(cell.to_dict(), self.device)
 
 
 def run_bench(cfg: BenchConfig, out: str | Path, *, executor: str = "local", jobs: int = 1, ray_address: str | None = None,
@@ -146,30 +166,32 @@ def run_bench(cfg: BenchConfig, out: str | Path, *, executor: str = "local", job
         f"({executor}{f', {jobs} jobs' if jobs > 1 else ''})")
     failed: dict[str, str] = {}
     start = time.perf_counter()
-    for phase in (("defence",), ("eve", "game")):
-        batch = []
-        for cell in todo:
-            if cell.kind not in phase:
-                continue
-            if cell.needs is not None:
-                if cell.needs in failed or cell.needs not in records:
-                    failed[cell.id] = f"its defence cell {cell.needs} failed"
-                    continue
-                cell.inputs = {"policy.pt": (out / records[cell.needs]["run"] / "policy.pt").read_bytes()}
-            batch.append(cell)
-        by_id = {c.id: c for c in batch}
-        runner = _ray(batch, device, ray_address, jobs) if executor == "ray" else _local(batch, device, jobs)
-        for res in runner:
-            cell = by_id[res["id"]]
-            if res["status"] == "ok":
-                records[cell.id] = _store(out, cell, res)
-                say(f"  done   {cell.id} ({res['seconds']:.1f} s)")
-            else:
-                _store(out, cell, res)
-                failed[cell.id] = res["error"]
-                say(f"  FAILED {cell.id}: {res['error']}")
+    with _Executor(executor, jobs, device, ray_address) as pool:
+        for phase in (("defence",), ("eve", "game")):
+            _run_phase(pool, [c for c in todo if c.kind in phase], out, records, failed, say)
     return write_summary(cfg, cells, records, failed, out, {"command": command, "executor": executor, "jobs": jobs,
                                                             "device": device, "run_seconds": time.perf_counter() - start})
+
+
+def _run_phase(pool: _Executor, cells: list[Cell], out: Path, records: dict, failed: dict, say: Callable[[str], None]) -> None:
+    batch = []
+    for cell in cells:
+        if cell.needs is not None:
+            if cell.needs in failed or cell.needs not in records:
+                failed[cell.id] = f"its defence cell {cell.needs} failed"
+                continue
+            cell.inputs = {"policy.pt": (out / records[cell.needs]["run"] / "policy.pt").read_bytes()}
+        batch.append(cell)
+    by_id = {c.id: c for c in batch}
+    for res in pool.run(batch):
+        cell = by_id[res["id"]]
+        if res["status"] == "ok":
+            records[cell.id] = _store(out, cell, res)
+            say(f"  done   {cell.id} ({res['seconds']:.1f} s)")
+        else:
+            _store(out, cell, res)
+            failed[cell.id] = res["error"]
+            say(f"  FAILED {cell.id}: {res['error']}")
 
 
 def reproduce_section(out: str | Path, *, link: str | Path, seed: int = 0, data_root: str | None = None,
