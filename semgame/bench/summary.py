@@ -123,8 +123,8 @@ def _game_rows(cells: list[Cell], records: dict) -> list[dict]:
                      "rounds": per_round, "in_loop_eve_acc": _mean_std([r["result"]["in_loop_eve_acc"] for r in recs])[0],
                      "fresh_eve_mean": _mean_std(fresh)[0], "fresh_eve_std": _mean_std(fresh)[1],
                      "legit_acc": _mean_std([r["result"]["legit_acc"] for r in recs])[0],
-                     "transmitter": recs[0]["params"]["game"]["transmitter"],
-                     "eavesdropper": recs[0]["params"]["game"]["eavesdropper"]})
+                     "transmitter": _relative(recs[0]["params"]["game"]["transmitter"]),
+                     "eavesdropper": _relative(recs[0]["params"]["game"]["eavesdropper"])})
     return rows
 
 
@@ -140,6 +140,17 @@ def _show(spec: Any) -> str:
         except ValueError:
             pass
     return f"{target}:{attr}"
+
+
+def _relative(obj: Any) -> Any:
+    """``obj`` with agent specs and paths under the current directory written relative to it."""
+    if isinstance(obj, dict):
+        return {k: _relative(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_relative(v) for v in obj]
+    if isinstance(obj, str) and obj.startswith(str(Path.cwd()) + "/"):
+        return _show(obj) if ":" in obj else str(Path(obj).relative_to(Path.cwd()))
+    return obj
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -203,12 +214,20 @@ def _plot(cfg: BenchConfig, cells: list[Cell], records: dict, defence_rows: list
     return files
 
 
+def _schedule(cfg: BenchConfig) -> str:
+    early, t = [], cfg.eval_first
+    while t and t < cfg.eval_every:
+        early.append(f"{t:,}")
+        t *= 2
+    return (f"after {', '.join(early)} and then " if early else "") + f"every {cfg.eval_every:,}"
+
+
 def _markdown(cfg: BenchConfig, eve_rows: list[dict], timings: dict, defence_rows: list[dict], game_rows: list[dict],
               failed: dict[str, str], plots: list[str], meta: dict) -> str:
     ref = cfg.reference
     lines = ["# semgame bench", "", f"Command: `{meta['command']}`" if meta.get("command") else "", "",
              (f"Grid: datasets {list(cfg.datasets)}, eavesdropper SNR {list(cfg.eve_snr_db)} dB, seeds {list(cfg.seeds)}; "
-             f"{cfg.transmissions:,} intercepted transmissions per eavesdropper, evaluated every {cfg.eval_every:,} on "
+             f"{cfg.transmissions:,} intercepted transmissions per eavesdropper, evaluated {_schedule(cfg)} on "
              f"{cfg.eval_size:,} held-out defended test transmissions; fresh eavesdroppers: K={cfg.fresh_k}, "
              f"{cfg.fresh_epochs} epochs on {cfg.fresh_limit:,} recorded defended training transmissions. Executor "
              f"{meta['executor']}, device {meta['device']}, torch threads 1, {meta['machine']}. Accuracies are "
@@ -234,7 +253,7 @@ def _markdown(cfg: BenchConfig, eve_rows: list[dict], timings: dict, defence_row
                   "trained from scratch against the frozen defence.")]
     for g in game_rows:
         lines += ["", f"## Game `{g['game']}` ({g['dataset']}, eve SNR {g['eve_snr_db']:g} dB, seeds {g['seeds']})", "",
-                  f"Transmitter `{_show(g['transmitter'])}` vs eavesdropper `{_show(g['eavesdropper'])}`.", "",
+                  f"Transmitter `{g['transmitter']}` vs eavesdropper `{g['eavesdropper']}`.", "",
                   "| round | eve acc after eve adapts | eve acc after tx adapts | legit acc | tx reward |", "|---|---|---|---|---|"]
         for r in g["rounds"]:
             lines.append(f"| {r['round']} | {_fmt(r['eve_acc_after_eve'])} | {_fmt(r['eve_acc_after_tx'])} | "
@@ -253,13 +272,14 @@ def write_summary(cfg: BenchConfig, cells: list[Cell], records: dict[str, dict],
     """Write ``summary.md``, ``summary.json`` and the plots into ``out``; returns the summary dict."""
     import torch
 
-    meta = {**meta, "machine": f"{platform.machine()} {platform.processor() or ''}".strip() + f", {_cpus()} CPUs",
+    meta = {**meta, "machine": f"{platform.machine()} {platform.processor() or ''}".strip()
+            + f", {_cpus()} CPU core(s) available to the process",
             "torch": torch.__version__, "python": platform.python_version()}
     eve_rows, timings = _eve_rows(cfg, cells, records)
     defence_rows = _defence_rows(cells, records)
     game_rows = _game_rows(cells, records)
     plots = _plot(cfg, cells, records, defence_rows, out)
-    summary = {"config": cfg.to_dict(), "eve_rows": eve_rows, "defence_rows": defence_rows, "game_rows": game_rows,
+    summary = {"config": _relative(cfg.to_dict()), "eve_rows": eve_rows, "defence_rows": defence_rows, "game_rows": game_rows,
                "failed": failed, "finished": sorted(records), "plots": plots, "timings": timings, "meta": meta}
     write_json(out / "summary.json", summary)
     write_text(out / "summary.md", _markdown(cfg, eve_rows, timings, defence_rows, game_rows, failed, plots, meta))
