@@ -13,6 +13,7 @@ type                                      base                  raised for
 :class:`semgame.protocols.AgentSpecError` ``ValueError``        an agent spec that does not resolve or lacks ``act``
 :class:`semgame.io.CheckpointError`       ``RuntimeError``      a checkpoint that is missing, corrupt or not semgame's
 :class:`semgame.data.DataNotFoundError`   ``FileNotFoundError`` no copy of a dataset (the message says where it looked)
+:class:`semgame.data.CorruptDataError`    ``ValueError``        a dataset file that cannot be read or holds invalid arrays
 :class:`semgame.io.OutputError`           ``OSError``           a file that cannot be written (disk full, read-only);
                                                                 the previous version is intact
 :class:`semgame.runloop.RunLockedError`   ``RuntimeError``      a run folder in use by another live process
@@ -26,12 +27,13 @@ type                                      base                  raised for
 from __future__ import annotations
 
 from semgame.config import ConfigError
-from semgame.data import DataNotFoundError
+from semgame.data import CorruptDataError, DataNotFoundError
 from semgame.io import CheckpointError, OutputError
 from semgame.protocols import AgentSpecError
 from semgame.runloop import RunLockedError
 
 __all__ = ["USER_ERRORS"]
 
-USER_ERRORS = (ConfigError, AgentSpecError, CheckpointError, DataNotFoundError, OutputError, RunLockedError)
+USER_ERRORS = (ConfigError, AgentSpecError, CheckpointError, DataNotFoundError, CorruptDataError, OutputError,
+               RunLockedError)
 """What the ``semgame`` command reports as ``semgame: error: ...`` (exit status 2)."""

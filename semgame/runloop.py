@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -276,6 +277,10 @@ def run_phases(
             for phase in plan.phases:
                 while done[phase.name] < phase.epochs:
                     record = phase.run_epoch(done[phase.name])
+                    bad = [f"{k} = {v}" for k, v in record.items() if not math.isfinite(v)]
+                    if bad:  # nothing of this epoch is kept: the checkpoint stays at the epoch before
+                        raise ConfigError(f"training diverged in {phase.label} {done[phase.name] + 1}: {', '.join(bad)}; "
+                                          f"{run_dir} keeps the epoch before (try a lower lr or recon_weight)")
                     done[phase.name] += 1
                     samples += phase.samples
                     history.append({"phase": phase.name, "epoch": done[phase.name], **record})

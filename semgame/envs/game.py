@@ -22,7 +22,6 @@ so a round is deterministic given the generator and the defence's nonces.
 from __future__ import annotations
 
 import functools
-import math
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +44,7 @@ from semgame.privacy.defences import (
     as_device_tensor,
     build_defence,
 )
-from semgame.privacy.perturbation import PSRBudget
+from semgame.privacy.perturbation import PSRBudget, check_psr
 from semgame.protocols import Eavesdropper, check_agent
 
 __all__ = ["ROLES", "SemComGame", "NeuralEavesdropperAgent", "default_weights_path", "load_link"]
@@ -186,8 +185,7 @@ class SemComGame:
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
         if isinstance(rounds, bool) or not isinstance(rounds, (int, np.integer)) or rounds < 1:
             raise ValueError(f"rounds must be an integer >= 1, got {rounds!r}")
-        if not isinstance(psr_db, (int, float)) or isinstance(psr_db, bool) or not math.isfinite(psr_db):
-            raise ValueError(f"psr_db must be a finite number (dB), got {psr_db!r}")
+        psr_db = check_psr(psr_db, "keyed")  # the widest PSR range semgame defends with: [-40, 20] dB
         self.device = torch.device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError("device 'cuda' requested but torch sees no CUDA GPU")

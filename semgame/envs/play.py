@@ -23,13 +23,11 @@ def play(env_id: str, agent: Any, *, role: str = "eavesdropper", episodes: int =
          seed: int = 0, **env_kwargs: Any) -> dict[str, float]:
     """Play ``episodes`` episodes (rounded up to whole batches of ``num_envs``) and average the outcome."""
     import gymnasium as gym
-    import numpy as np
 
-    from semgame.config import ConfigError
+    from semgame.config import check_int
 
-    for name, value in (("episodes", episodes), ("num_envs", num_envs)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+    check_int("episodes", episodes)
+    check_int("num_envs", num_envs)
     venv = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point",
                         role=role, autoreset_mode="same_step", **env_kwargs)
     obs, _ = venv.reset(seed=seed)
@@ -39,7 +37,7 @@ def play(env_id: str, agent: Any, *, role: str = "eavesdropper", episodes: int =
         obs, rew, term, trunc, info = venv.step(agent.act(obs))
         sums["reward"] += float(rew.sum())
         sums["legit_acc"] += float(_played(info, "legit_correct").sum())
-        sums["psnr"] += float(np.nansum(_played(info, "psnr")))
+        sums["psnr"] += float(_played(info, "psnr").sum()) if venv.game.compute_psnr else 0.0
         sums["eve_acc"] += float(_played(info, "eve_correct").sum()) if role == "transmitter" else float(rew.sum())
         transmissions += num_envs
         finished += int((term | trunc).sum())
@@ -66,11 +64,10 @@ def _played(info: dict[str, Any], key: str) -> Any:
 def _cmd_play(args: argparse.Namespace) -> int:
     import torch
 
-    from semgame.config import ConfigError
+    from semgame.config import MAX_THREADS, ConfigError, check_int
     from semgame.protocols import AgentSpecError, Eavesdropper, Transmitter, make_agent
 
-    if args.threads < 1:
-        raise ConfigError(f"threads must be an integer >= 1, got {args.threads}")
+    check_int("threads", args.threads, high=MAX_THREADS)
     torch.set_num_threads(args.threads)
     try:
         protocol = Eavesdropper if args.role == "eavesdropper" else Transmitter
