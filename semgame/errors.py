@@ -17,9 +17,8 @@ type                                      base                  raised for
 :class:`semgame.io.OutputError`           ``OSError``           a file that cannot be written (disk full, read-only);
                                                                 the previous version is intact
 :class:`semgame.runloop.RunLockedError`   ``RuntimeError``      a run folder in use by another live process
-``ValueError``                            --                    the envs: an invalid constructor argument or action
-                                                                (Gymnasium's convention; ``ConfigError`` is one too)
-``TypeError``                             --                    the envs: ``link=`` of an unsupported type
+``ValueError``                            --                    the envs: an invalid constructor argument (value or
+                                                                type) or action (``ConfigError`` is one too)
 ``gymnasium.error.ResetNeeded``           ``Exception``         the envs: ``step()`` before ``reset()``
 ========================================  ====================  ======================================================
 """

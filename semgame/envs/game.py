@@ -22,6 +22,7 @@ so a round is deterministic given the generator and the defence's nonces.
 from __future__ import annotations
 
 import functools
+import numbers
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +45,7 @@ from semgame.privacy.defences import (
     as_device_tensor,
     build_defence,
 )
-from semgame.privacy.perturbation import PSRBudget, check_psr
+from semgame.privacy.perturbation import PSR_RANGE_KEYED, PSRBudget
 from semgame.protocols import Eavesdropper, check_agent
 
 __all__ = ["ROLES", "SemComGame", "NeuralEavesdropperAgent", "default_weights_path", "load_link"]
@@ -95,7 +96,7 @@ def load_link(
     elif isinstance(link, SemanticLink):
         cfg, lk, eve = None, link.to(device).eval(), None
     else:
-        raise TypeError(
+        raise ValueError(  # (not TypeError: gymnasium.make re-raises those with every kwarg appended)
             "link must be None (shipped weights), a path to model.pt / a run folder, a SemanticLink, "
             f"or the (config, link, eve) tuple of semgame.loader.load_run; got {type(link).__name__}"
         )
@@ -185,8 +186,15 @@ class SemComGame:
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
         if isinstance(rounds, bool) or not isinstance(rounds, (int, np.integer)) or rounds < 1:
             raise ValueError(f"rounds must be an integer >= 1, got {rounds!r}")
-        psr_db = check_psr(psr_db, "keyed")  # the widest PSR range semgame defends with: [-40, 20] dB
-        self.device = torch.device(device)
+        lo, hi = PSR_RANGE_KEYED  # the widest PSR range semgame defends with
+        if isinstance(psr_db, bool) or not isinstance(psr_db, numbers.Real) or not lo <= psr_db <= hi:
+            raise ValueError(f"psr_db (the perturbation budget) must be a number in [{lo:g}, {hi:g}] dB, got {psr_db!r}")
+        try:
+            self.device = torch.device(device)
+        except (RuntimeError, TypeError):
+            self.device = None
+        if self.device is None or self.device.type not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda' (or 'cuda:<i>'), got {device!r}")
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError("device 'cuda' requested but torch sees no CUDA GPU")
         self.role, self.split, self.rounds = role, split, int(rounds)
@@ -201,8 +209,11 @@ class SemComGame:
             eve_snr_db = self.cfg.eve_snr if self.cfg else (eve.channel.awgn.snr_db if eve is not None else self.snr_db)
         self.eve_snr_db = eve_snr_db
         kw = dict(fading=ch.fading, block=ch.block, csi=ch.csi, equalizer=ch.equalizer)
-        self.legit_channel = FadingChannel(snr_db=self.snr_db, **kw)  # validates the SNR specs
-        self.eve_channel = FadingChannel(snr_db=self.eve_snr_db, **kw)
+        try:  # FadingChannel validates the SNR specs
+            self.legit_channel = FadingChannel(snr_db=self.snr_db, **kw)
+            self.eve_channel = FadingChannel(snr_db=self.eve_snr_db, **kw)
+        except TypeError as err:
+            raise ValueError(str(err)) from None
         self.num_classes = self.info.num_classes
         self.csi_dim = (2 * (1 if ch.block or ch.fading == "none" else self.k) + 1) if self.include_csi else 0
         self.eve_obs_dim = 2 * self.k + self.csi_dim

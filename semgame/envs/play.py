@@ -24,10 +24,11 @@ def play(env_id: str, agent: Any, *, role: str = "eavesdropper", episodes: int =
     """Play ``episodes`` episodes (rounded up to whole batches of ``num_envs``) and average the outcome."""
     import gymnasium as gym
 
-    from semgame.config import check_int
+    from semgame.config import MAX_SEED, check_int
 
     check_int("episodes", episodes)
     check_int("num_envs", num_envs)
+    check_int("seed", seed, low=0, high=MAX_SEED)
     venv = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point",
                         role=role, autoreset_mode="same_step", **env_kwargs)
     obs, _ = venv.reset(seed=seed)
