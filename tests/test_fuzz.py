@@ -9,7 +9,7 @@ or Gymnasium; the CLI prints one line ``semgame: error: ...`` with exit status 2
 only finite observations, rewards and info values, and an env that refused an action still steps.
 
 Examples are derandomized (the same cases in every CI run) and sized to add up to
-:data:`TOTAL_EXAMPLES` = 1,120 in under a minute on one CPU core: tiny synthetic image sets, envs and
+:data:`TOTAL_EXAMPLES` = 1,020 in under a minute on one CPU core: tiny synthetic image sets, envs and
 a trained run folder built once per module, ``deadline=None``. ``pytest --hypothesis-show-statistics
 tests/test_fuzz.py`` shows what share of the cases worked and which errors the rest got.
 """
