@@ -6,12 +6,14 @@ between episodes, never inside ``env.step``.
 
     python agents/neural_eavesdropper.py --dataset mnist --samples 50000 --tb runs/agents/neural-eve
 
-TensorBoard tags: ``eve/loss``, ``eve/train_acc`` (per update) and ``eve/test_acc``.
+TensorBoard (semgame's tag scheme, :mod:`semgame.tags`): ``eve/loss``, ``eve/acc`` (held-out
+interceptions) and ``perf/samples_per_s`` after each update, the step being the interceptions seen.
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 
 import numpy as np
 import torch
@@ -75,7 +77,7 @@ def main() -> None:
     import gymnasium as gym
     from torch.utils.tensorboard import SummaryWriter
 
-    import semgame  # noqa: F401
+    from semgame import tags  # (importing semgame registers the SemCom-*-v0 ids)
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", default="mnist", choices=["mnist", "cifar10", "fashion_mnist"])
@@ -92,13 +94,19 @@ def main() -> None:
     test_env.reset(seed=args.seed + 1)
     eve = NeuralSupervisedEavesdropper(obs_dim=train_env.single_observation_space.shape[0], seed=args.seed)
     writer = SummaryWriter(args.tb)
-    for step in range(1, args.updates + 1):
-        stats = eve.update(*collect(train_env, args.samples))
-        x, y = collect(test_env, 10_000)
-        test_acc = float((eve.act(x).numpy() == y).mean())
-        for key, val in {**stats, "test_acc": test_acc}.items():
-            writer.add_scalar(f"eve/{key}", val, step)
-        print(f"update {step}: loss {stats['loss']:.3f} train acc {stats['train_acc']:.3f} test acc {test_acc:.3f}")
+    seen = 0
+    for update in range(1, args.updates + 1):
+        x, y = collect(train_env, args.samples)
+        start = time.perf_counter()
+        stats = eve.update(x, y)
+        seconds = time.perf_counter() - start
+        seen += len(y)
+        xt, yt = collect(test_env, 10_000)
+        test_acc = float((eve.act(xt).numpy() == yt).mean())
+        writer.add_scalar(tags.EVE_LOSS, stats["loss"], seen)
+        writer.add_scalar(tags.EVE_ACC, test_acc, seen)
+        writer.add_scalar(tags.SAMPLES_PER_S, len(y) * eve.epochs / seconds, seen)
+        print(f"update {update}: loss {stats['loss']:.3f} train acc {stats['train_acc']:.3f} test acc {test_acc:.3f}")
     writer.close()
 
 

@@ -5,8 +5,9 @@ Trained on the native batched env through :class:`semgame.envs.SemComSB3VecEnv`:
 
     python agents/sb3_eavesdropper.py --dataset mnist --steps 200000 --out runs/agents/ppo-eve
 
-TensorBoard (``--out``/tb): SB3's ``rollout/ep_rew_mean`` (= guess accuracy), ``train/*`` losses,
-plus ``eve/test_acc`` at the end. Only the policy's weights are saved (``policy.pt``, read back with
+TensorBoard (``--out``/tb): SB3's own ``rollout/ep_rew_mean`` (= guess accuracy) and ``train/*`` losses,
+plus semgame's ``eve/acc`` (:mod:`semgame.tags`) on held-out interceptions at the end, at step = the
+transmissions played. Only the policy's weights are saved (``policy.pt``, read back with
 ``torch.load(weights_only=True)``; SB3's own ``.zip`` would be unpickled on load), and
 :class:`SB3Eavesdropper` rebuilds the policy around them:
 
@@ -108,6 +109,8 @@ if __name__ == "__main__":
     acc = evaluate(SB3Eavesdropper(model), args.dataset)
     from torch.utils.tensorboard import SummaryWriter
 
+    from semgame.tags import EVE_ACC
+
     with SummaryWriter(str(out / "tb" / "ppo_1")) as w:
-        w.add_scalar("eve/test_acc", acc, args.steps)
+        w.add_scalar(EVE_ACC, acc, args.steps)
     print(f"PPO eavesdropper test accuracy {acc:.3f} (chance 0.1); saved {out / 'policy.pt'}")

@@ -38,7 +38,10 @@ from typing import Any
 STAGES = ("mid-write", "before-rename", "after-rename")
 RUN_FLAGS = {
     "train": "",
-    "minmax": "\n[minmax]\nlambda_ = 0.5\nobjective = \"kl_uniform\"\nrounds = 2\npretrain_epochs = 1\neve_pretrain_epochs = 1\n",
+    "minmax": (
+        '\n[minmax]\nlambda_ = 0.5\nobjective = "kl_uniform"\nrounds = 2\npretrain_epochs = 1\n'
+        "eve_pretrain_epochs = 1\n"
+    ),
 }
 
 
@@ -46,9 +49,11 @@ def write_configs(folder: Path, data_root: str, train_limit: int, test_limit: in
     """The TOML config of each command: a small MNIST link (k 8, width 8), 2 + 1 epochs (train) or
     1 + 1 pre-training epochs and 2 game rounds (minmax)."""
     folder.mkdir(parents=True, exist_ok=True)
-    base = (f'dataset = "mnist"\nk = 8\nwidth = 8\nepochs = 2\neve_epochs = 1\nbatch_size = 64\n'
-            f"train_limit = {train_limit}\ntest_limit = {test_limit}\ndevice = \"cpu\"\nthreads = 1\n"
-            f"data_root = {json.dumps(str(data_root))}\n")
+    base = (
+        f'dataset = "mnist"\nk = 8\nwidth = 8\nepochs = 2\neve_epochs = 1\nbatch_size = 64\n'
+        f'train_limit = {train_limit}\ntest_limit = {test_limit}\ndevice = "cpu"\nthreads = 1\n'
+        f"data_root = {json.dumps(str(data_root))}\n"
+    )
     out = {}
     for command, extra in RUN_FLAGS.items():
         out[command] = folder / f"{command}.toml"
@@ -79,6 +84,7 @@ def install_kill_hook(write: int, stage: str, count_file: str | None = None) -> 
         if count_file is not None or i != write:
             return real_write(path, write_fn, mode)
         if stage == "mid-write":
+
             def half(fh: Any) -> None:
                 write_fn(fh)
                 fh.flush()
@@ -115,12 +121,16 @@ def child(args: Sequence[str], hook: dict[str, Any] | None) -> int:
         return exc.code if isinstance(exc.code, int) else 1
 
 
-def run_subprocess(args: Sequence[str], hook: dict[str, Any] | None = None, kill_after: float | None = None,
-                   timeout: float = 600) -> tuple[str, float]:
+def run_subprocess(
+    args: Sequence[str], hook: dict[str, Any] | None = None, kill_after: float | None = None, timeout: float = 600
+) -> tuple[str, float]:
     """Run ``semgame args`` in a fresh Python process; ``("killed" | "exit N", seconds)``."""
     start = time.perf_counter()
-    with subprocess.Popen([sys.executable, __file__, "--child", json.dumps({"args": list(args), "hook": hook})],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as proc:
+    with subprocess.Popen(
+        [sys.executable, __file__, "--child", json.dumps({"args": list(args), "hook": hook})],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    ) as proc:
         if kill_after is not None:
             try:
                 proc.wait(kill_after)
@@ -128,7 +138,9 @@ def run_subprocess(args: Sequence[str], hook: dict[str, Any] | None = None, kill
                 proc.send_signal(signal.SIGKILL)
         _, stderr = proc.communicate(timeout=timeout)
     if proc.returncode not in (0, -signal.SIGKILL):
-        raise RuntimeError(f"semgame {' '.join(args)} failed ({proc.returncode}): {stderr.decode(errors='replace')[-2000:]}")
+        raise RuntimeError(
+            f"semgame {' '.join(args)} failed ({proc.returncode}): {stderr.decode(errors='replace')[-2000:]}"
+        )
     return ("killed" if proc.returncode == -signal.SIGKILL else f"exit {proc.returncode}"), time.perf_counter() - start
 
 
@@ -140,12 +152,24 @@ def count_writes(runner: Runner, command: str, config: Path, folder: Path) -> in
     """Atomic writes of an uninterrupted run of ``command`` (counted in a throw-away folder)."""
     count_file = folder / f"{command}-writes.txt"
     count_file.unlink(missing_ok=True)
-    runner(argv(command, config, folder / f"{command}-count"), hook={"write": -1, "stage": "", "count_file": str(count_file)})
+    runner(
+        argv(command, config, folder / f"{command}-count"),
+        hook={"write": -1, "stage": "", "count_file": str(count_file)},
+    )
     return len(count_file.read_text().splitlines())
 
 
-def trial(runner: Runner, command: str, config: Path, run_dir: Path, ref_dir: Path, kind: str, rng: random.Random,
-          seconds: float, writes: int) -> dict[str, Any]:
+def trial(
+    runner: Runner,
+    command: str,
+    config: Path,
+    run_dir: Path,
+    ref_dir: Path,
+    kind: str,
+    rng: random.Random,
+    seconds: float,
+    writes: int,
+) -> dict[str, Any]:
     """One kill (``kind`` "time" or "write"), the checks after it, the re-run and the comparison."""
     from semgame.runloop import check_run_folder, run_differences
 
@@ -161,18 +185,36 @@ def trial(runner: Runner, command: str, config: Path, run_dir: Path, ref_dir: Pa
         if outcome == "killed":
             break
     # what a killed process may leave: its temporary file and its lock (both cleared by the next start)
-    after_kill = [p for p in check_run_folder(run_dir) if "left-over temporary file" not in p] if run_dir.exists() else []
+    after_kill = (
+        [p for p in check_run_folder(run_dir) if "left-over temporary file" not in p] if run_dir.exists() else []
+    )
     rerun, _ = runner(args)
     problems = check_run_folder(run_dir)
     diffs = run_differences(ref_dir, run_dir) if rerun == "exit 0" else ["the re-run failed"]
     leftovers = [p.name for p in run_dir.iterdir() if p.name.startswith(".")]
     ok = outcome == "killed" and not after_kill and rerun == "exit 0" and not problems and not diffs and not leftovers
-    return {"command": command, "kind": kind, **where, "killed": outcome == "killed", "corrupt_after_kill": after_kill,
-            "rerun": rerun, "problems": problems, "differences": diffs, "leftovers": leftovers, "bit_identical": ok}
+    return {
+        "command": command,
+        "kind": kind,
+        **where,
+        "killed": outcome == "killed",
+        "corrupt_after_kill": after_kill,
+        "rerun": rerun,
+        "problems": problems,
+        "differences": diffs,
+        "leftovers": leftovers,
+        "bit_identical": ok,
+    }
 
 
-def kill_trials(runner: Runner, configs: dict[str, Path], folder: Path, kills: int, seed: int,
-                say: Callable[[str], None] = lambda s: None) -> list[dict[str, Any]]:
+def kill_trials(
+    runner: Runner,
+    configs: dict[str, Path],
+    folder: Path,
+    kills: int,
+    seed: int,
+    say: Callable[[str], None] = lambda s: None,
+) -> list[dict[str, Any]]:
     """``kills`` trials per command (alternately a timed kill and a kill inside a write)."""
     rng = random.Random(seed)
     rows = []
@@ -183,11 +225,21 @@ def kill_trials(runner: Runner, configs: dict[str, Path], folder: Path, kills: i
         writes = count_writes(runner, command, config, folder)
         say(f"{command}: reference run {seconds:.1f} s, {writes} atomic writes")
         for i in range(kills):
-            row = trial(runner, command, config, folder / f"{command}-kill{i}", ref, ("time", "write")[i % 2], rng,
-                        seconds, writes)
+            row = trial(
+                runner,
+                command,
+                config,
+                folder / f"{command}-kill{i}",
+                ref,
+                ("time", "write")[i % 2],
+                rng,
+                seconds,
+                writes,
+            )
             rows.append(row)
-            say(f"  kill {i + 1}/{kills} ({row['kind']}: {row.get('after_s', row.get('write'))} {row.get('stage', 's')}): "
-                f"{'bit-identical' if row['bit_identical'] else 'DIFFERENT ' + json.dumps(row)}")
+            where = f"after {row['after_s']} s" if row["kind"] == "time" else f"write {row['write']} {row['stage']}"
+            verdict = "bit-identical" if row["bit_identical"] else "DIFFERENT " + json.dumps(row)
+            say(f"  kill {i + 1}/{kills} ({where}): {verdict}")
     return rows
 
 
@@ -210,11 +262,20 @@ def main() -> None:
 
     configs = write_configs(args.out / "configs", args.data_root, args.train_limit, args.test_limit)
     start = time.perf_counter()
-    rows = kill_trials(run_subprocess, configs, args.out / "runs", args.kills, args.seed, say=lambda s: print(s, flush=True))
+    rows = kill_trials(
+        run_subprocess, configs, args.out / "runs", args.kills, args.seed, say=lambda s: print(s, flush=True)
+    )
     ok = sum(r["bit_identical"] for r in rows)
-    summary = {"bit_identical": ok, "trials": len(rows), "kills_per_command": args.kills, "seed": args.seed,
-               "train_limit": args.train_limit, "test_limit": args.test_limit, "seconds": time.perf_counter() - start,
-               "command": " ".join(sys.argv)}
+    summary = {
+        "bit_identical": ok,
+        "trials": len(rows),
+        "kills_per_command": args.kills,
+        "seed": args.seed,
+        "train_limit": args.train_limit,
+        "test_limit": args.test_limit,
+        "seconds": time.perf_counter() - start,
+        "command": " ".join(sys.argv),
+    }
     write_json(args.out / "results.json", {"summary": summary, "trials": rows})
     print(f"SIGKILL resumes bit-identical: {ok}/{len(rows)} (results: {args.out / 'results.json'})")
     sys.exit(0 if ok == len(rows) else 1)

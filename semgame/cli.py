@@ -17,8 +17,9 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import NoReturn
 
 from semgame.config import MAX_THREADS, ConfigError, check_int
 from semgame.envs.play import add_play_parser
@@ -65,11 +66,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     cfg, link, eve = load_run(args.run_dir, device=device)
     if args.data_root is not None or args.test_limit is not None:
-        cfg = cfg.replace(**{k: v for k, v in (("data_root", args.data_root), ("test_limit", args.test_limit)) if v is not None})
+        cfg = cfg.replace(
+            **{k: v for k, v in (("data_root", args.data_root), ("test_limit", args.test_limit)) if v is not None}
+        )
     _, test = load_data(cfg)
     result = evaluate(link, test, device=device, eve=eve, snr_db=args.snr_db, eve_snr_db=args.eve_snr_db, seed=cfg.seed)
-    result.update(snr_db=args.snr_db if args.snr_db is not None else cfg.snr_db,
-                  eve_snr_db=args.eve_snr_db if args.eve_snr_db is not None else cfg.eve_snr)
+    result.update(
+        snr_db=args.snr_db if args.snr_db is not None else cfg.snr_db,
+        eve_snr_db=args.eve_snr_db if args.eve_snr_db is not None else cfg.eve_snr,
+    )
     print(json.dumps(result, indent=2))
     if args.output:
         from semgame.io import write_json

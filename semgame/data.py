@@ -27,7 +27,7 @@ from urllib.error import URLError
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Subset, TensorDataset
+from torch.utils.data import TensorDataset
 
 __all__ = [
     "DATASETS",
@@ -38,7 +38,6 @@ __all__ = [
     "load_dataset",
     "resolve_root",
     "synthetic_dataset",
-    "train_val_split",
 ]
 
 ENV_VAR = "SEMGAME_DATA"
@@ -299,15 +298,3 @@ def synthetic_dataset(name: str, n: int, *, seed: int = 0) -> TensorDataset:
     labels = labels[torch.randperm(n, generator=gen)]
     noise = torch.randn(n, c, h, w, generator=gen) * 0.15
     return TensorDataset((means[labels] + noise).clamp_(0, 1), labels)
-
-
-def train_val_split(ds: Dataset, val_fraction: float, seed: int) -> tuple[Subset, Subset]:
-    """Split ``ds`` at random (deterministic in ``seed``) into (train, validation) subsets."""
-    n = len(ds)  # type: ignore[arg-type]
-    if not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
-    n_val = min(max(round(n * val_fraction), 1), n - 1)
-    if n_val < 1:
-        raise ValueError(f"cannot split a dataset of {n} sample(s)")
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    return Subset(ds, perm[n_val:].sort().values.tolist()), Subset(ds, perm[:n_val].sort().values.tolist())

@@ -43,7 +43,12 @@ __all__ = ["train_run", "load_data", "config_to_toml", "prepare", "link_phase", 
 RUNTIME_KEYS = ("device", "threads", "data_root")
 """Config keys that do not change results; a run may resume with different values."""
 
-LINK_TAGS = {"loss": TRAIN_LOSS, "ce": TRAIN_CE, "mse": TRAIN_MSE, **{k: TEST_TAGS[k] for k in ("legit_acc", "legit_psnr", "legit_ssim")}}
+LINK_TAGS = {
+    "loss": TRAIN_LOSS,
+    "ce": TRAIN_CE,
+    "mse": TRAIN_MSE,
+    **{k: TEST_TAGS[k] for k in ("legit_acc", "legit_psnr", "legit_ssim")},
+}
 EVE_TAGS = {"loss": EVE_LOSS, "eve_acc": EVE_ACC}
 
 
@@ -95,13 +100,24 @@ def prepare(cfg: LinkConfig) -> tuple[torch.device, TensorDataset, TensorDataset
     return device, train, test, link, eve
 
 
-def link_phase(name: str, epochs: int, link: SemanticLink, opt: torch.optim.Optimizer, cfg: LinkConfig,
-               train: TensorDataset, test: TensorDataset, device: torch.device, *,
-               sched: Any = None, epoch0: int = 0) -> Phase:
+def link_phase(
+    name: str,
+    epochs: int,
+    link: SemanticLink,
+    opt: torch.optim.Optimizer,
+    cfg: LinkConfig,
+    train: TensorDataset,
+    test: TensorDataset,
+    device: torch.device,
+    *,
+    sched: Any = None,
+    epoch0: int = 0,
+) -> Phase:
     """Multi-task link training (:func:`~semgame.training.train_link_epoch`), then a test evaluation, per epoch.
 
     Epoch ``e`` draws from the seeded streams of epoch ``epoch0 + e``; ``sched`` steps after each epoch.
     """
+
     def run_epoch(epoch: int) -> dict[str, float]:
         stats = train_link_epoch(link, train, opt, cfg, epoch0 + epoch, device)
         if sched is not None:
@@ -111,13 +127,33 @@ def link_phase(name: str, epochs: int, link: SemanticLink, opt: torch.optim.Opti
     return Phase(name, f"{name} epoch", epochs, len(train), run_epoch, LINK_TAGS)
 
 
-def eve_phase(name: str, epochs: int, eve: NeuralEavesdropper, opt: torch.optim.Optimizer, link: SemanticLink,
-              cfg: LinkConfig, train: TensorDataset, test: TensorDataset, device: torch.device, *,
-              sched: Any = None, epoch0: int = 0) -> Phase:
+def eve_phase(
+    name: str,
+    epochs: int,
+    eve: NeuralEavesdropper,
+    opt: torch.optim.Optimizer,
+    link: SemanticLink,
+    cfg: LinkConfig,
+    train: TensorDataset,
+    test: TensorDataset,
+    device: torch.device,
+    *,
+    sched: Any = None,
+    epoch0: int = 0,
+) -> Phase:
     """Eavesdropper training on the link's undefended waveforms, then its test accuracy, per epoch."""
+
     def run_epoch(epoch: int) -> dict[str, float]:
-        stats = train_eavesdropper_epoch(eve, encoder_transmit(link), train, opt, batch_size=cfg.batch_size,
-                                         seed=cfg.seed, epoch=epoch0 + epoch, device=device)
+        stats = train_eavesdropper_epoch(
+            eve,
+            encoder_transmit(link),
+            train,
+            opt,
+            batch_size=cfg.batch_size,
+            seed=cfg.seed,
+            epoch=epoch0 + epoch,
+            device=device,
+        )
         if sched is not None:
             sched.step()
         return {**stats, "eve_acc": evaluate(link, test, eve=eve, device=device, seed=cfg.seed)["eve_acc"]}
@@ -147,12 +183,30 @@ def train_run(cfg: LinkConfig, run_dir: str | Path, *, quiet: bool = False) -> d
             return {**out, "chance": 1.0 / len(torch.unique(test.tensors[1]))}
 
         return Plan(
-            phases=[link_phase("link", cfg.epochs, link, link_opt, cfg, train, test, device, sched=link_sched),
-                    eve_phase("eve", cfg.eve_epochs, eve, eve_opt, link, cfg, train, test, device, sched=eve_sched)],
-            state={"link": link, "eve": eve, "link_opt": link_opt, "link_sched": link_sched, "eve_opt": eve_opt,
-                   "eve_sched": eve_sched},
-            model=("link", "eve"), final=final, device=str(device),
+            phases=[
+                link_phase("link", cfg.epochs, link, link_opt, cfg, train, test, device, sched=link_sched),
+                eve_phase("eve", cfg.eve_epochs, eve, eve_opt, link, cfg, train, test, device, sched=eve_sched),
+            ],
+            state={
+                "link": link,
+                "eve": eve,
+                "link_opt": link_opt,
+                "link_sched": link_sched,
+                "eve_opt": eve_opt,
+                "eve_sched": eve_sched,
+            },
+            model=("link", "eve"),
+            final=final,
+            device=str(device),
         )
 
-    return run_phases(run_dir, fmt=FORMAT, meta={"config": cfg.to_dict()}, results_config=results_config(cfg),
-                      config_toml=config_to_toml(cfg.to_dict()), hparams=results_config(cfg), setup=setup, quiet=quiet)
+    return run_phases(
+        run_dir,
+        fmt=FORMAT,
+        meta={"config": cfg.to_dict()},
+        results_config=results_config(cfg),
+        config_toml=config_to_toml(cfg.to_dict()),
+        hparams=results_config(cfg),
+        setup=setup,
+        quiet=quiet,
+    )

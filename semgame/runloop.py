@@ -46,13 +46,30 @@ from pathlib import Path
 from typing import Any
 
 from semgame.config import ConfigError
-from semgame.io import CheckpointError, OutputError, load_checkpoint, remove_temp_files, save_checkpoint, write_json, write_text
+from semgame.io import (
+    CheckpointError,
+    OutputError,
+    load_checkpoint,
+    remove_temp_files,
+    save_checkpoint,
+    write_json,
+    write_text,
+)
 from semgame.loader import MODEL_FORMAT
 from semgame.tags import EVE_ACC, LEGIT_ACC, LEGIT_PSNR, LEGIT_SSIM, SAMPLES_PER_S
 
 __all__ = [
-    "Phase", "Plan", "RunLock", "RunLockedError", "run_phases", "repair_event_files", "check_run_folder",
-    "run_differences", "without_timings", "TIMING_KEYS", "TEST_TAGS",
+    "Phase",
+    "Plan",
+    "RunLock",
+    "RunLockedError",
+    "run_phases",
+    "repair_event_files",
+    "check_run_folder",
+    "run_differences",
+    "without_timings",
+    "TIMING_KEYS",
+    "TEST_TAGS",
 ]
 
 TIMING_KEYS = frozenset({"seconds", "wall_seconds", "seconds_per_epoch", "finished"})
@@ -190,7 +207,9 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, torch.Tensor):
         return isinstance(b, torch.Tensor) and a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b)
     if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a if k not in TIMING_KEYS)
+        return (
+            isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a if k not in TIMING_KEYS)
+        )
     if isinstance(a, (list, tuple)):
         return isinstance(b, type(a)) and len(a) == len(b) and all(map(_same, a, b))
     return a == b
@@ -209,17 +228,23 @@ def run_differences(a: str | Path, b: str | Path) -> list[str]:
     diffs = []
     for name in ("model.pt", "checkpoint.pt"):
         sa, sb = load_checkpoint(a / name), load_checkpoint(b / name)
-        diffs += [f"{name}: {k}" for k in sorted(set(sa) | set(sb)) if k not in TIMING_KEYS and not _same(sa.get(k), sb.get(k))]
+        diffs += [
+            f"{name}: {k}"
+            for k in sorted(set(sa) | set(sb))
+            if k not in TIMING_KEYS and not _same(sa.get(k), sb.get(k))
+        ]
     ma, mb = (without_timings(json.loads((d / "metrics.json").read_text())) for d in (a, b))
     diffs += [f"metrics.json: {k}" for k in sorted(set(ma) | set(mb)) if ma.get(k) != mb.get(k)]
     scalars = []
     for d in (a, b):
         acc = EventAccumulator(str(d / "tb"))
         acc.Reload()
-        scalars.append({t: [(e.step, e.value) for e in acc.Scalars(t)] for t in acc.Tags()["scalars"]
-                        if not t.startswith("perf/")})
-    diffs += [f"tensorboard: {t}" for t in sorted(set(scalars[0]) | set(scalars[1]))
-              if scalars[0].get(t) != scalars[1].get(t)]
+        scalars.append(
+            {t: [(e.step, e.value) for e in acc.Scalars(t)] for t in acc.Tags()["scalars"] if not t.startswith("perf/")}
+        )
+    diffs += [
+        f"tensorboard: {t}" for t in sorted(set(scalars[0]) | set(scalars[1])) if scalars[0].get(t) != scalars[1].get(t)
+    ]
     return diffs
 
 
@@ -267,7 +292,9 @@ class Plan:
 
 def _diff(saved: Any, wanted: Any, prefix: str = "") -> list[str]:
     if isinstance(saved, dict) and isinstance(wanted, dict):
-        return [d for k in sorted(set(saved) | set(wanted)) for d in _diff(saved.get(k), wanted.get(k), f"{prefix}{k}.")]
+        return [
+            d for k in sorted(set(saved) | set(wanted)) for d in _diff(saved.get(k), wanted.get(k), f"{prefix}{k}.")
+        ]
     return [] if saved == wanted else [prefix.rstrip(".")]
 
 
@@ -314,10 +341,15 @@ def run_phases(
             if state["format"] != fmt:
                 raise ConfigError(f"{run_dir} holds a {state['format']!r} run, not a {fmt!r} one; use a new --run-dir")
             if "counters" not in state or "results_config" not in state:
-                raise CheckpointError(f"{ckpt_path} was written by an older semgame; finish that run with it or use a new --run-dir")
+                raise CheckpointError(
+                    f"{ckpt_path} was written by an older semgame; finish that run with it or use a new --run-dir"
+                )
             diff = _diff(state["results_config"], dict(results_config))
             if diff:
-                raise ConfigError(f"{run_dir} holds a run with a different config (differs in: {', '.join(diff)}); use a new --run-dir")
+                raise ConfigError(
+                    f"{run_dir} holds a run with a different config (differs in: {', '.join(diff)}); "
+                    "use a new --run-dir"
+                )
             if metrics_path.is_file():
                 say(f"{run_dir} has finished already; its metrics:")
                 return json.loads(metrics_path.read_text())
@@ -327,7 +359,9 @@ def run_phases(
         wall_before = 0.0
         if state is not None:
             if set(state["counters"]) != set(done):
-                raise CheckpointError(f"{ckpt_path} was written by an older semgame; finish that run with it or use a new --run-dir")
+                raise CheckpointError(
+                    f"{ckpt_path} was written by an older semgame; finish that run with it or use a new --run-dir"
+                )
             for name, obj in plan.state.items():
                 obj.load_state_dict(state[name])
             done, history, wall_before = dict(state["counters"]), state["history"], state["wall_seconds"]
@@ -340,11 +374,18 @@ def run_phases(
         samples = sum(done[p.name] * p.samples for p in plan.phases)
 
         def checkpoint() -> None:
-            save_checkpoint({
-                "format": fmt, **meta, "results_config": dict(results_config), "counters": dict(done),
-                "history": history, "wall_seconds": wall_before + time.perf_counter() - t0,
-                **{name: obj.state_dict() for name, obj in plan.state.items()},
-            }, ckpt_path)
+            save_checkpoint(
+                {
+                    "format": fmt,
+                    **meta,
+                    "results_config": dict(results_config),
+                    "counters": dict(done),
+                    "history": history,
+                    "wall_seconds": wall_before + time.perf_counter() - t0,
+                    **{name: obj.state_dict() for name, obj in plan.state.items()},
+                },
+                ckpt_path,
+            )
 
         from torch.utils.tensorboard import SummaryWriter
 
@@ -356,33 +397,42 @@ def run_phases(
                     record = phase.run_epoch(done[phase.name])
                     bad = [f"{k} = {v}" for k, v in record.items() if not math.isfinite(v)]
                     if bad:  # nothing of this epoch is kept: the checkpoint stays at the epoch before
-                        raise ConfigError(f"training diverged in {phase.label} {done[phase.name] + 1}: {', '.join(bad)}; "
-                                          f"{run_dir} keeps the epoch before (try a lower lr or recon_weight)")
+                        raise ConfigError(
+                            f"training diverged in {phase.label} {done[phase.name] + 1}: {', '.join(bad)}; "
+                            f"{run_dir} keeps the epoch before (try a lower lr or recon_weight)"
+                        )
                     done[phase.name] += 1
                     samples += phase.samples
                     history.append({"phase": phase.name, "epoch": done[phase.name], **record})
                     for key, tag in phase.tags.items():
                         writer.add_scalar(tag, record[key], samples)
                     writer.add_scalar(SAMPLES_PER_S, phase.samples / max(record["seconds"], 1e-9), samples)
-                    say(f"{phase.label} {done[phase.name]}/{phase.epochs}: "
+                    say(
+                        f"{phase.label} {done[phase.name]}/{phase.epochs}: "
                         + " ".join(f"{tag} {record[key]:.4f}" for key, tag in phase.tags.items())
-                        + f" ({record['seconds']:.1f} s)")
+                        + f" ({record['seconds']:.1f} s)"
+                    )
                     writer.flush()
                     checkpoint()
             final = plan.final()
             _log_hparams(writer, hparams, final, samples + 1)
             writer.flush()
-            save_checkpoint({"format": MODEL_FORMAT, **meta, **{k: plan.state[k].state_dict() for k in plan.model}},
-                            run_dir / "model.pt")
+            save_checkpoint(
+                {"format": MODEL_FORMAT, **meta, **{k: plan.state[k].state_dict() for k in plan.model}},
+                run_dir / "model.pt",
+            )
             seconds = {p.name: [h["seconds"] for h in history if h["phase"] == p.name] for p in plan.phases}
             metrics = {
-                **meta, "test": final, "history": history, "samples_seen": samples,
+                **meta,
+                "test": final,
+                "history": history,
+                "samples_seen": samples,
                 "seconds_per_epoch": {k: sum(v) / len(v) for k, v in seconds.items() if v},
-                "wall_seconds": wall_before + time.perf_counter() - t0, "device": plan.device,
+                "wall_seconds": wall_before + time.perf_counter() - t0,
+                "device": plan.device,
                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             }
             write_json(metrics_path, metrics)
         finally:
             writer.close()
     return metrics
-

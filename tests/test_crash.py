@@ -14,6 +14,7 @@ import errno
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -45,8 +46,9 @@ def _bench_kill() -> Any:
 bench_kill = _bench_kill()
 
 
-def run_forked(args: list[str], hook: dict[str, Any] | None = None, kill_after: float | None = None,
-               timeout: float = 120) -> tuple[str, float]:
+def run_forked(
+    args: list[str], hook: dict[str, Any] | None = None, kill_after: float | None = None, timeout: float = 120
+) -> tuple[str, float]:
     """``bench_kill.child(args, hook)`` in a forked process, SIGKILLed after ``kill_after`` s if still running."""
     start = time.perf_counter()
     pid = os.fork()
@@ -80,7 +82,7 @@ def configs(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> d
     """The kill configs on synthetic data; one in-process run first, so that forked children start warm
     (modules imported, data cached) and each run takes about a second."""
     folder = tmp_path_factory.mktemp("kill-configs")
-    configs = bench_kill.write_configs(folder, str(synthetic_root), 128, 32)
+    configs = bench_kill.write_configs(folder, str(synthetic_root), 64, 32)
     for command, config in configs.items():
         assert bench_kill.child(bench_kill.argv(command, config, folder / f"warm-{command}"), None) == 0
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: F401
@@ -89,7 +91,9 @@ def configs(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> d
 
 
 @pytest.mark.parametrize("command", ["train", "minmax"])
-def test_sigkill_at_random_moments_resumes_bit_identical(configs: dict[str, Path], tmp_path: Path, command: str) -> None:
+def test_sigkill_at_random_moments_resumes_bit_identical(
+    configs: dict[str, Path], tmp_path: Path, command: str
+) -> None:
     rows = bench_kill.kill_trials(run_forked, {command: configs[command]}, tmp_path, kills=10, seed=1)
     assert len(rows) == 10 and all(r["killed"] for r in rows)
     assert {r.get("stage") for r in rows if r["kind"] == "write"} - {None} <= set(bench_kill.STAGES)
@@ -99,8 +103,19 @@ def test_sigkill_at_random_moments_resumes_bit_identical(configs: dict[str, Path
 
 # ------------------------------------------------------------------------------------ the lock
 def tiny(root: Path, **changes: Any) -> LinkConfig:
-    values = dict(dataset="mnist", k=8, width=8, epochs=2, eve_epochs=1, batch_size=64, train_limit=256,
-                  test_limit=64, device="cpu", threads=1, data_root=str(root))
+    values = dict(
+        dataset="mnist",
+        k=8,
+        width=8,
+        epochs=2,
+        eve_epochs=1,
+        batch_size=64,
+        train_limit=256,
+        test_limit=64,
+        device="cpu",
+        threads=1,
+        data_root=str(root),
+    )
     return LinkConfig(**{**values, **changes})
 
 
@@ -108,18 +123,19 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_second_process_on_a_run_folder_is_refused(synthetic_root: Path, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_second_process_on_a_run_folder_is_refused(
+    synthetic_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     run_dir = tmp_path / "run"
     train_run(tiny(synthetic_root, epochs=1, eve_epochs=0), tmp_path / "other", quiet=True)  # warm caches
-    read, write = os.pipe()
+    (from_child, to_parent), (from_parent, to_child) = os.pipe(), os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the holder: takes the lock, says so, waits to be told to go
         with RunLock(run_dir):
-            os.write(write, b"locked")
-            os.read(read, 1)
+            os.write(to_parent, b"locked")
+            os.read(from_parent, 1)
         os._exit(0)
-    assert os.read(read, 6) == b"locked"
+    assert os.read(from_child, 6) == b"locked"
     before = snapshot(run_dir)
     with pytest.raises(RunLockedError, match=f"in use by another semgame process \\(pid {pid}\\)"):
         train_run(tiny(synthetic_root), run_dir, quiet=True)
@@ -127,7 +143,7 @@ def test_second_process_on_a_run_folder_is_refused(synthetic_root: Path, tmp_pat
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("semgame: error: run folder") and "in use" in err[0]
     assert snapshot(run_dir) == before  # the refused processes wrote nothing
-    os.write(write, b"x")
+    os.write(to_child, b"x")
     assert os.waitpid(pid, 0)[1] == 0
     train_run(tiny(synthetic_root), run_dir, quiet=True)  # the holder is gone: the folder is free
     assert not (run_dir / ".lock").exists()
@@ -172,9 +188,9 @@ def _interrupted_run(root: Path, run_dir: Path, monkeypatch: pytest.MonkeyPatch)
     return (run_dir / "checkpoint.pt").read_bytes()
 
 
-def test_disk_full_is_a_clear_error_and_keeps_the_checkpoint(synthetic_root: Path, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_disk_full_is_a_clear_error_and_keeps_the_checkpoint(
+    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import semgame.io as sio
 
     run_dir = tmp_path / "run"
@@ -188,11 +204,36 @@ def test_disk_full_is_a_clear_error_and_keeps_the_checkpoint(synthetic_root: Pat
 
     with monkeypatch.context() as m:
         m.setattr(sio.torch, "save", disk_full)
-        with pytest.raises(OutputError, match="checkpoint.pt: No space left on device \\(its previous version is intact\\)"):
+        with pytest.raises(
+            OutputError, match=re.escape("checkpoint.pt: No space left on device (its previous version is intact)")
+        ):
             train_run(tiny(synthetic_root), run_dir, quiet=True)
-        code = _cli(["train", "--run-dir", str(run_dir), "--data-root", str(synthetic_root), "--k", "8", "--width", "8",
-                     "--epochs", "2", "--eve-epochs", "1", "--batch-size", "64", "--train-limit", "256",
-                     "--test-limit", "64", "--device", "cpu", "--quiet"])
+        code = _cli(
+            [
+                "train",
+                "--run-dir",
+                str(run_dir),
+                "--data-root",
+                str(synthetic_root),
+                "--k",
+                "8",
+                "--width",
+                "8",
+                "--epochs",
+                "2",
+                "--eve-epochs",
+                "1",
+                "--batch-size",
+                "64",
+                "--train-limit",
+                "256",
+                "--test-limit",
+                "64",
+                "--device",
+                "cpu",
+                "--quiet",
+            ]
+        )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "No space left on device" in err[0], err
     assert (run_dir / "checkpoint.pt").read_bytes() == before and load_checkpoint(run_dir / "checkpoint.pt")
@@ -216,13 +257,38 @@ def _can_write_read_only() -> bool:
         probe.rmdir()
 
 
-def test_read_only_run_folder_is_a_clear_error(synthetic_root: Path, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_read_only_run_folder_is_a_clear_error(
+    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run_dir = tmp_path / "run"
     before = _interrupted_run(synthetic_root, run_dir, monkeypatch)
-    cmd = [sys.executable, "-m", "semgame.cli", "train", "--run-dir", str(run_dir), "--data-root", str(synthetic_root),
-           "--k", "8", "--width", "8", "--epochs", "2", "--eve-epochs", "1", "--batch-size", "64", "--train-limit", "256",
-           "--test-limit", "64", "--device", "cpu", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "semgame.cli",
+        "train",
+        "--run-dir",
+        str(run_dir),
+        "--data-root",
+        str(synthetic_root),
+        "--k",
+        "8",
+        "--width",
+        "8",
+        "--epochs",
+        "2",
+        "--eve-epochs",
+        "1",
+        "--batch-size",
+        "64",
+        "--train-limit",
+        "256",
+        "--test-limit",
+        "64",
+        "--device",
+        "cpu",
+        "--quiet",
+    ]
     if _can_write_read_only():  # root: run the command without the capability that ignores permissions
         if not shutil.which("setpriv"):
             pytest.skip("running as root without setpriv: permissions cannot be enforced")
@@ -230,8 +296,10 @@ def test_read_only_run_folder_is_a_clear_error(synthetic_root: Path, tmp_path: P
     for p in (run_dir, *run_dir.rglob("*")):
         p.chmod(0o555 if p.is_dir() else 0o444)
     try:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parents[1]),
-                                                                            os.environ.get("PYTHONPATH")]))}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH")])),
+        }
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     finally:
         for p in (run_dir, *run_dir.rglob("*")):

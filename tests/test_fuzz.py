@@ -19,7 +19,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
 import traceback
 import warnings
 from pathlib import Path
@@ -51,14 +50,23 @@ AGENTS_DIR = Path(__file__).resolve().parent.parent / "agents"
 ENV_ERRORS = (*USER_ERRORS, ValueError, ResetNeeded)
 """What the envs may raise on bad arguments or actions (see :mod:`semgame.errors`)."""
 
-EXAMPLES = {"env_single": 150, "env_vector": 100, "actions": 320, "toml": 200, "cli": 160, "agent_spec": 90}
+EXAMPLES = {"env_single": 150, "env_vector": 100, "actions": 320, "toml": 260, "cli": 100, "agent_spec": 90}
 TOTAL_EXAMPLES = sum(EXAMPLES.values())
 
 
 def fuzz(name: str) -> settings:
-    return settings(max_examples=EXAMPLES[name], deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                                           HealthCheck.filter_too_much, HealthCheck.data_too_large])
+    return settings(
+        max_examples=EXAMPLES[name],
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.filter_too_much,
+            HealthCheck.data_too_large,
+        ],
+    )
 
 
 def assert_clean(err: BaseException, allowed: tuple[type, ...]) -> None:
@@ -104,7 +112,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     torch.save({"w": torch.zeros(2)}, base / "foreign.pt")
     (base / "syntax_error.py").write_text("def (:\n")
     (base / "raises.py").write_text("raise RuntimeError('boom at import')\n")
-    (base / "needs_args.py").write_text("class Eve:\n    def __init__(self, x):\n        pass\n\n    def act(self, obs):\n        return obs\n")
+    (base / "needs_args.py").write_text(
+        "class Eve:\n    def __init__(self, x):\n        pass\n\n    def act(self, obs):\n        return obs\n"
+    )
     (base / "empty").mkdir()
     return {p.stem: p for p in base.iterdir()}
 
@@ -113,8 +123,18 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def tiny_run(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished tiny MNIST run folder (k 8, width 8, 1 + 1 epochs on 64 synthetic images)."""
     run = tmp_path_factory.mktemp("fuzz-run") / "run"
-    cfg = LinkConfig(dataset="mnist", k=8, width=8, epochs=1, eve_epochs=1, batch_size=32, train_limit=64,
-                     test_limit=32, device="cpu", data_root=str(synthetic_root))
+    cfg = LinkConfig(
+        dataset="mnist",
+        k=8,
+        width=8,
+        epochs=1,
+        eve_epochs=1,
+        batch_size=32,
+        train_limit=64,
+        test_limit=32,
+        device="cpu",
+        data_root=str(synthetic_root),
+    )
     train_run(cfg, run, quiet=True)
     return run
 
@@ -125,8 +145,14 @@ def _maybe_bad(good: st.SearchStrategy) -> st.SearchStrategy:
     return st.integers(0, 4).flatmap(lambda i: st.sampled_from(BAD_VALUES) if i == 0 else good)
 
 
-SNR = _maybe_bad(st.one_of(st.none(), st.floats(-150, 150), st.tuples(st.floats(-30, 30), st.floats(-30, 30)),
-                           st.sampled_from([(0.0, float("nan")), (5.0, 1.0), (1.0,), float("-inf")])))
+SNR = _maybe_bad(
+    st.one_of(
+        st.none(),
+        st.floats(-150, 150),
+        st.tuples(st.floats(-30, 30), st.floats(-30, 30)),
+        st.sampled_from([(0.0, float("nan")), (5.0, 1.0), (1.0,), float("-inf")]),
+    )
+)
 COMMON_KWARGS = {
     "rounds": _maybe_bad(st.integers(-1, 4)),
     "split": _maybe_bad(st.sampled_from(["test", "train", "val"])),
@@ -139,20 +165,39 @@ COMMON_KWARGS = {
     "device": st.sampled_from(["cpu", "cpu", "cuda", "tpu", "meta", "", "cpu:0", 3, None]),
     "data_root": st.sampled_from([None, "/nonexistent/data", 7]),
     "eavesdropper": st.sampled_from([None, None, ConstantEavesdropper(3), object(), 5]),
-    "defence": st.sampled_from([None, None, {"kind": "none"}, {"kind": "keyed", "psr_db": 10.0},
-                                {"kind": "keyed", "psr_db": 99.0}, {"kind": "bogus"}, {"psr_db": 1}, "keyed", 3]),
+    "defence": st.sampled_from(
+        [
+            None,
+            None,
+            {"kind": "none"},
+            {"kind": "keyed", "psr_db": 10.0},
+            {"kind": "keyed", "psr_db": 99.0},
+            {"kind": "bogus"},
+            {"psr_db": 1},
+            "keyed",
+            3,
+        ]
+    ),
 }
 
 
 def _link_choices(files: dict[str, Path]) -> st.SearchStrategy:
-    return st.sampled_from([None, None, None, str(files["corrupt"]), str(files["foreign"]), "/nonexistent/model.pt", 42])
+    return st.sampled_from(
+        [None, None, None, str(files["corrupt"]), str(files["foreign"]), "/nonexistent/model.pt", 42]
+    )
 
 
 def _images(dataset: str) -> st.SearchStrategy:
     other = "cifar10" if dataset != "cifar10" else "mnist"
-    return st.sampled_from([SYNTH[dataset]] * 6 + [SYNTH[other], (torch.zeros(0, 1, 28, 28), torch.zeros(0)),
-                                                    (SYNTH[dataset].tensors[0], torch.zeros(3, dtype=torch.int64)),
-                                                    "images"])
+    return st.sampled_from(
+        [SYNTH[dataset]] * 6
+        + [
+            SYNTH[other],
+            (torch.zeros(0, 1, 28, 28), torch.zeros(0)),
+            (SYNTH[dataset].tensors[0], torch.zeros(3, dtype=torch.int64)),
+            "images",
+        ]
+    )
 
 
 def play_a_little(env: Any, vector: bool) -> None:
@@ -174,17 +219,23 @@ def test_fuzz_single_env_constructor(files: dict[str, Path], data: st.DataObject
     # gymnasium.make itself handles render_mode (and wraps "human" around rgb_array): fuzz it on the class
     direct = data.draw(st.booleans(), "construct SemComEnv directly")
     render_modes = [None, "rgb_array", "human", 3] if direct else [None, "rgb_array"]
-    kwargs = data.draw(st.fixed_dictionaries({}, optional={
-        **COMMON_KWARGS, "link": _link_choices(files), "images": _images(ENV_IDS[env_id]),
-        "render_mode": st.sampled_from(render_modes)}), "kwargs")
+    kwargs = data.draw(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                **COMMON_KWARGS,
+                "link": _link_choices(files),
+                "images": _images(ENV_IDS[env_id]),
+                "render_mode": st.sampled_from(render_modes),
+            },
+        ),
+        "kwargs",
+    )
     kwargs.setdefault("images", SYNTH[ENV_IDS[env_id]])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            if direct:
-                env = SemComEnv(ENV_IDS[env_id], role, **kwargs)
-            else:
-                env = gym.make(env_id, role=role, **kwargs)
+            env = SemComEnv(ENV_IDS[env_id], role, **kwargs) if direct else gym.make(env_id, role=role, **kwargs)
             play_a_little(env, vector=False)
             if env.render_mode == "rgb_array":
                 assert env.render().dtype == np.uint8
@@ -199,10 +250,19 @@ def test_fuzz_single_env_constructor(files: dict[str, Path], data: st.DataObject
 def test_fuzz_vector_env_constructor(files: dict[str, Path], data: st.DataObject) -> None:
     env_id = data.draw(st.sampled_from(list(ENV_IDS)), "env id")
     role = data.draw(st.sampled_from(["eavesdropper", "transmitter", "eavesdropper", "transmitter", "spy"]), "role")
-    kwargs = data.draw(st.fixed_dictionaries({}, optional={
-        **COMMON_KWARGS, "link": _link_choices(files), "images": _images(ENV_IDS[env_id]),
-        "autoreset_mode": _maybe_bad(st.sampled_from(["next_step", "same_step", "disabled"])),
-        "tensors": _maybe_bad(st.booleans())}), "kwargs")
+    kwargs = data.draw(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                **COMMON_KWARGS,
+                "link": _link_choices(files),
+                "images": _images(ENV_IDS[env_id]),
+                "autoreset_mode": _maybe_bad(st.sampled_from(["next_step", "same_step", "disabled"])),
+                "tensors": _maybe_bad(st.booleans()),
+            },
+        ),
+        "kwargs",
+    )
     kwargs.setdefault("images", SYNTH[ENV_IDS[env_id]])
     num_envs = data.draw(_maybe_bad(st.integers(-1, 6)), "num_envs")
     with warnings.catch_warnings():
@@ -221,24 +281,40 @@ def test_fuzz_vector_env_constructor(files: dict[str, Path], data: st.DataObject
 def envs() -> dict[str, Any]:
     """One env per (single / vector) x role, with episodes too long to end while fuzzing."""
     kw = dict(rounds=10**6, images=SYNTH["mnist"], compute_psnr=False)
-    out = {"single-eavesdropper": SemComEnv(role="eavesdropper", **kw),
-           "single-transmitter": SemComEnv(role="transmitter", **kw),
-           "vector-eavesdropper": SemComVectorEnv(4, role="eavesdropper", **kw),
-           "vector-transmitter": SemComVectorEnv(4, role="transmitter", **kw),
-           "tensors-transmitter": SemComVectorEnv(4, role="transmitter", tensors=True, **kw)}
+    out = {
+        "single-eavesdropper": SemComEnv(role="eavesdropper", **kw),
+        "single-transmitter": SemComEnv(role="transmitter", **kw),
+        "vector-eavesdropper": SemComVectorEnv(4, role="eavesdropper", **kw),
+        "vector-transmitter": SemComVectorEnv(4, role="transmitter", **kw),
+        "tensors-transmitter": SemComVectorEnv(4, role="transmitter", tensors=True, **kw),
+    }
     for env in out.values():
         env.reset(seed=0)
     return out
 
 
-NUMPY_DTYPES = [np.int8, np.int32, np.int64, np.uint8, np.uint64, np.float16, np.float32, np.float64, np.bool_,
-                np.complex64, np.dtype("U3"), np.dtype(object)]
+NUMPY_DTYPES = [
+    np.int8,
+    np.int32,
+    np.int64,
+    np.uint8,
+    np.uint64,
+    np.float16,
+    np.float32,
+    np.float64,
+    np.bool_,
+    np.complex64,
+    np.dtype("U3"),
+    np.dtype(object),
+]
 
 
 def _elements(dtype: np.dtype) -> st.SearchStrategy:
     if dtype.kind == "f":
-        return st.one_of(st.floats(-1, 1, width=16 if dtype.itemsize == 2 else 32),
-                         st.floats(allow_nan=True, allow_infinity=True, width=16 if dtype.itemsize == 2 else 32))
+        return st.one_of(
+            st.floats(-1, 1, width=16 if dtype.itemsize == 2 else 32),
+            st.floats(allow_nan=True, allow_infinity=True, width=16 if dtype.itemsize == 2 else 32),
+        )
     if dtype.kind == "O":
         return st.sampled_from([0, 1, "a", None, 2.5, [1]])
     return hnp.from_dtype(dtype)
@@ -252,10 +328,13 @@ def actions(draw: st.DrawFn, space: gym.Space, tensors: bool) -> Any:
     kind = draw(st.sampled_from(["valid", "values", "dtype", "shape", "object"]))
     if kind in ("valid", "values"):
         if discrete:
-            elements = st.integers(0, 9) if kind == "valid" else st.integers(-2**63, 2**63 - 1)
+            elements = st.integers(0, 9) if kind == "valid" else st.integers(-(2**63), 2**63 - 1)
         else:
-            elements = st.floats(-1, 1, width=32) if kind == "valid" else st.floats(width=32, allow_nan=True,
-                                                                                     allow_infinity=True)
+            elements = (
+                st.floats(-1, 1, width=32)
+                if kind == "valid"
+                else st.floats(width=32, allow_nan=True, allow_infinity=True)
+            )
         action = draw(hnp.arrays(good_dtype, shape, elements=elements))
     elif kind == "dtype":
         dtype = np.dtype(draw(st.sampled_from(NUMPY_DTYPES)))
@@ -264,9 +343,28 @@ def actions(draw: st.DrawFn, space: gym.Space, tensors: bool) -> Any:
         wrong = draw(st.sampled_from([shape[:-1], (*shape, 1), tuple(d + 1 for d in shape), (2, 0), (0,)]))
         action = draw(hnp.arrays(good_dtype, wrong))
     else:
-        return draw(st.sampled_from([0, 3, -1, 10, 2**70, 0.5, float("nan"), None, "3", [1, 2], [[1], [1, 2]], {},
-                                     b"\x01", torch.zeros(shape, dtype=torch.bfloat16),
-                                     torch.zeros(shape, dtype=torch.complex64), torch.full(shape, float("nan"))]))
+        return draw(
+            st.sampled_from(
+                [
+                    0,
+                    3,
+                    -1,
+                    10,
+                    2**70,
+                    0.5,
+                    float("nan"),
+                    None,
+                    "3",
+                    [1, 2],
+                    [[1], [1, 2]],
+                    {},
+                    b"\x01",
+                    torch.zeros(shape, dtype=torch.bfloat16),
+                    torch.zeros(shape, dtype=torch.complex64),
+                    torch.full(shape, float("nan")),
+                ]
+            )
+        )
     if tensors or draw(st.integers(0, 4)) == 0:  # also as a tensor (any dtype torch has)
         action = torch.from_numpy(np.ascontiguousarray(action)) if action.dtype.kind in "biuf" else action
     return action
@@ -292,33 +390,56 @@ def test_fuzz_actions(envs: dict[str, Any], data: st.DataObject) -> None:
 
 
 # ---------------------------------------------------------------------------------- TOML configs
-TOML_SCALARS = st.one_of(st.integers(-3, 5000), st.integers(-2**70, 2**70), st.floats(-200, 200),
-                         st.sampled_from([float("nan"), float("inf"), -float("inf"), 1e300]), st.booleans(),
-                         st.sampled_from(["mnist", "rayleigh", "none", "zf", "cpu", "", "imagenet", "🛰", 'a"b', "x\\y",
-                                          "\x7f"]))
+TOML_SCALARS = st.one_of(
+    st.integers(-3, 5000),
+    st.integers(-(2**70), 2**70),
+    st.floats(-200, 200),
+    st.sampled_from([float("nan"), float("inf"), -float("inf"), 1e300]),
+    st.booleans(),
+    st.sampled_from(["mnist", "rayleigh", "none", "zf", "cpu", "", "imagenet", "🛰", 'a"b', "x\\y", "\x7f"]),
+)
 TOML_BAD = st.one_of(TOML_SCALARS, st.lists(TOML_SCALARS, max_size=3))
 LINK_VALUES = {
-    "dataset": st.sampled_from(["mnist", "cifar10", "fashion_mnist", "MNIST", "cifar"]), "k": st.integers(1, 64),
-    "width": st.integers(1, 32), "snr_db": st.floats(-30, 30), "eve_snr_db": st.floats(-30, 30),
-    "train_snr_db": st.lists(st.floats(-30, 30), min_size=2, max_size=2).map(sorted), "fading": st.sampled_from(["rayleigh", "none"]),
-    "block": st.booleans(), "csi": st.sampled_from(["perfect", "none"]), "equalizer": st.sampled_from(["mmse", "zf"]),
-    "epochs": st.integers(0, 10), "eve_epochs": st.integers(0, 10), "batch_size": st.integers(1, 512),
-    "lr": st.floats(1e-5, 1.0), "recon_weight": st.floats(0, 100), "augment": st.booleans(),
-    "train_limit": st.integers(1, 10**6), "test_limit": st.integers(1, 10**6), "seed": st.integers(0, 2**32 - 1),
-    "device": st.sampled_from(["auto", "cpu", "cuda"]), "threads": st.integers(1, 8),
+    "dataset": st.sampled_from(["mnist", "cifar10", "fashion_mnist", "MNIST", "cifar"]),
+    "k": st.integers(1, 64),
+    "width": st.integers(1, 32),
+    "snr_db": st.floats(-30, 30),
+    "eve_snr_db": st.floats(-30, 30),
+    "train_snr_db": st.lists(st.floats(-30, 30), min_size=2, max_size=2).map(sorted),
+    "fading": st.sampled_from(["rayleigh", "none"]),
+    "block": st.booleans(),
+    "csi": st.sampled_from(["perfect", "none"]),
+    "equalizer": st.sampled_from(["mmse", "zf"]),
+    "epochs": st.integers(0, 10),
+    "eve_epochs": st.integers(0, 10),
+    "batch_size": st.integers(1, 512),
+    "lr": st.floats(1e-5, 1.0),
+    "recon_weight": st.floats(0, 100),
+    "augment": st.booleans(),
+    "train_limit": st.integers(1, 10**6),
+    "test_limit": st.integers(1, 10**6),
+    "seed": st.integers(0, 2**32 - 1),
+    "device": st.sampled_from(["auto", "cpu", "cuda"]),
+    "threads": st.integers(1, 8),
     "data_root": st.text(max_size=8).filter(lambda t: "\x00" not in t),
 }
 MINMAX_VALUES = {
-    "lambda": st.floats(0, 10), "objective": st.sampled_from(["neg_ce", "kl_uniform", "mi"]), "eve_steps": st.integers(1, 3),
-    "legit_steps": st.integers(1, 3), "rounds": st.integers(0, 5), "pretrain_epochs": st.integers(0, 3),
-    "eve_pretrain_epochs": st.integers(0, 3), "eve_lr": st.floats(1e-5, 1.0),
+    "lambda": st.floats(0, 10),
+    "objective": st.sampled_from(["neg_ce", "kl_uniform", "mi"]),
+    "eve_steps": st.integers(1, 3),
+    "legit_steps": st.integers(1, 3),
+    "rounds": st.integers(0, 5),
+    "pretrain_epochs": st.integers(0, 3),
+    "eve_pretrain_epochs": st.integers(0, 3),
+    "eve_lr": st.floats(1e-5, 1.0),
 }
 
 
 def _table(values: dict[str, st.SearchStrategy]) -> st.SearchStrategy:
     """A TOML table: valid keys with mostly valid values (one in ten of the wrong kind)."""
-    return st.fixed_dictionaries({}, optional={
-        k: st.integers(0, 9).flatmap(lambda i, v=v: TOML_BAD if i == 0 else v) for k, v in values.items()})
+    return st.fixed_dictionaries(
+        {}, optional={k: st.integers(0, 9).flatmap(lambda i, v=v: TOML_BAD if i == 0 else v) for k, v in values.items()}
+    )
 
 
 def toml_value(v: Any) -> str:
@@ -334,11 +455,26 @@ def toml_value(v: Any) -> str:
 
 
 @fuzz("toml")
-@given(link=_table(LINK_VALUES), game=st.one_of(st.none(), _table(MINMAX_VALUES)),
-       noise=st.sampled_from([""] * 24 + ["k = \n", "[broken\n", "k = 1\nk = 2\n", "= 3\n", "\x00", "latent_dim = 8\n",
-                              "[minmax]\ngamma = 1\n", "[minmax]\n[minmax]\n"]))
-def test_fuzz_toml_run_configs(tmp_path_factory: pytest.TempPathFactory, link: dict, game: dict | None,
-                               noise: str) -> None:
+@given(
+    link=_table(LINK_VALUES),
+    game=st.one_of(st.none(), _table(MINMAX_VALUES)),
+    noise=st.sampled_from(
+        [""] * 24
+        + [
+            "k = \n",
+            "[broken\n",
+            "k = 1\nk = 2\n",
+            "= 3\n",
+            "\x00",
+            "latent_dim = 8\n",
+            "[minmax]\ngamma = 1\n",
+            "[minmax]\n[minmax]\n",
+        ]
+    ),
+)
+def test_fuzz_toml_run_configs(
+    tmp_path_factory: pytest.TempPathFactory, link: dict, game: dict | None, noise: str
+) -> None:
     path = tmp_path_factory.getbasetemp() / "fuzz.toml"
     text = "".join(f"{k} = {toml_value(v)}\n" for k, v in link.items()) + noise
     if game is not None:
@@ -369,7 +505,9 @@ def _subcommands() -> dict[str, Any]:
 
 SUBCOMMANDS = _subcommands()
 INT_VALUES = st.one_of(st.integers(-1, 3), st.sampled_from(["0", "-1", "x", "1.5", "99999999999999999999", "", "nan"]))
-FLOAT_VALUES = st.one_of(st.floats(-20, 20).map(repr), st.sampled_from(["nan", "inf", "-inf", "1e400", "abc", "", "-150"]))
+FLOAT_VALUES = st.one_of(
+    st.floats(-20, 20).map(repr), st.sampled_from(["nan", "inf", "-inf", "1e400", "abc", "", "-150"])
+)
 
 
 def _value(action: Any, paths: list[str]) -> st.SearchStrategy:
@@ -387,8 +525,16 @@ def _value(action: Any, paths: list[str]) -> st.SearchStrategy:
     if action.type is not None and getattr(action.type, "__name__", "") == "_parse_pair":
         return st.sampled_from(["0,20", "5,1", "nan,1", "1", "a,b", "-500,0"])
     if name in ("agent", "opponent"):
-        return st.sampled_from(["semgame.protocols:ConstantEavesdropper", f"{AGENTS_DIR}/random_eavesdropper.py:RandomEavesdropper",
-                                "semgame.protocols:Nope", "nonexistent_module:X", "no-colon", f"{AGENTS_DIR}/missing.py:X"])
+        return st.sampled_from(
+            [
+                "semgame.protocols:ConstantEavesdropper",
+                f"{AGENTS_DIR}/random_eavesdropper.py:RandomEavesdropper",
+                "semgame.protocols:Nope",
+                "nonexistent_module:X",
+                "no-colon",
+                f"{AGENTS_DIR}/missing.py:X",
+            ]
+        )
     if name == "dataset":
         return st.sampled_from(["mnist", "cifar10", "fashion_mnist", "imagenet", ""])
     return st.sampled_from(paths)
@@ -428,8 +574,9 @@ def argv_for(draw: st.DrawFn, command: str, paths: list[str], run_dir: str, data
 
 
 @pytest.fixture(scope="module")
-def cli_context(tiny_run: Path, files: dict[str, Path], synthetic_root: Path,
-                tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def cli_context(
+    tiny_run: Path, files: dict[str, Path], synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
     """Paths the CLI fuzz draws from; SEMGAME_DATA and the download cache point at an empty folder and
     torchvision cannot download, so a valid ``train`` / ``minmax`` / ``reproduce`` stops at the data."""
     import torchvision
@@ -444,17 +591,27 @@ def cli_context(tiny_run: Path, files: dict[str, Path], synthetic_root: Path,
 
     for cls in ("MNIST", "CIFAR10", "FashionMNIST"):
         mp.setattr(torchvision.datasets, cls, offline)
-    paths = [str(tiny_run), str(tiny_run / "model.pt"), str(tiny_run / "checkpoint.pt"), str(synthetic_root),
-             str(synthetic_root), str(files["corrupt"]), str(files["foreign"]), str(files["empty"]),
-             "/nonexistent/path", str(base / "out.json")]
+    paths = [
+        str(tiny_run),
+        str(tiny_run / "model.pt"),
+        str(tiny_run / "checkpoint.pt"),
+        str(synthetic_root),
+        str(synthetic_root),
+        str(files["corrupt"]),
+        str(files["foreign"]),
+        str(files["empty"]),
+        "/nonexistent/path",
+        str(base / "out.json"),
+    ]
     yield {"paths": paths, "base": base, "counter": itertools.count(), "data_root": str(synthetic_root)}
     mp.undo()
 
 
 @fuzz("cli")
 @given(data=st.data())
-def test_fuzz_cli_argument_vectors(cli_context: dict[str, Any], capsys: pytest.CaptureFixture[str],
-                                   data: st.DataObject) -> None:
+def test_fuzz_cli_argument_vectors(
+    cli_context: dict[str, Any], capsys: pytest.CaptureFixture[str], data: st.DataObject
+) -> None:
     command = data.draw(st.sampled_from(sorted(SUBCOMMANDS)), "command")
     run_dir = str(cli_context["base"] / f"run{next(cli_context['counter'])}")
     argv = data.draw(argv_for(command, cli_context["paths"], run_dir, cli_context["data_root"]), "argv")
@@ -477,19 +634,57 @@ def test_fuzz_cli_argument_vectors(cli_context: dict[str, Any], capsys: pytest.C
 @fuzz("agent_spec")
 @given(data=st.data())
 def test_fuzz_agent_specs(files: dict[str, Path], data: st.DataObject) -> None:
-    targets = ["semgame.protocols", "semgame", "numpy", "os.path", "nonexistent_mod_xyz", "semgame.nope", "",
-               f"{AGENTS_DIR}/random_eavesdropper.py", f"{AGENTS_DIR}/majority_eavesdropper.py",
-               str(files["syntax_error"]), str(files["raises"]), str(files["needs_args"]), str(files["empty"]),
-               str(files["corrupt"]), "missing/dir/agent.py", "./", "a b"]
-    attrs = ["ConstantEavesdropper", "RandomEavesdropper", "MajorityEavesdropper", "Eve", "check_agent",
-             "Eavesdropper", "Nope", "__all__", "sep", "ConstantEavesdropper.act", "", "a.b"]
-    valid = [f"{AGENTS_DIR}/{name}_eavesdropper.py:{cls}" for name, cls in (
-        ("random", "RandomEavesdropper"), ("majority", "MajorityEavesdropper"), ("template", "TemplateEavesdropper"))]
-    spec = data.draw(st.one_of(
-        st.sampled_from([*valid, "semgame.protocols:ConstantEavesdropper"]),
-        st.builds(lambda t, a: f"{t}:{a}", st.sampled_from(targets), st.sampled_from(attrs)),
-        st.builds(lambda t, a: f"{t}:{a}", st.sampled_from(targets), st.sampled_from(attrs)),
-        st.text(max_size=12), st.sampled_from([None, 3, "a:b:c", ":", "x:"])), "spec")
+    targets = [
+        "semgame.protocols",
+        "semgame",
+        "numpy",
+        "os.path",
+        "nonexistent_mod_xyz",
+        "semgame.nope",
+        "",
+        f"{AGENTS_DIR}/random_eavesdropper.py",
+        f"{AGENTS_DIR}/majority_eavesdropper.py",
+        str(files["syntax_error"]),
+        str(files["raises"]),
+        str(files["needs_args"]),
+        str(files["empty"]),
+        str(files["corrupt"]),
+        "missing/dir/agent.py",
+        "./",
+        "a b",
+    ]
+    attrs = [
+        "ConstantEavesdropper",
+        "RandomEavesdropper",
+        "MajorityEavesdropper",
+        "Eve",
+        "check_agent",
+        "Eavesdropper",
+        "Nope",
+        "__all__",
+        "sep",
+        "ConstantEavesdropper.act",
+        "",
+        "a.b",
+    ]
+    valid = [
+        f"{AGENTS_DIR}/{name}_eavesdropper.py:{cls}"
+        for name, cls in (
+            ("random", "RandomEavesdropper"),
+            ("majority", "MajorityEavesdropper"),
+            ("template", "TemplateEavesdropper"),
+        )
+    ]
+    spec = data.draw(
+        st.one_of(
+            st.sampled_from([*valid, "semgame.protocols:ConstantEavesdropper"]),
+            st.builds(lambda t, a: f"{t}:{a}", st.sampled_from(targets), st.sampled_from(attrs)),
+            st.builds(lambda t, a: f"{t}:{a}", st.sampled_from(targets), st.sampled_from(attrs)),
+            st.text(max_size=12),
+            st.sampled_from([None, 3, "a:b:c", ":", "x:"]),
+        ),
+        "spec",
+    )
     protocol = data.draw(st.sampled_from([Eavesdropper, Transmitter]), "protocol")
     try:
         agent = make_agent(spec, protocol)
@@ -499,4 +694,3 @@ def test_fuzz_agent_specs(files: dict[str, Path], data: st.DataObject) -> None:
         return
     event("works")
     assert callable(agent.act)
-

@@ -39,6 +39,7 @@ from semgame.privacy.leakage import COLUMNS, defend, leakage_report, new_eavesdr
 from semgame.privacy.minmax import MinMaxConfig, minmax_run
 from semgame.loader import load_run
 from semgame.run import load_data, train_run
+from semgame.runloop import TEST_TAGS
 from semgame.seeds import SURROGATE_EVE, UNDEFENDED_EVE, eve_seed
 from semgame.training import fit_eavesdropper
 
@@ -224,7 +225,7 @@ class Lab:
         hp = {k: (v if isinstance(v, (int, float, str, bool)) and v is not None else str(v))
               for k, v in row.items() if k in ("defence", "kind", "psr_db", "eve_snr_db", "lambda_", "objective",
                                                 "method", "scope", "mu", "legit_finetuned", "power", "tx_power")}
-        metrics = {f"hparam/{k}": float(row[k]) for k, _ in COLUMNS if k != "defence" and isinstance(row.get(k), (int, float))
+        metrics = {f"hparam/{TEST_TAGS.get(k, k)}": float(row[k]) for k, _ in COLUMNS if k != "defence" and isinstance(row.get(k), (int, float))
                    and not (isinstance(row[k], float) and math.isnan(row[k]))}
         with SummaryWriter(str(self.out / "tb" / name)) as w:
             w.add_hparams(hp, metrics, run_name=".")

@@ -14,7 +14,7 @@ from typing import Any
 from semgame.io import write_json, write_png, write_text
 from semgame.privacy.leakage import COLUMNS
 
-__all__ = ["format_table", "write_report", "check_targets"]
+__all__ = ["format_table", "write_report", "check_targets", "channel_description"]
 
 
 def _fmt(v: Any, key: str = "") -> str:
@@ -91,6 +91,22 @@ def _plot(rows: list[dict[str, Any]], out: Path, kind: str) -> list[str]:
     return files
 
 
+def channel_description(cfg: dict[str, Any]) -> str:
+    """The channel of a link config in words (a reused link brings its own).
+
+    >>> channel_description({"fading": "rayleigh", "block": True, "csi": "perfect", "equalizer": "mmse"})
+    'Rayleigh block fading, perfect CSI (MMSE)'
+    >>> channel_description({"fading": "none", "block": True, "csi": "none", "equalizer": "zf"})
+    'no fading (AWGN only), no CSI'
+    """
+    if cfg["fading"] == "none":
+        fading = "no fading (AWGN only)"
+    else:
+        fading = f"Rayleigh {'block' if cfg['block'] else 'per-symbol'} fading"
+    csi = f"perfect CSI ({cfg['equalizer'].upper()})" if cfg["csi"] == "perfect" else "no CSI"
+    return f"{fading}, {csi}"
+
+
 def write_report(out: str | Path, title: str, rows: list[dict[str, Any]], meta: dict[str, Any], kind: str = "",
                  notes: str = "") -> Path:
     """``report.md`` + ``results.json`` + PNG plots in ``out``."""
@@ -100,7 +116,7 @@ def write_report(out: str | Path, title: str, rows: list[dict[str, Any]], meta: 
     write_json(out / "results.json", {"meta": meta, "rows": rows})
     text = [f"# {title}", "", f"Regenerate: `{meta['command']}`", "",
             f"Dataset {meta['dataset']}, profile {meta['profile']}, seed {meta['seed']}, legitimate SNR "
-            f"{meta['link_config']['snr_db']:g} dB, Rayleigh block fading, perfect CSI (MMSE). Fresh eavesdroppers: "
+            f"{meta['link_config']['snr_db']:g} dB, {channel_description(meta['link_config'])}. Fresh eavesdroppers: "
             f"K={meta['budgets']['fresh_k']}, {meta['budgets']['fresh_epochs']} epochs each, from scratch on recorded "
             f"defended training transmissions. Accuracies are fractions; wall time {meta['wall_seconds']:.0f} s.", "",
             format_table(rows), ""]
