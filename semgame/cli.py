@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn, Sequence
 
+from semgame.bench.cli import register as register_bench
 from semgame.config import MAX_THREADS, ConfigError, check_int
 from semgame.envs.play import add_play_parser
 from semgame.flags import add_config_flags, config_from_args
@@ -102,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(handler=_cmd_eval)
     register_privacy(sub)
     add_play_parser(sub)
+    register_bench(sub)
     return parser
 
 

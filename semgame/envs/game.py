@@ -129,7 +129,7 @@ _WAVEFORMS: "weakref.WeakKeyDictionary[SemanticLink, dict[tuple, tuple[Tensor, T
 
 
 @torch.no_grad()
-def _encode(link: SemanticLink, images: Tensor, device: torch.device, batch: int = 1000) -> Tensor:
+def _encode(link: SemanticLink, images: Tensor, device: torch.device, batch: int = 64) -> Tensor:
     per_link = _WAVEFORMS.setdefault(link, {})
     # tensor version counters change with every in-place update (optimizer steps, load_state_dict),
     # so a link trained further after an env was built is re-encoded, never served stale waveforms
@@ -138,7 +138,7 @@ def _encode(link: SemanticLink, images: Tensor, device: torch.device, batch: int
     hit = per_link.get(key)
     if hit is not None and hit[0] is images:
         return hit[1]
-    link.encoder.eval()
+    link.encoder.eval()  # (CPU convolutions run ~2x faster per image in batches of 64 than of 1000)
     x = torch.cat([link.encoder(images[i : i + batch].to(device)) for i in range(0, len(images), batch)])
     per_link[key] = (images, x)  # keeps `images` alive so its id cannot be reused
     return x

@@ -80,20 +80,20 @@ from semgame.privacy.perturbation import (
 from semgame.seeds import Stream, seeded_generator
 
 __all__ = [
-    "DEMO_KEY",
-    "Encoded",
-    "encode",
-    "Defence",
-    "NoDefence",
-    "KeyedDefence",
-    "AdversarialDefence",
-    "PolicyDefence",
-    "DefenceContext",
     "DEFENCES",
-    "register_defence",
-    "check_defence_config",
+    "DEMO_KEY",
+    "AdversarialDefence",
+    "Defence",
+    "DefenceContext",
+    "Encoded",
+    "KeyedDefence",
+    "NoDefence",
+    "PolicyDefence",
     "build_defence",
+    "check_defence_config",
+    "encode",
     "finetune_receiver",
+    "register_defence",
 ]
 
 DEMO_KEY = 0x5EC2E7
