@@ -24,10 +24,12 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from semgame.channels import CSIS, EQUALIZERS, FADINGS
+from semgame.models import ARCHS, latent_layout
 
-__all__ = ["ConfigError", "LinkConfig", "from_dict", "load_config_file"]
+__all__ = ["ConfigError", "LinkConfig", "PRECISIONS", "from_dict", "load_config_file"]
 
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 class ConfigError(ValueError):
@@ -44,11 +46,21 @@ class LinkConfig:
     Rayleigh fading (``fading``), block (one coefficient per image) or per symbol (``block``).
     ``csi="perfect"`` equalises with the true coefficient (``equalizer`` mmse or zf).
 
+    Architecture (:mod:`semgame.models`): ``arch="dense"`` (the default, and what every config
+    written before the field existed means) maps a conv trunk through one linear layer to the
+    ``2k`` reals; ``arch="spatial"`` keeps them as a feature map of side ``H / 4`` (Deep JSCC
+    style), so ``2k`` must fill whole channels of it (``k`` a multiple of 32 for CIFAR-10).
+
     Training: the link minimises ``CE + recon_weight * MSE``; ``augment`` adds random
     horizontal flips and 4-pixel translations (useful for CIFAR-10, not for digits).
+    ``precision``: ``"fp32"``, ``"bf16"`` (autocast of the neural blocks; the channel stays
+    complex64) or ``"auto"`` (bf16 only where the device computes it natively, see
+    :func:`semgame.training.resolve_precision`). Like ``device`` and ``threads`` it does not
+    define the run: a run may resume under another precision.
     """
 
     dataset: str = "mnist"
+    arch: str = "dense"
     k: int = 16
     width: int = 16
     snr_db: float = 10.0
@@ -68,6 +80,7 @@ class LinkConfig:
     test_limit: int | None = None
     seed: int = 0
     device: str = "auto"
+    precision: str = "auto"
     threads: int = 1
     data_root: str | None = None
 
@@ -103,6 +116,12 @@ class LinkConfig:
         _choice("csi", self.csi, CSIS)
         _choice("equalizer", self.equalizer, EQUALIZERS)
         _choice("device", self.device, DEVICES)
+        _choice("precision", self.precision, PRECISIONS)
+        _choice("arch", self.arch, ARCHS)
+        try:
+            latent_layout(self.arch, dataset_info(self.dataset).shape, self.k)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
 
     @property
     def eve_snr(self) -> float:

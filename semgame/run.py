@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import TensorDataset
 from torch.utils.tensorboard import SummaryWriter
 
-from semgame.config import ConfigError, LinkConfig
+from semgame.config import ConfigError, LinkConfig, from_dict
 from semgame.data import load_dataset
 from semgame.io import load_checkpoint, save_checkpoint, write_json, write_text
 from semgame.link import build_eavesdropper, build_link
@@ -40,8 +40,8 @@ from semgame.training import (
 
 __all__ = ["train_run", "load_data", "config_to_toml", "RUNTIME_KEYS"]
 
-RUNTIME_KEYS = ("device", "threads", "data_root")
-"""Config keys that do not change results; a run may resume with different values."""
+RUNTIME_KEYS = ("device", "threads", "data_root", "precision")
+"""Config keys that do not define a run's results; a run may resume with different values."""
 
 
 def config_to_toml(values: dict[str, Any]) -> str:
@@ -102,7 +102,7 @@ def train_run(cfg: LinkConfig, run_dir: str | Path, *, quiet: bool = False) -> d
     state: dict[str, Any] | None = None
     if ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
-        saved = {k: v for k, v in state["config"].items() if k not in RUNTIME_KEYS}
+        saved = _results_config(from_dict(state["config"]))  # keys added since it was saved take their defaults
         if saved != _results_config(cfg):
             diff = sorted(k for k in saved if saved.get(k) != _results_config(cfg).get(k))
             raise ConfigError(f"{run_dir} holds a run with a different config (differs in: {', '.join(diff)}); use a new --run-dir")
@@ -144,7 +144,7 @@ def train_run(cfg: LinkConfig, run_dir: str | Path, *, quiet: bool = False) -> d
 
     # steps 1..link_epoch+eve_epoch are logged and checkpointed; drop anything logged after them
     writer = SummaryWriter(str(run_dir / "tb"), purge_step=link_epoch + eve_epoch + 1 if state is not None else None)
-    eval_kw = dict(device=device, seed=cfg.seed)
+    eval_kw = dict(device=device, seed=cfg.seed, precision=cfg.precision)
     try:
         while link_epoch < cfg.epochs:
             stats = train_link_epoch(link, train, link_opt, cfg, link_epoch, device)
@@ -160,7 +160,8 @@ def train_run(cfg: LinkConfig, run_dir: str | Path, *, quiet: bool = False) -> d
         transmit = encoder_transmit(link)
         while eve_epoch < cfg.eve_epochs:
             stats = train_eavesdropper_epoch(
-                eve, transmit, train, eve_opt, batch_size=cfg.batch_size, seed=cfg.seed, epoch=eve_epoch, device=device
+                eve, transmit, train, eve_opt, batch_size=cfg.batch_size, seed=cfg.seed, epoch=eve_epoch, device=device,
+                precision=cfg.precision,
             )
             eve_sched.step()
             eve_m = evaluate(link, test, eve=eve, **eval_kw)

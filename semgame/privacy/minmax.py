@@ -44,6 +44,7 @@ from semgame.loader import MODEL_FORMAT, load_run
 from semgame.run import RUNTIME_KEYS, config_to_toml, load_data
 from semgame.seeds import Stream, seeded_generator
 from semgame.training import (
+    autocast,
     batches,
     encoder_transmit,
     evaluate,
@@ -126,24 +127,30 @@ def minmax_epoch(
     legit_noise = seeded_generator(cfg.seed, Stream.MINMAX_LEGIT_NOISE, epoch, device=device)
     eve_noise = seeded_generator(cfg.seed, Stream.MINMAX_EVE_NOISE, epoch, device=device)
     snr = cfg.train_snr_db if cfg.train_snr_db is not None else cfg.snr_db
+    amp = autocast(cfg.precision, device)
     sums = {"task": 0.0, "leak": 0.0, "eve_ce": 0.0, "loss": 0.0}
     n, start = 0, time.perf_counter()
     for images, labels in batches(data, cfg.batch_size, device=device, generator=shuffle):
         for step in range(mm.legit_steps):
-            out = link(images, snr_db=snr, generator=legit_noise)
+            with amp:
+                out = link(images, snr_db=snr, generator=legit_noise)
             if step == 0:
                 eve.train()
                 eve.requires_grad_(True)
                 x_det = out.x.detach()
                 for _ in range(mm.eve_steps):
-                    eve_ce = F.cross_entropy(eve(x_det, generator=eve_noise), labels)
+                    with amp:
+                        eve_logits = eve(x_det, generator=eve_noise)
+                    eve_ce = F.cross_entropy(eve_logits.float(), labels)
                     eve_opt.zero_grad(set_to_none=True)
                     eve_ce.backward()
                     eve_opt.step()
                 sums["eve_ce"] += float(eve_ce.detach()) * len(labels)
             eve.requires_grad_(False)
-            task = F.cross_entropy(out.logits, labels) + cfg.recon_weight * F.mse_loss(out.recon, images)
-            leak = leakage_term(eve(out.x, generator=eve_noise), labels, mm.objective)
+            task = F.cross_entropy(out.logits.float(), labels) + cfg.recon_weight * F.mse_loss(out.recon.float(), images)
+            with amp:
+                eve_logits = eve(out.x, generator=eve_noise)
+            leak = leakage_term(eve_logits.float(), labels, mm.objective)
             loss = task + mm.lambda_ * leak
             link_opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -194,7 +201,8 @@ def minmax_run(
         state = load_checkpoint(ckpt_path)
         if state.get("format") != FORMAT:
             raise ConfigError(f"{run_dir} holds a checkpoint that is not a min-max run ({state.get('format')!r}); use a new --run-dir")
-        if state["results_config"] != results_cfg:
+        saved_link = from_dict(state["results_config"]["link"]).to_dict()  # keys added since: their defaults
+        if {**state["results_config"], "link": {k: v for k, v in saved_link.items() if k not in RUNTIME_KEYS}} != results_cfg:
             raise ConfigError(f"{run_dir} holds a min-max run with a different config; use a new --run-dir")
     train, test = load_data(cfg)
     with torch.random.fork_rng(devices=[]):  # weights from the seed, not from the global RNG
@@ -203,8 +211,9 @@ def minmax_run(
     pre_epochs = mm.pretrain_epochs
     if init is not None and state is None:
         icfg, ilink, ieve = load_run(init, device=device)
-        if (icfg.dataset, icfg.k, icfg.width) != (cfg.dataset, cfg.k, cfg.width):
-            raise ConfigError(f"init run {init} has dataset/k/width {(icfg.dataset, icfg.k, icfg.width)}, expected {(cfg.dataset, cfg.k, cfg.width)}")
+        if (icfg.dataset, icfg.arch, icfg.k, icfg.width) != (cfg.dataset, cfg.arch, cfg.k, cfg.width):
+            raise ConfigError(f"init run {init} has dataset/arch/k/width {(icfg.dataset, icfg.arch, icfg.k, icfg.width)}, "
+                              f"expected {(cfg.dataset, cfg.arch, cfg.k, cfg.width)}")
         link.load_state_dict(ilink.state_dict())
         eve.load_state_dict(ieve.state_dict())
     if init is not None:
@@ -238,7 +247,7 @@ def minmax_run(
 
     step = sum(counters.values())
     writer = SummaryWriter(str(run_dir / "tb"), purge_step=step + 1 if step else None)
-    eval_kw = dict(device=device, seed=cfg.seed)
+    eval_kw = dict(device=device, seed=cfg.seed, precision=cfg.precision)
     try:
         while counters["pre"] < pre_epochs:
             if stop():
@@ -255,7 +264,8 @@ def minmax_run(
             if stop():
                 return {}
             stats = train_eavesdropper_epoch(eve, encoder_transmit(link), train, eve_opt, batch_size=cfg.batch_size,
-                                             seed=cfg.seed, epoch=100 + counters["eve_pre"], device=device)
+                                             seed=cfg.seed, epoch=100 + counters["eve_pre"], device=device,
+                                             precision=cfg.precision)
             counters["eve_pre"] += 1
             done_here += 1
             m = evaluate(link, test, eve=eve, **eval_kw)
