@@ -10,7 +10,7 @@ the transmission has ``||p||^2 = rho * k`` exactly (``PSR = 10 log10 rho`` dB, p
 sample is one transmission with its own nonce (``[batch]`` nonces for a batch). Torch's Mersenne Twister is *not* a cryptographic generator: this simulates a keyed
 stream cipher (e.g. AES-CTR); an attacker who can invert the PRNG is outside the threat model.
 
-**Transmission.** ``x_tx = c (x + p)`` with ``c = 1`` (``power="add"``, default) or
+**Transmission.** ``x_tx = c (x + p)`` (:class:`~semgame.privacy.perturbation.PSRBudget`) with ``c = 1`` (``power="add"``, default) or
 ``c = 1 / sqrt(1 + rho)`` (``power="fixed"``), see :mod:`semgame.privacy.perturbation`.
 
 **Removal.** The legitimate channel gives ``y_raw = h x_tx + n``. The receiver knows ``h`` (its CSI),
@@ -34,9 +34,9 @@ import hashlib
 import torch
 from torch import Tensor, nn
 
-from semgame.channels import ChannelState, normalize_power
+from semgame.channels import ChannelState
 from semgame.config import ConfigError
-from semgame.privacy.perturbation import POWER_MODES, check_psr, power_scale, psr_ratio
+from semgame.privacy.perturbation import POWER_MODES, PSRBudget, check_psr
 
 __all__ = ["KeyedPerturbation", "MissingKeyError", "mask_gain"]
 
@@ -102,7 +102,8 @@ class KeyedPerturbation(nn.Module):
         if power not in POWER_MODES:
             raise ConfigError(f"power must be one of {', '.join(POWER_MODES)}; got {power!r}")
         self.power = power
-        self.c = power_scale(self.psr_db, power)
+        self.budget = PSRBudget(self.psr_db, power)
+        self.c = self.budget.c
 
     def _generator(self, nonce: int, device: torch.device) -> torch.Generator:
         digest = hashlib.sha256(self._key + b"|" + int(nonce).to_bytes(16, "big")).digest()
@@ -117,14 +118,14 @@ class KeyedPerturbation(nn.Module):
         rows = [torch.randn(k, dtype=torch.complex64, generator=self._generator(n, torch.device("cpu")))
                 for n in nonces]
         g = torch.stack(rows).to(device) if rows else torch.zeros(0, k, dtype=torch.complex64, device=device)
-        return normalize_power(g) * psr_ratio(self.psr_db) ** 0.5
+        return self.budget.unit(g)
 
     def forward(self, x: Tensor, nonces: Tensor | list[int]) -> Tensor:
         """``x_tx = c (x + p)``; ``nonces [batch]`` identify the transmissions."""
         nonces = _nonce_list(nonces)
         if len(nonces) != x.shape[0]:
             raise ConfigError(f"need one nonce per sample: {len(nonces)} nonces for a batch of {x.shape[0]}")
-        return self.c * (x + self.mask(nonces, x.shape[1], x.device))
+        return self.budget.send(x, self.mask(nonces, x.shape[1], x.device))
 
     def remove(self, y: Tensor, state: ChannelState, nonces: Tensor | list[int], *, csi: str, equalizer: str) -> Tensor:
         """``(y - A c p) / c``: the legitimate receiver's key removal (before its decoder)."""
