@@ -5,11 +5,13 @@ bf16 on a CPU without native support is slow, so these tests use tiny blocks and
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import torch
 
+from semgame.cli import main
 from semgame.config import ConfigError, LinkConfig
 from semgame.link import build_eavesdropper, build_link
 from semgame.run import RUNTIME_KEYS, load_data
@@ -87,3 +89,24 @@ def test_bf16_training_and_evaluation_end_to_end(synthetic_root: Path) -> None:
     m32 = evaluate(link, test, device=CPU, eve=eve, precision="fp32")
     assert m16["legit_acc"] == pytest.approx(m32["legit_acc"], abs=0.1)
     assert m16["legit_psnr"] == pytest.approx(m32["legit_psnr"], abs=0.5)
+
+
+def test_cli_precision_flags(synthetic_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_dir = tmp_path / "run"
+    common = ["--dataset", "mnist", "--k", "8", "--width", "4", "--epochs", "1", "--eve-epochs", "1",
+              "--train-limit", "128", "--test-limit", "64", "--data-root", str(synthetic_root), "--quiet"]
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--run-dir", str(run_dir), *common, "--precision", "half"])
+    assert info.value.code == 2 and "precision must be one of auto, fp32, bf16" in capsys.readouterr().err
+    assert not run_dir.exists()
+    assert main(["train", "--run-dir", str(run_dir), *common, "--precision", "fp32"]) == 0
+    capsys.readouterr()
+    results = {}
+    for precision in ("fp32", "bf16"):
+        assert main(["eval", "--run-dir", str(run_dir), "--precision", precision]) == 0
+        results[precision] = json.loads(capsys.readouterr().out)
+    assert results["bf16"]["legit_acc"] == pytest.approx(results["fp32"]["legit_acc"], abs=0.1)
+    assert results["bf16"]["legit_psnr"] == pytest.approx(results["fp32"]["legit_psnr"], abs=0.5)
+    assert results["bf16"] != results["fp32"]  # the flag reaches the evaluation
+    # a run resumes (here: is recognised as finished) under another precision: it is a runtime key
+    assert main(["train", "--run-dir", str(run_dir), *common, "--precision", "bf16"]) == 0
