@@ -64,9 +64,9 @@ def collect(venv, n: int) -> tuple[np.ndarray, np.ndarray]:
     while sum(map(len, ys)) < n:
         guess = np.zeros(venv.num_envs, dtype=np.int64)  # the guess does not change what is intercepted
         nxt, _, _, _, info = venv.step(guess)
-        played = info["_label"]
-        xs.append(obs[played])
-        ys.append(info["label"][played])
+        if "label" in info:  # (absent on a step where every sub-env restarts)
+            xs.append(obs[info["_label"]])
+            ys.append(info["label"][info["_label"]])
         obs = nxt
     return np.concatenate(xs)[:n], np.concatenate(ys)[:n]
 

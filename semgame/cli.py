@@ -6,8 +6,9 @@
 * ``semgame play`` — a plug-in agent against a game env (:mod:`semgame.envs.play`).
 
 Configuration comes from a TOML file (``--config``) and from flags, one per
-:class:`~semgame.config.LinkConfig` field; flags win. Errors in input (unknown key, bad value,
-missing data or checkpoint) print one line ``semgame: error: ...`` and exit with status 2.
+:class:`~semgame.config.LinkConfig` field; flags win. Errors in input (unknown key, bad value or
+flag, missing data or checkpoint, run folder in use, unwritable output: :mod:`semgame.errors`)
+print one line ``semgame: error: ...`` and exit with status 2.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from semgame.config import PRECISIONS, ConfigError
 from semgame.envs.play import add_play_parser
@@ -27,6 +28,12 @@ from semgame.privacy.cli import register as register_privacy
 
 __all__ = ["main", "build_parser"]
 
+
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line, like every other semgame error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"semgame: error: {message} (see: {self.prog} --help)\n")
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -75,7 +82,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full ``semgame`` argument parser."""
-    parser = argparse.ArgumentParser(prog="semgame", description="Privacy-preserving semantic communications as an adversarial game.")
+    parser = _Parser(prog="semgame", description="Privacy-preserving semantic communications as an adversarial game.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train a semantic link and an eavesdropper into a run folder")
@@ -104,15 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``semgame`` console script."""
-    from semgame.data import DataNotFoundError
-    from semgame.io import CheckpointError
-
     parser = build_parser()
     args = parser.parse_args(argv)
+    from semgame.errors import USER_ERRORS
+
     try:
         return args.handler(args)
-    except (ConfigError, CheckpointError, DataNotFoundError) as err:
-        parser.exit(2, f"semgame: error: {err}\n")
+    except USER_ERRORS as err:
+        parser.exit(2, "semgame: error: " + " ".join(str(err).splitlines()) + "\n")
     except KeyboardInterrupt:
         parser.exit(130, "semgame: interrupted; rerun the same command to resume from the last checkpoint\n")
     return 0

@@ -25,6 +25,11 @@ def play(env_id: str, agent: Any, *, role: str = "eavesdropper", episodes: int =
     import gymnasium as gym
     import numpy as np
 
+    from semgame.config import ConfigError
+
+    for name, value in (("episodes", episodes), ("num_envs", num_envs)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
     venv = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point",
                         role=role, autoreset_mode="same_step", **env_kwargs)
     obs, _ = venv.reset(seed=seed)
@@ -33,9 +38,9 @@ def play(env_id: str, agent: Any, *, role: str = "eavesdropper", episodes: int =
     while finished < episodes:
         obs, rew, term, trunc, info = venv.step(agent.act(obs))
         sums["reward"] += float(rew.sum())
-        sums["legit_acc"] += float(info["legit_correct"].sum())
-        sums["psnr"] += float(np.nansum(info["psnr"]))
-        sums["eve_acc"] += float(info["eve_correct"].sum()) if role == "transmitter" else float(rew.sum())
+        sums["legit_acc"] += float(_played(info, "legit_correct").sum())
+        sums["psnr"] += float(np.nansum(_played(info, "psnr")))
+        sums["eve_acc"] += float(_played(info, "eve_correct").sum()) if role == "transmitter" else float(rew.sum())
         transmissions += num_envs
         finished += int((term | trunc).sum())
     out: dict[str, Any] = {k: v / transmissions for k, v in sums.items()}
@@ -46,12 +51,26 @@ def play(env_id: str, agent: Any, *, role: str = "eavesdropper", episodes: int =
     return out
 
 
+def _played(info: dict[str, Any], key: str) -> Any:
+    """``info[key]`` of the transmission every sub-env just played (same-step autoreset: a sub-env whose
+    episode ended reports it in ``final_info``, as Gymnasium's vector envs do)."""
+    import numpy as np
+
+    if "final_info" not in info:
+        return info[key]
+    if key not in info:  # every episode ended
+        return info["final_info"][key]
+    return np.where(info["_final_info"], info["final_info"][key], info[key])
+
+
 def _cmd_play(args: argparse.Namespace) -> int:
     import torch
 
-    from semgame.protocols import AgentSpecError, Eavesdropper, Transmitter, make_agent
     from semgame.config import ConfigError
+    from semgame.protocols import AgentSpecError, Eavesdropper, Transmitter, make_agent
 
+    if args.threads < 1:
+        raise ConfigError(f"threads must be an integer >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
     try:
         protocol = Eavesdropper if args.role == "eavesdropper" else Transmitter
