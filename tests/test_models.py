@@ -11,6 +11,7 @@ import semgame
 from semgame.channels import FadingChannel, real_to_complex
 from semgame.config import ConfigError, LinkConfig, from_dict
 from semgame.link import build_eavesdropper, build_link
+from semgame.io import save_checkpoint
 from semgame.loader import load_run
 from semgame.models import (
     Encoder,
@@ -24,6 +25,7 @@ from semgame.models import (
     count_parameters,
     latent_layout,
 )
+from semgame.run import results_config, train_run
 
 torch.set_num_threads(1)
 
@@ -203,3 +205,25 @@ def test_shipped_dense_weights_without_arch_still_load_as_dense(name: str) -> No
         pytest.skip(f"{path.name} was written with an explicit arch")
     cfg, link, eve = load_run(path)
     assert cfg.arch == "dense" and isinstance(link.encoder, Encoder) and isinstance(eve.classifier, LatentClassifier)
+
+
+def test_checkpoint_written_before_arch_existed_still_resumes(synthetic_root: Path, tmp_path: Path) -> None:
+    cfg = LinkConfig(dataset="mnist", k=8, width=4, epochs=1, eve_epochs=0, train_limit=64, test_limit=64,
+                     data_root=str(synthetic_root))
+    run_dir = tmp_path / "run"
+    train_run(cfg, run_dir, quiet=True)
+    # make it look like a run checkpointed (unfinished) by a semgame without `arch` / `precision`
+    ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    for key in ("arch", "precision"):
+        ckpt["config"].pop(key)
+        ckpt["results_config"].pop(key, None)
+    assert "arch" not in ckpt["results_config"]
+    save_checkpoint(ckpt, run_dir / "checkpoint.pt")
+    (run_dir / "metrics.json").unlink()
+    (run_dir / "model.pt").unlink()
+    metrics = train_run(cfg, run_dir, quiet=True)  # resumes: no "different config" error
+    assert [h["phase"] for h in metrics["history"]] == ["link"]
+    # a spatial run is a different run: its results config names the arch
+    assert "arch" not in results_config(cfg) and results_config(cfg.replace(arch="spatial", k=49))["arch"] == "spatial"
+    with pytest.raises(ConfigError, match="different config"):
+        train_run(cfg.replace(arch="spatial", k=49), run_dir, quiet=True)
