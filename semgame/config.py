@@ -30,6 +30,7 @@ __all__ = ["ConfigError", "LinkConfig", "PRECISIONS", "from_dict", "load_config_
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
+SCHEDULES = ("cosine", "onecycle")
 
 
 class ConfigError(ValueError):
@@ -51,7 +52,9 @@ class LinkConfig:
     ``2k`` reals; ``arch="spatial"`` keeps them as a feature map of side ``H / 4`` (Deep JSCC
     style), so ``2k`` must fill whole channels of it (``k`` a multiple of 32 for CIFAR-10).
 
-    Training: the link minimises ``CE + recon_weight * MSE``; ``augment`` adds random
+    Training: the link minimises ``CE + recon_weight * MSE`` with Adam at ``lr``, on the
+    ``schedule`` of :func:`semgame.training.link_schedule` (``"cosine"`` over the epochs, or
+    ``"onecycle"``: warm-up to ``lr`` and cosine decay, stepped per batch); ``augment`` adds random
     horizontal flips and 4-pixel translations (useful for CIFAR-10, not for digits).
     ``precision``: ``"fp32"``, ``"bf16"`` (autocast of the neural blocks; the channel stays
     complex64) or ``"auto"`` (bf16 only where the device computes it natively, see
@@ -74,6 +77,7 @@ class LinkConfig:
     eve_epochs: int = 5
     batch_size: int = 128
     lr: float = 2e-3
+    schedule: str = "cosine"
     recon_weight: float = 1.0
     augment: bool = False
     train_limit: int | None = None
@@ -117,6 +121,7 @@ class LinkConfig:
         _choice("equalizer", self.equalizer, EQUALIZERS)
         _choice("device", self.device, DEVICES)
         _choice("precision", self.precision, PRECISIONS)
+        _choice("schedule", self.schedule, SCHEDULES)
         _choice("arch", self.arch, ARCHS)
         try:
             latent_layout(self.arch, dataset_info(self.dataset).shape, self.k)

@@ -33,6 +33,8 @@ from semgame.tags import EVE_ACC, EVE_LOSS, TRAIN_CE, TRAIN_LOSS, TRAIN_MSE
 from semgame.training import (
     encoder_transmit,
     evaluate,
+    link_schedule,
+    per_batch,
     resolve_device,
     train_eavesdropper_epoch,
     train_link_epoch,
@@ -43,7 +45,7 @@ __all__ = ["train_run", "load_data", "config_to_toml", "prepare", "link_phase", 
 RUNTIME_KEYS = ("device", "threads", "data_root", "precision")
 """Config keys that do not define a run's results; a run may resume with different values."""
 
-IMPLIED = {"arch": "dense"}
+IMPLIED = {"arch": "dense", "schedule": "cosine"}
 """Config keys added after runs were first checkpointed, with the value every earlier run implied: a key
 holding that value is left out of :func:`results_config`, so those runs still resume."""
 
@@ -104,11 +106,12 @@ def link_phase(name: str, epochs: int, link: SemanticLink, opt: torch.optim.Opti
                sched: Any = None, epoch0: int = 0) -> Phase:
     """Multi-task link training (:func:`~semgame.training.train_link_epoch`), then a test evaluation, per epoch.
 
-    Epoch ``e`` draws from the seeded streams of epoch ``epoch0 + e``; ``sched`` steps after each epoch.
+    Epoch ``e`` draws from the seeded streams of epoch ``epoch0 + e``; ``sched`` steps after each epoch
+    (or after each batch, :func:`~semgame.training.per_batch`).
     """
     def run_epoch(epoch: int) -> dict[str, float]:
-        stats = train_link_epoch(link, train, opt, cfg, epoch0 + epoch, device)
-        if sched is not None:
+        stats = train_link_epoch(link, train, opt, cfg, epoch0 + epoch, device, schedule=sched)
+        if sched is not None and not per_batch(sched):
             sched.step()
         return {**stats, **evaluate(link, test, device=device, seed=cfg.seed, precision=cfg.precision)}
 
@@ -143,7 +146,7 @@ def train_run(cfg: LinkConfig, run_dir: str | Path, *, quiet: bool = False) -> d
         device, train, test, link, eve = prepare(cfg)
         link_opt = torch.optim.Adam(link.parameters(), lr=cfg.lr)
         eve_opt = torch.optim.Adam(eve.parameters(), lr=cfg.lr)
-        link_sched = torch.optim.lr_scheduler.CosineAnnealingLR(link_opt, T_max=max(cfg.epochs, 1))
+        link_sched = link_schedule(link_opt, cfg, len(train))
         eve_sched = torch.optim.lr_scheduler.CosineAnnealingLR(eve_opt, T_max=max(cfg.eve_epochs, 1))
 
         def final() -> dict[str, float]:

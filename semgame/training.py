@@ -39,6 +39,8 @@ __all__ = [
     "resolve_device",
     "resolve_precision",
     "autocast",
+    "link_schedule",
+    "per_batch",
     "batches",
     "augment_batch",
     "train_link_epoch",
@@ -131,8 +133,28 @@ def augment_batch(images: Tensor, generator: torch.Generator, pad: int = 4) -> T
     return padded[batch_idx, rows, cols].permute(0, 3, 1, 2).contiguous()
 
 
-def _num_batches(data: TensorDataset, batch_size: int) -> int:
-    return -(-len(data) // batch_size)
+def _num_batches(n: int, batch_size: int) -> int:
+    return -(-n // batch_size)
+
+
+def link_schedule(optimizer: torch.optim.Optimizer, cfg: LinkConfig, num_train: int) -> torch.optim.lr_scheduler.LRScheduler:
+    """The learning-rate schedule of ``cfg.schedule`` for ``cfg.epochs`` epochs over ``num_train`` samples.
+
+    ``"cosine"``: :class:`~torch.optim.lr_scheduler.CosineAnnealingLR` from ``cfg.lr`` to 0, stepped once
+    per epoch. ``"onecycle"``: :class:`~torch.optim.lr_scheduler.OneCycleLR`, a linear warm-up from
+    ``cfg.lr / 25`` to ``cfg.lr`` over the first 25 % of the batches, then cosine decay, stepped after
+    every batch by :func:`train_link_epoch` (see :func:`per_batch`).
+    """
+    if cfg.schedule == "onecycle":
+        total = max(cfg.epochs, 1) * _num_batches(num_train, cfg.batch_size)
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total, pct_start=0.25,
+                                                   anneal_strategy="linear", cycle_momentum=False)
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(cfg.epochs, 1))
+
+
+def per_batch(schedule: object) -> bool:
+    """Whether a schedule is stepped after every batch (one-cycle) rather than after every epoch."""
+    return isinstance(schedule, torch.optim.lr_scheduler.OneCycleLR)
 
 
 def train_link_epoch(
@@ -142,11 +164,14 @@ def train_link_epoch(
     cfg: LinkConfig,
     epoch: int,
     device: torch.device,
+    schedule: torch.optim.lr_scheduler.LRScheduler | None = None,
 ) -> dict[str, float]:
     """One epoch of multi-task training; returns mean ``loss``, ``ce``, ``mse`` and ``seconds``.
 
-    Forward passes run under :func:`autocast` with ``cfg.precision``.
+    Forward passes run under :func:`autocast` with ``cfg.precision``. A per-batch ``schedule``
+    (:func:`per_batch`) is stepped after every optimiser step; an epoch schedule is the caller's.
     """
+    step_schedule = schedule is not None and per_batch(schedule)
     link.train()
     amp = autocast(cfg.precision, device)
     shuffle = seeded_generator(cfg.seed, Stream.LINK_SHUFFLE, epoch)
@@ -157,7 +182,7 @@ def train_link_epoch(
     start, n = time.perf_counter(), 0
     for images, labels in tqdm(
         batches(data, cfg.batch_size, device=device, generator=shuffle),
-        total=_num_batches(data, cfg.batch_size), desc=f"link epoch {epoch + 1}", leave=False, disable=None,
+        total=_num_batches(len(data), cfg.batch_size), desc=f"link epoch {epoch + 1}", leave=False, disable=None,
     ):
         if cfg.augment:
             images = augment_batch(images, augment)
@@ -169,6 +194,8 @@ def train_link_epoch(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if step_schedule:
+            schedule.step()
         b = len(labels)
         n += b
         for key, val in (("loss", loss), ("ce", ce), ("mse", mse)):
@@ -196,7 +223,7 @@ def train_eavesdropper_epoch(
     total, n, start = 0.0, 0, time.perf_counter()
     for images, labels in tqdm(
         batches(data, batch_size, device=device, generator=shuffle),
-        total=_num_batches(data, batch_size), desc=f"eve epoch {epoch + 1}", leave=False, disable=None,
+        total=_num_batches(len(data), batch_size), desc=f"eve epoch {epoch + 1}", leave=False, disable=None,
     ):
         with torch.no_grad(), amp:
             x = transmit(images, labels)

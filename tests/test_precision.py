@@ -1,4 +1,5 @@
-"""bf16 autocast (``precision``): the neural blocks run in bf16, the channel and power stay float32.
+"""bf16 autocast (``precision``): the neural blocks run in bf16, the channel and power stay float32; and
+the one-cycle learning-rate schedule (``schedule``) of the fast MNIST recipe.
 
 bf16 on a CPU without native support is slow, so these tests use tiny blocks and batches.
 """
@@ -14,8 +15,17 @@ import torch
 from semgame.cli import main
 from semgame.config import ConfigError, LinkConfig
 from semgame.link import build_eavesdropper, build_link
-from semgame.run import RUNTIME_KEYS, load_data
-from semgame.training import autocast, encoder_transmit, evaluate, resolve_precision, train_eavesdropper_epoch, train_link_epoch
+from semgame.run import RUNTIME_KEYS, load_data, train_run
+from semgame.training import (
+    autocast,
+    encoder_transmit,
+    evaluate,
+    link_schedule,
+    per_batch,
+    resolve_precision,
+    train_eavesdropper_epoch,
+    train_link_epoch,
+)
 
 CPU = torch.device("cpu")
 CASES = [("mnist", "dense", 16), ("cifar10", "spatial", 64)]
@@ -110,3 +120,43 @@ def test_cli_precision_flags(synthetic_root: Path, tmp_path: Path, capsys: pytes
     assert results["bf16"] != results["fp32"]  # the flag reaches the evaluation
     # a run resumes (here: is recognised as finished) under another precision: it is a runtime key
     assert main(["train", "--run-dir", str(run_dir), *common, "--precision", "bf16"]) == 0
+
+
+def test_onecycle_schedule_steps_per_batch_and_resumes_exactly(synthetic_root: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = LinkConfig(dataset="mnist", k=8, width=4, epochs=2, eve_epochs=0, batch_size=64, lr=4e-3, schedule="onecycle",
+                     train_limit=256, test_limit=64, data_root=str(synthetic_root))
+    link = build_link(cfg)
+    opt = torch.optim.Adam(link.parameters(), lr=cfg.lr)
+    sched = link_schedule(opt, cfg, 256)
+    assert per_batch(sched) and opt.param_groups[0]["lr"] == pytest.approx(cfg.lr / 25)
+    lrs = []
+    for epoch in range(2):
+        train, _ = load_data(cfg)
+        train_link_epoch(link, train, opt, cfg, epoch, CPU, schedule=sched)
+        lrs.append(opt.param_groups[0]["lr"])
+    assert sched.last_epoch == 8  # 2 epochs x 4 batches
+    assert lrs[0] > lrs[1] and lrs[1] < cfg.lr / 100  # past the peak after epoch 1, annealed at the end
+    cosine = link_schedule(opt, cfg.replace(schedule="cosine"), 256)
+    assert not per_batch(cosine) and isinstance(cosine, torch.optim.lr_scheduler.CosineAnnealingLR)
+    # a one-cycle run interrupted after epoch 1 ends with the weights of an uninterrupted one
+    import semgame.run as run_mod
+
+    full = train_run(cfg, tmp_path / "full", quiet=True)
+    real, calls = run_mod.train_link_epoch, [0]
+
+    def stop_second(*args: object, **kwargs: object) -> dict:
+        calls[0] += 1
+        if calls[0] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(run_mod, "train_link_epoch", stop_second)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(cfg, tmp_path / "resumed", quiet=True)
+    monkeypatch.setattr(run_mod, "train_link_epoch", real)
+    again = train_run(cfg, tmp_path / "resumed", quiet=True)
+    assert again["test"] == full["test"]
+    a = torch.load(tmp_path / "full" / "model.pt", weights_only=True)["link"]
+    b = torch.load(tmp_path / "resumed" / "model.pt", weights_only=True)["link"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
