@@ -43,7 +43,7 @@ from semgame.run import config_to_toml, eve_phase, link_phase, prepare, results_
 from semgame.runloop import TEST_TAGS, Phase, Plan, run_phases
 from semgame.seeds import Stream, seeded_generator
 from semgame.tags import EVE_LOSS, MINMAX_LEAKAGE, TRAIN_LOSS
-from semgame.training import batches, evaluate
+from semgame.training import autocast, batches, evaluate
 
 __all__ = ["OBJECTIVES", "MinMaxConfig", "leakage_term", "minmax_epoch", "minmax_run", "FORMAT"]
 
@@ -120,24 +120,30 @@ def minmax_epoch(
     legit_noise = seeded_generator(cfg.seed, Stream.MINMAX_LEGIT_NOISE, epoch, device=device)
     eve_noise = seeded_generator(cfg.seed, Stream.MINMAX_EVE_NOISE, epoch, device=device)
     snr = cfg.train_snr_db if cfg.train_snr_db is not None else cfg.snr_db
+    amp = autocast(cfg.precision, device)
     sums = {"task": 0.0, "leak": 0.0, "eve_ce": 0.0, "loss": 0.0}
     n, start = 0, time.perf_counter()
     for images, labels in batches(data, cfg.batch_size, device=device, generator=shuffle):
         for step in range(mm.legit_steps):
-            out = link(images, snr_db=snr, generator=legit_noise)
+            with amp:
+                out = link(images, snr_db=snr, generator=legit_noise)
             if step == 0:
                 eve.train()
                 eve.requires_grad_(True)
                 x_det = out.x.detach()
                 for _ in range(mm.eve_steps):
-                    eve_ce = F.cross_entropy(eve(x_det, generator=eve_noise), labels)
+                    with amp:
+                        eve_logits = eve(x_det, generator=eve_noise)
+                    eve_ce = F.cross_entropy(eve_logits.float(), labels)
                     eve_opt.zero_grad(set_to_none=True)
                     eve_ce.backward()
                     eve_opt.step()
                 sums["eve_ce"] += float(eve_ce.detach()) * len(labels)
             eve.requires_grad_(False)
-            task = F.cross_entropy(out.logits, labels) + cfg.recon_weight * F.mse_loss(out.recon, images)
-            leak = leakage_term(eve(out.x, generator=eve_noise), labels, mm.objective)
+            task = F.cross_entropy(out.logits.float(), labels) + cfg.recon_weight * F.mse_loss(out.recon.float(), images)
+            with amp:
+                eve_logits = eve(out.x, generator=eve_noise)
+            leak = leakage_term(eve_logits.float(), labels, mm.objective)
             loss = task + mm.lambda_ * leak
             link_opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -178,9 +184,9 @@ def minmax_run(
         device, train, test, link, eve = prepare(cfg)
         if init is not None and state is None:
             icfg, ilink, ieve = load_run(init, device=device)
-            if (icfg.dataset, icfg.k, icfg.width) != (cfg.dataset, cfg.k, cfg.width):
-                raise ConfigError(f"init run {init} has dataset/k/width {(icfg.dataset, icfg.k, icfg.width)}, "
-                                  f"expected {(cfg.dataset, cfg.k, cfg.width)}")
+            if (icfg.dataset, icfg.arch, icfg.k, icfg.width) != (cfg.dataset, cfg.arch, cfg.k, cfg.width):
+                raise ConfigError(f"init run {init} has dataset/arch/k/width {(icfg.dataset, icfg.arch, icfg.k, icfg.width)}, "
+                                  f"expected {(cfg.dataset, cfg.arch, cfg.k, cfg.width)}")
             link.load_state_dict(ilink.state_dict())
             eve.load_state_dict(ieve.state_dict())
         link_opt = torch.optim.Adam(link.parameters(), lr=cfg.lr)
@@ -188,10 +194,10 @@ def minmax_run(
 
         def game_round(epoch: int) -> dict[str, float]:
             stats = minmax_epoch(link, eve, train, link_opt, eve_opt, cfg, mm, epoch, device)
-            return {**stats, **evaluate(link, test, eve=eve, device=device, seed=cfg.seed)}
+            return {**stats, **evaluate(link, test, eve=eve, device=device, seed=cfg.seed, precision=cfg.precision)}
 
         def final() -> dict[str, float]:
-            out = evaluate(link, test, eve=eve, device=device, seed=cfg.seed)
+            out = evaluate(link, test, eve=eve, device=device, seed=cfg.seed, precision=cfg.precision)
             return {**out, "chance": 1.0 / len(torch.unique(test.tensors[1]))}
 
         pre = 0 if init is not None else mm.pretrain_epochs
