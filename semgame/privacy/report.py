@@ -2,7 +2,10 @@
 
 :func:`write_report` takes the rows of a :class:`~semgame.privacy.lab.Lab` (columns
 :data:`~semgame.privacy.leakage.COLUMNS`) and its ``meta()``; :func:`check_targets` states, against
-fresh eavesdroppers, whether the privacy targets of issue #4 are met.
+fresh eavesdroppers, whether the privacy targets of issues #4 and #8 are met; :func:`ceiling_notes`
+lists the rows whose fresh gap lies above their ceiling. The privacy-utility plot draws the ceiling
+(the lowest eavesdropper accuracy any keyless encoder allows at each legitimate accuracy,
+:func:`~semgame.privacy.ceiling.eve_floor`) for every eavesdropper SNR below the legitimate one.
 """
 
 from __future__ import annotations
@@ -12,14 +15,21 @@ from pathlib import Path
 from typing import Any
 
 from semgame.io import write_json, write_png, write_text
+from semgame.privacy.ceiling import eve_floor
 from semgame.privacy.leakage import COLUMNS
 
-__all__ = ["format_table", "write_report", "check_targets"]
+__all__ = ["format_table", "write_report", "check_targets", "ceiling_notes"]
+
+_CEILING_KEYS = ("ceiling_pts", "ceiling_pts_amax1", "fraction_of_ceiling")
 
 
 def _fmt(v: Any, key: str = "") -> str:
-    if isinstance(v, float) and not math.isnan(v) and key in ("eve_snr_db", "gap_fresh", "tx_power"):
-        return f"{v:g}" if key == "eve_snr_db" else f"{v:.1f}" if key == "gap_fresh" else f"{v:.2f}"
+    if v is None and key in _CEILING_KEYS:
+        return "n/a"
+    if isinstance(v, float) and not math.isnan(v) and key in ("eve_snr_db", "gap_fresh", "tx_power", *_CEILING_KEYS):
+        if key == "eve_snr_db":
+            return f"{v:g}"
+        return f"{v:.2f}" if key in ("tx_power", "fraction_of_ceiling") else f"{v:.1f}"
     if isinstance(v, float):
         if math.isnan(v):
             return "–"
@@ -58,6 +68,7 @@ def _plot(rows: list[dict[str, Any]], out: Path, kind: str) -> list[str]:
             ax.plot(*zip(*il), "o--", mfc="none", color=col, alpha=0.7, label=f"{g} (in-loop)")
     if rows:
         ax.axvline(rows[0]["chance"], color="grey", ls=":", label="chance")
+        _plot_ceilings(ax, rows)
     ax.set_xlabel("eavesdropper accuracy")
     ax.set_ylabel("legitimate accuracy")
     ax.set_title("privacy-utility (filled: fresh eavesdroppers, hollow: in-loop)")
@@ -91,6 +102,33 @@ def _plot(rows: list[dict[str, Any]], out: Path, kind: str) -> list[str]:
     return files
 
 
+def _plot_ceilings(ax: Any, rows: list[dict[str, Any]]) -> None:
+    """The ceiling curve ``(eve_floor(b), b)`` per eavesdropper SNR below the legitimate one: with the largest
+    measured ``a_max`` of that SNR's rows (solid) and with ``a_max = 1`` (dotted)."""
+    by_snr: dict[tuple[float, float], list[dict]] = {}
+    for r in rows:
+        if r.get("ceiling_pts") is not None:
+            by_snr.setdefault((r["legit_snr_db"], r["eve_snr_db"]), []).append(r)
+    for i, ((legit_snr, eve_snr), rs) in enumerate(sorted(by_snr.items())):
+        c, ratio = rs[0]["chance"], 10.0 ** ((legit_snr - eve_snr) / 10.0)
+        for a_max, style in ((max(r["a_max"] for r in rs), "-"), (1.0, ":")):
+            bs = [c + (a_max - c) * j / 200 for j in range(1, 201)]
+            ax.plot([eve_floor(b, c, a_max, ratio) for b in bs], bs, style, color="k", lw=1.0, alpha=0.8 - 0.2 * i,
+                    label=f"ceiling, eve {eve_snr:g} dB, a_max={a_max:.3f}")
+
+
+def ceiling_notes(rows: list[dict[str, Any]]) -> str:
+    """Markdown lines naming every row whose fresh gap lies above its ceiling (empty when none)."""
+    flagged = [r for r in rows if r.get("ceiling_flag")]
+    if not flagged:
+        return ""
+    lines = ["## Rows above their ceiling", ""]
+    lines += [f"- {r['defence']} at eve {r['eve_snr_db']:g} dB: gap {r['gap_fresh']:.1f} pts vs ceiling "
+              f"{_fmt(r['ceiling_pts'], 'ceiling_pts')} (a_max {r['a_max']:.4f}), "
+              f"{_fmt(r['ceiling_pts_amax1'], 'ceiling_pts_amax1')} (a_max = 1): **{r['ceiling_flag']}**" for r in flagged]
+    return "\n".join(lines)
+
+
 def write_report(out: str | Path, title: str, rows: list[dict[str, Any]], meta: dict[str, Any], kind: str = "",
                  notes: str = "") -> Path:
     """``report.md`` + ``results.json`` + PNG plots in ``out``."""
@@ -98,14 +136,24 @@ def write_report(out: str | Path, title: str, rows: list[dict[str, Any]], meta: 
     out.mkdir(parents=True, exist_ok=True)
     plots = _plot(rows, out, kind) if rows else []
     write_json(out / "results.json", {"meta": meta, "rows": rows})
+    lc, b = meta["link_config"], meta["budgets"]
+    channel = ("AWGN" if lc["fading"] == "none" else f"Rayleigh {'block' if lc['block'] else 'per-symbol'} fading")
+    channel += f", {'perfect CSI (' + lc['equalizer'].upper() + ')' if lc['csi'] == 'perfect' else 'no CSI'}"
+    model = b.get("fresh_model", "standard")
+    fresh = (f"K={b['fresh_k']}, {b['fresh_epochs']} epochs each" if model == "standard" else
+             f"K={b['fresh_k']} strong ones (CSI input, 3x512 MLP, at most {b['fresh_epochs']} epochs, early stopping)")
     text = [f"# {title}", "", f"Regenerate: `{meta['command']}`", "",
             f"Dataset {meta['dataset']}, profile {meta['profile']}, seed {meta['seed']}, legitimate SNR "
-            f"{meta['link_config']['snr_db']:g} dB, Rayleigh block fading, perfect CSI (MMSE). Fresh eavesdroppers: "
-            f"K={meta['budgets']['fresh_k']}, {meta['budgets']['fresh_epochs']} epochs each, from scratch on recorded "
+            f"{lc['snr_db']:g} dB, {channel}. Fresh eavesdroppers: {fresh}, from scratch on recorded "
             f"defended training transmissions. Accuracies are fractions; wall time {meta['wall_seconds']:.0f} s.", "",
+            "*ceiling*: the largest legit - eavesdropper gap any keyless encoder allows at this legitimate accuracy "
+            "against a fully trained eavesdropper (`semgame.privacy.ceiling`), with a_max = the legitimate receiver's "
+            "accuracy at 80 dB, and with a_max = 1; n/a where it does not apply (keyed defences, eavesdropper SNR >= "
+            "legitimate SNR, per-symbol fading).", "",
             format_table(rows), ""]
-    if notes:
-        text += [notes, ""]
+    for block in (notes, ceiling_notes(rows)):
+        if block:
+            text += [block, ""]
     text += [f"![{p}]({p})" for p in plots]
     write_text(out / "report.md", "\n".join(text) + "\n")
     return out / "report.md"
