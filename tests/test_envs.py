@@ -236,19 +236,17 @@ class _BadDefence:
 
 def test_plugged_transmitter_in_eavesdropper_role(synth):
     # a zero perturbation sends the clean waveform: same trajectory as the undefended env
-    a = rollout(make("SemCom-MNIST-v0", synth, rounds=3, transmitter=_ZeroDefence()), seed=5, steps=6)
+    a = rollout(make("SemCom-MNIST-v0", synth, rounds=3, defence=_ZeroDefence()), seed=5, steps=6)
     b = rollout(make("SemCom-MNIST-v0", synth, rounds=3), seed=5, steps=6)
     assert all(same(x, y) for x, y in zip(a, b))
     env = make("SemCom-MNIST-v0", synth, rounds=3, psr_db=10.0)
     clean, _ = env.reset(seed=5)
-    env.unwrapped.set_transmitter(_BadDefence())
+    env.unwrapped.set_defence(_BadDefence())
     with pytest.raises(ValueError, match="outside"):
         env.reset(seed=5)
-    with pytest.raises(ValueError, match="transmitter="):
-        make("SemCom-MNIST-v0", synth, role="transmitter", transmitter=_ZeroDefence())
-    venv = SemComVectorEnv(8, "mnist", images=synth["mnist"], transmitter=_ZeroDefence(), include_label=True)
+    venv = SemComVectorEnv(8, "mnist", images=synth["mnist"], defence=_ZeroDefence(), include_label=True)
     obs0, _ = venv.reset(seed=0)
-    venv.set_transmitter(None)
+    venv.set_defence(None)
     obs1, _ = venv.reset(seed=0)
     assert np.array_equal(obs0, obs1)
 

@@ -1,18 +1,22 @@
 """The batched transmission game that every semgame environment plays (the engine, not an env itself).
 
 :class:`SemComGame` holds a frozen semantic link, the legitimate and eavesdropper channels, the
-images of one split and their clean waveforms (encoded once, cached per link and image set), and
-performs one *transmission round* for a batch of ``n`` samples as tensor operations:
+images of one split and their clean waveforms (encoded once, cached per link and image set), a
+defence (:mod:`semgame.privacy.defences`), and performs one *transmission round* for a batch of ``n``
+samples as tensor operations:
 
 1. :meth:`draw` picks image indices;
-2. the transmitter's clean waveform ``x`` comes from the cache (:meth:`transmitter_obs`), and a
-   transmitter action becomes a perturbation under the PSR budget (:meth:`perturb`);
-3. :meth:`eavesdropper_obs` passes ``x`` through the eavesdropper's channel;
-4. :meth:`legit` passes ``x`` through the legitimate channel and receiver.
+2. :meth:`transmit` takes the clean waveform ``x`` from the cache (the transmitter role observes it,
+   :meth:`transmitter_obs`), adds a transmitter action under the PSR budget (:meth:`perturb`) and
+   passes the result through the defence's transmit side with fresh nonces;
+3. :meth:`eavesdropper_obs` passes what is on the air through the eavesdropper's channel;
+4. :meth:`legit` passes it through the legitimate channel, the defence's receiver hook (e.g. keyed
+   removal) and the legitimate receiver.
 
 The single env (batch of 1), the native vector env (batch of N) and the PettingZoo env all call
-these methods, so they play exactly the same game. Every random draw takes the caller's
-``torch.Generator``; nothing here is trained, so a round is deterministic given the generator.
+these methods, so they play exactly the same game. Every random draw of the game takes the caller's
+``torch.Generator`` (defences draw from their own, nonce-seeded generators); nothing here is trained,
+so a round is deterministic given the generator and the defence's nonces.
 """
 
 from __future__ import annotations
@@ -29,12 +33,20 @@ import torch
 from torch import Tensor
 from torch.utils.data import TensorDataset
 
-from semgame.protocols import Eavesdropper, Transmitter, check_agent
 from semgame.channels import ChannelState, FadingChannel, complex_to_real, real_to_complex, sample_snr_db
 from semgame.config import LinkConfig
 from semgame.data import DataNotFoundError, dataset_info, load_dataset
 from semgame.link import NeuralEavesdropper, SemanticLink
 from semgame.metrics import psnr as _psnr
+from semgame.privacy.defences import (
+    Defence,
+    DefenceContext,
+    PolicyDefence,
+    as_device_tensor,
+    build_defence,
+)
+from semgame.privacy.perturbation import PSRBudget
+from semgame.protocols import Eavesdropper, check_agent
 
 __all__ = ["ROLES", "SemComGame", "NeuralEavesdropperAgent", "default_weights_path", "load_link"]
 
@@ -162,7 +174,7 @@ class SemComGame:
         compute_psnr: bool = True,
         link: Any = None,
         eavesdropper: Any = None,
-        transmitter: Any = None,
+        defence: Any = None,
         data_root: str | None = None,
         images: TensorDataset | tuple[Tensor, Tensor] | None = None,
         device: str | torch.device = "cpu",
@@ -176,14 +188,12 @@ class SemComGame:
             raise ValueError(f"rounds must be an integer >= 1, got {rounds!r}")
         if not isinstance(psr_db, (int, float)) or isinstance(psr_db, bool) or not math.isfinite(psr_db):
             raise ValueError(f"psr_db must be a finite number (dB), got {psr_db!r}")
-        if include_label and role != "transmitter" and transmitter is None:
-            raise ValueError("include_label adds the label to the transmitter's observation; "
-                             "use role='transmitter' or plug in a transmitter= policy")
         self.device = torch.device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError("device 'cuda' requested but torch sees no CUDA GPU")
         self.role, self.split, self.rounds = role, split, int(rounds)
         self.psr_db, self.include_csi, self.include_label = float(psr_db), bool(include_csi), bool(include_label)
+        self.budget = PSRBudget(self.psr_db)  # the transmitter role's actions (and a policy object's)
         self.compute_psnr, self.data_root = bool(compute_psnr), data_root
         self.cfg, self.link, eve = load_link(link, self.info.name, self.device)
         self.k = self.link.encoder.k
@@ -205,7 +215,8 @@ class SemComGame:
         self.x: Tensor | None = None
         self.opponent: Any = None
         self._snr_cache: dict[tuple[int, int], Tensor] = {}  # per-sample SNRs of fixed-SNR channel pairs
-        self.defence: Any = None
+        self.surrogate = eve  # the link's own eavesdropper: the transmitter's model of it (adversarial defences)
+        self.defence: Defence = build_defence(None)
         if role == "transmitter":
             if eavesdropper is None:
                 if eve is None:
@@ -217,10 +228,10 @@ class SemComGame:
             self.set_eavesdropper(eavesdropper)
         elif eavesdropper is not None:
             raise ValueError("eavesdropper= is the opponent of role='transmitter'; in role='eavesdropper' you are the eavesdropper")
-        if transmitter is not None:
-            if role != "eavesdropper":
-                raise ValueError("transmitter= is the (defending) opponent of role='eavesdropper'; in role='transmitter' you are the transmitter")
-            self.set_transmitter(transmitter)
+        self.set_defence(defence)
+        if self.include_label and role != "transmitter" and not isinstance(self.defence, PolicyDefence):
+            raise ValueError("include_label adds the label to the transmitter's observation; "
+                             "use role='transmitter' or pass a Transmitter policy as defence=")
 
     # -- opponents -----------------------------------------------------------------------------
     def set_eavesdropper(self, agent: Any) -> None:
@@ -230,26 +241,34 @@ class SemComGame:
         check_agent(agent, Eavesdropper)
         self.opponent = agent
 
-    def set_transmitter(self, agent: Any) -> None:
-        """Plug a :class:`~semgame.protocols.Transmitter` policy (a defence) in front of the eavesdropper
-        role, or remove it with ``None`` (between episodes; never called inside a step)."""
-        self.defence = None if agent is None else check_agent(agent, Transmitter)
+    def set_defence(self, defence: Any) -> None:
+        """Put a defence between the transmitter and the channel (between episodes; never inside a step).
 
-    def sent(self, idx: Tensor) -> Tensor:
-        """What goes on the air for images ``idx``: the clean waveform, or the plugged transmitter's
-        perturbation of it under the PSR budget (:meth:`perturb`)."""
-        if self.defence is None:
-            return self.x[idx]
-        obs = self.transmitter_obs(idx)
-        agent = self.defence
-        out = agent.act(obs if getattr(agent, "accepts_tensors", False) else obs.cpu().numpy())
-        a = _as_device_tensor(out, self.device)
-        if a.shape != (len(idx), 2 * self.k) or not a.dtype.is_floating_point:
-            raise ValueError(f"transmitter {type(agent).__name__}.act must return float perturbations of shape "
-                             f"({len(idx)}, {2 * self.k}), got {tuple(a.shape)} {a.dtype}")
-        if bool(torch.isnan(a).any()) or bool((a.abs() > 1).any()):
-            raise ValueError(f"transmitter {type(agent).__name__}.act returned NaN or values outside [-1, 1]")
-        return self.perturb(idx, a)
+        ``defence``: ``None`` (undefended), a config such as ``{"kind": "keyed", "psr_db": 10}`` (see
+        :func:`~semgame.privacy.defences.build_defence`), a :class:`~semgame.privacy.defences.Defence`,
+        or a :class:`~semgame.protocols.Transmitter` policy (its actions scaled onto ``psr_db``, its
+        observation the clean waveform [+ label with ``include_label``]). Bad configs raise
+        :class:`~semgame.config.ConfigError` (a ``ValueError``).
+        """
+        ctx = DefenceContext(link=self.link, surrogate=self.surrogate, fit_data=self._fit_data, psr_db=self.psr_db,
+                             include_label=self.include_label, num_classes=self.num_classes)
+        self.defence = build_defence(defence, ctx)
+
+    def _fit_data(self) -> tuple[Tensor, Tensor]:
+        """The env's own clean waveforms and labels (universal perturbations are fitted on them)."""
+        self.prepare()
+        return self.x, self.labels
+
+    def transmit(self, idx: Tensor, action: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """What goes on the air for images ``idx`` and the transmissions' nonces: the clean waveform
+        [+ a transmitter action, :meth:`perturb`] through the defence's transmit side.
+
+        Returns ``(x_tx [n, k] complex64, nonces [n] int64)``.
+        """
+        x = self.perturb(idx, action)
+        nonces = self.defence.next_nonces(len(idx), self.device)
+        with torch.no_grad():
+            return self.defence.transmit(x, self.labels[idx], nonces), nonces
 
     # -- data ----------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -290,18 +309,17 @@ class SemComGame:
         return obs
 
     def perturb(self, idx: Tensor, action: Tensor | None) -> Tensor:
-        """Transmitted waveform: ``x + delta`` with ``delta = a * sqrt(10^(psr_db/10) * P_x / 2)``.
+        """The transmitter's waveform before the defence: ``x + delta``, ``delta = a * sqrt(10^(psr_db/10) * P_x / 2)``
+        (:meth:`~semgame.privacy.perturbation.PSRBudget.box`).
 
         ``a`` is ``[n, 2k]`` in [-1, 1] (I/Q interleaved), so the perturbation power per sample,
         ``mean_k |delta|^2``, is at most ``10^(psr_db/10)`` times the sample's signal power ``P_x``
-        (equality when every ``|a_i| = 1``); ``a = 0`` transmits the clean waveform.
+        (equality when every ``|a_i| = 1``); ``a = 0`` (or ``None``) transmits the clean waveform.
         """
         x = self.x[idx]
         if action is None:
             return x
-        p_x = (x.real.square() + x.imag.square()).mean(-1, keepdim=True)
-        scale = torch.sqrt(p_x * 10.0 ** (self.psr_db / 10.0) / 2.0)
-        return x + real_to_complex(action.to(self.device, torch.float32)) * scale
+        return self.budget.send(x, self.budget.box(action, x))
 
     def eavesdropper_obs(self, x: Tensor, generator: torch.Generator) -> Tensor:
         """The eavesdropper's received waveform (I/Q) [+ CSI: Re h, Im h, SNR dB]: ``[n, eve_obs_dim]``."""
@@ -315,12 +333,13 @@ class SemComGame:
             obs = torch.cat([obs, complex_to_real(h), state.snr_db.unsqueeze(-1)], -1)
         return obs
 
-    def both_channels(self, x_legit: Tensor, x_eve: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor, ChannelState]:
+    def both_channels(self, x_legit: Tensor, x_eve: Tensor, generator: torch.Generator
+                      ) -> tuple[Tensor, ChannelState, Tensor, ChannelState]:
         """The legitimate channel on ``x_legit`` and the eavesdropper's on ``x_eve`` in one batched pass.
 
         Both channels share fading, CSI and equaliser settings and differ in SNR only, so one
         :class:`~semgame.channels.FadingChannel` call with per-sample SNRs is the two channels (half
-        the kernel launches of two calls). Returns ``(y_legit, y_eve, eve_state)``.
+        the kernel launches of two calls). Returns ``(y_legit, legit_state, y_eve, eve_state)``.
         """
         n, m, dev = len(x_legit), len(x_eve), self.device
         fixed = not isinstance(self.snr_db, tuple) and not isinstance(self.eve_snr_db, tuple)
@@ -331,18 +350,21 @@ class SemComGame:
             if fixed:
                 self._snr_cache[(n, m)] = snr
         y, state = self.legit_channel(torch.cat([x_legit, x_eve]), snr_db=snr, generator=generator)
+        legit_state = ChannelState(h=state.h[:n], noise_var=state.noise_var[:n], snr_db=state.snr_db[:n])
         eve_state = ChannelState(h=state.h[n:], noise_var=state.noise_var[n:], snr_db=state.snr_db[n:])
-        return y[:n], y[n:], eve_state
+        return y[:n], legit_state, y[n:], eve_state
 
     @torch.no_grad()
-    def legit(self, x: Tensor, idx: Tensor, generator: torch.Generator) -> Legit:
-        """Legitimate channel + receiver on ``x``: correctness and reconstruction PSNR per sample."""
-        return self.receive(self.legit_channel(x, generator=generator)[0], idx)
+    def legit(self, x: Tensor, idx: Tensor, nonces: Tensor, generator: torch.Generator) -> Legit:
+        """Legitimate channel + receiver on what is on the air, ``x``: correctness and PSNR per sample."""
+        return self.receive(*self.legit_channel(x, generator=generator), idx, nonces)
 
     @torch.no_grad()
-    def receive(self, y: Tensor, idx: Tensor) -> Legit:
-        """The legitimate receiver on its received ``y`` for images ``idx``: correctness and PSNR."""
-        rx = self.link.receiver
+    def receive(self, y: Tensor, state: ChannelState, idx: Tensor, nonces: Tensor) -> Legit:
+        """The legitimate receiver on its received ``y`` (channel ``state``) for images ``idx`` sent with
+        ``nonces``: the defence's receiver hook, then classification and reconstruction (PSNR)."""
+        rx = self.defence.receiver(self.link)
+        y = self.defence.receive(self.link, y, state, nonces)
         guess = rx.classifier(y).argmax(-1)
         if self.compute_psnr:
             # CPU convolutions are 2-3x faster per image in chunks of 64 than in one big batch
@@ -361,7 +383,7 @@ class SemComGame:
             out = agent.act(eve_obs)
         else:
             out = agent.act(eve_obs.cpu().numpy())
-        guess = _as_device_tensor(out, self.device).reshape(-1)
+        guess = as_device_tensor(out, self.device).reshape(-1)
         if guess.shape != (len(eve_obs),) or guess.dtype.is_floating_point or guess.dtype == torch.bool:
             raise ValueError(
                 f"eavesdropper {type(agent).__name__}.act must return {len(eve_obs)} integer class guesses, "
@@ -376,13 +398,6 @@ class SemComGame:
         if img.shape[0] == 1:
             img = img.expand(3, -1, -1)
         return (img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-
-
-def _as_device_tensor(out: Any, device: torch.device) -> Tensor:
-    """An agent's output as a tensor on ``device`` (tensors stay where they are if already there)."""
-    if isinstance(out, Tensor):
-        return out.detach().to(device)
-    return torch.as_tensor(np.asarray(out), device=device)
 
 
 def seeded_torch_generator(np_random: np.random.Generator, device: torch.device) -> torch.Generator:

@@ -54,10 +54,12 @@ class SemComParallelEnv(ParallelEnv):
 
     ## Arguments
 
-    Those of :class:`~semgame.envs.SemComEnv` except ``role``, ``eavesdropper`` and ``transmitter``
-    (both roles are played by agents here): ``dataset``, ``rounds`` (default 4), ``split``, ``snr_db``,
+    Those of :class:`~semgame.envs.SemComEnv` except ``role`` and ``eavesdropper`` (both roles are
+    played by agents here): ``dataset``, ``rounds`` (default 4), ``split``, ``snr_db``,
     ``eve_snr_db``, ``psr_db``, ``include_csi``, ``include_label``, ``compute_psnr``, ``link``,
-    ``data_root``, ``images``, ``device``, ``render_mode`` (``None`` or ``"rgb_array"``).
+    ``defence`` (a layer after the transmitter agent's perturbation, e.g. a keyed mask that the
+    legitimate receiver removes; see :class:`~semgame.envs.SemComEnv`), ``data_root``, ``images``,
+    ``device``, ``render_mode`` (``None`` or ``"rgb_array"``).
     """
 
     metadata = {"name": "semcom_v0", "render_modes": ["rgb_array"], "is_parallelizable": True}
@@ -65,7 +67,7 @@ class SemComParallelEnv(ParallelEnv):
     def __init__(self, dataset: str = "mnist", *, rounds: int = 4, render_mode: str | None = None, **kwargs: Any) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
-        for bad in ("role", "eavesdropper", "transmitter"):
+        for bad in ("role", "eavesdropper"):
             if bad in kwargs:
                 raise ValueError(f"{bad}= does not apply to the two-player game (both roles are agents)")
         # the transmitter role's game with a placeholder opponent: we only use its batched pieces
@@ -82,6 +84,10 @@ class SemComParallelEnv(ParallelEnv):
         self._act_spaces = {TX: spaces.Box(-1.0, 1.0, (2 * k,), np.float32), EVE: spaces.Discrete(self.game.num_classes)}
         self._gen: torch.Generator | None = None
         self._np_random: np.random.Generator | None = None
+
+    def set_defence(self, defence: Any) -> None:
+        """Replace the defence (a config, a Defence, a Transmitter policy or ``None``); call between episodes."""
+        self.game.set_defence(defence)
 
     def observation_space(self, agent: str) -> spaces.Space:
         return self._obs_spaces[agent]
@@ -128,8 +134,8 @@ class SemComParallelEnv(ParallelEnv):
         eve_obs = np.zeros(game.eve_obs_dim, np.float32)
         if self._step < self.rounds:  # send the next transmission
             idx = self._idx
-            x = game.perturb(idx, torch.from_numpy(perturbation).unsqueeze(0))
-            legit = game.legit(x, idx, gen)
+            x, nonces = game.transmit(idx, torch.from_numpy(perturbation).unsqueeze(0))
+            legit = game.legit(x, idx, nonces, gen)
             eve_obs = game.eavesdropper_obs(x, gen)[0].cpu().numpy()
             self._pending = {"label": int(game.labels[idx][0]), "legit_correct": bool(legit.correct[0]),
                              "legit_guess": int(legit.guess[0]), "psnr": float(legit.psnr[0]),

@@ -82,9 +82,10 @@ class SemComEnv(Env):
     * ``role="eavesdropper"``: ``Discrete(10)``, the guessed class.
     * ``role="transmitter"``: ``Box(-1, 1, (2k,), float32)``, a perturbation ``a`` (I/Q interleaved)
       added to the clean waveform ``x`` as ``x + a * sqrt(10^(psr_db/10) * P_x / 2)``, ``P_x`` the
-      sample's mean symbol power. The perturbation-to-signal power ratio ``mean|delta|^2 / P_x``
-      is thus at most ``psr_db`` dB (reached when every ``|a_i| = 1``); ``a = 0`` sends ``x``.
-      This is where a privacy defence (issue #4 perturbation layers) plugs in as a policy.
+      sample's mean symbol power (:class:`~semgame.privacy.perturbation.PSRBudget`). The
+      perturbation-to-signal power ratio ``mean|delta|^2 / P_x`` is thus at most ``psr_db`` dB
+      (reached when every ``|a_i| = 1``); ``a = 0`` sends ``x``. A policy learnt here becomes a
+      defence of the eavesdropper role with ``defence=policy``.
 
     Actions outside the space, of the wrong shape or dtype, or with NaN raise ``ValueError``.
 
@@ -133,7 +134,7 @@ class SemComEnv(Env):
     * ``include_csi``: append the eavesdropper's channel state to the eavesdropper's observation
       (the agent's in role ``"eavesdropper"``, the opponent's in role ``"transmitter"``).
     * ``include_label``: append the one-hot label to the transmitter's observation (the agent's in
-      role ``"transmitter"``, the plugged ``transmitter=`` policy's in role ``"eavesdropper"``).
+      role ``"transmitter"``, that of a Transmitter policy object given as ``defence``).
     * ``compute_psnr``: run the legitimate decoder for ``info["psnr"]`` (default True; False is faster).
     * ``link``: ``None`` (shipped weights), a path to a ``model.pt`` / run folder from
       ``semgame train``, a :class:`~semgame.link.SemanticLink`, or ``semgame.loader.load_run``'s tuple.
@@ -141,10 +142,21 @@ class SemComEnv(Env):
       :class:`~semgame.protocols.Eavesdropper` or a :class:`~semgame.link.NeuralEavesdropper`;
       default: the eavesdropper trained with the link. Swap it between episodes with
       :meth:`set_eavesdropper`.
-    * ``transmitter``: an optional defending :class:`~semgame.protocols.Transmitter` policy in front of
-      role ``"eavesdropper"`` (e.g. a privacy defence): its ``act`` maps the transmitter observation
-      to a ``[-1, 1]^(2k)`` perturbation, applied under ``psr_db`` as in the transmitter role;
-      default ``None`` (the undefended encoder). Swap it with :meth:`set_transmitter`.
+    * ``defence``: the privacy defence between the transmitter and both channels
+      (:mod:`semgame.privacy.defences`, the same interface as the offline evaluation): ``None``
+      (undefended, default); a config such as ``{"kind": "keyed", "psr_db": 10}``,
+      ``{"kind": "adversarial", "psr_db": -10, "method": "pgd", "scope": "per_sample"}`` (crafted
+      against the link's own eavesdropper; a universal one is fitted on this env's images, which
+      loads them at construction) or ``{"kind": "policy", "agent": "file.py:Class", "psr_db": -10}``;
+      a :class:`~semgame.privacy.defences.Defence` object; or any
+      :class:`~semgame.protocols.Transmitter` policy object, whose ``act`` maps the clean waveform
+      [+ one-hot label with ``include_label``] to a ``[-1, 1]^(2k)`` perturbation applied under
+      ``psr_db`` as in the transmitter role. The legitimate receiver applies the defence's receiver
+      hook (keyed removal) before decoding; the eavesdropper gets no hook. In role
+      ``"transmitter"`` the defence sits after your perturbation. Each transmission carries a fresh
+      public nonce from the defence object's counter (never reused, not even after a seeded
+      ``reset``: a keyed env replays images and channel draws, never a mask). Swap it between
+      episodes with :meth:`set_defence`. A min-max-trained link is a defence too: pass it as ``link``.
     * ``data_root``: data folder (default ``$SEMGAME_DATA``, then the link config's ``data_root``;
       see :func:`semgame.data.load_dataset`, whose error says where it looked when nothing is found).
     * ``images``: a ``TensorDataset`` or ``(images [N,C,H,W] in [0,1], labels [N])`` used instead of
@@ -165,14 +177,14 @@ class SemComEnv(Env):
     def __init__(self, dataset: str = "mnist", role: str = "eavesdropper", *, rounds: int = 1,
                  split: str = "test", snr_db: Any = None, eve_snr_db: Any = None, psr_db: float = -10.0,
                  include_csi: bool = False, include_label: bool = False, compute_psnr: bool = True,
-                 link: Any = None, eavesdropper: Any = None, transmitter: Any = None, data_root: str | None = None,
+                 link: Any = None, eavesdropper: Any = None, defence: Any = None, data_root: str | None = None,
                  images: Any = None, device: str = "cpu", render_mode: str | None = None) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.game = SemComGame(
             dataset, role, rounds=rounds, split=split, snr_db=snr_db, eve_snr_db=eve_snr_db, psr_db=psr_db,
             include_csi=include_csi, include_label=include_label, compute_psnr=compute_psnr, link=link,
-            eavesdropper=eavesdropper, transmitter=transmitter, data_root=data_root, images=images, device=device,
+            eavesdropper=eavesdropper, defence=defence, data_root=data_root, images=images, device=device,
         )
         self.role, self.rounds, self.render_mode = role, self.game.rounds, render_mode
         self.observation_space = observation_space(self.game)
@@ -180,6 +192,7 @@ class SemComEnv(Env):
         self._gen: torch.Generator | None = None
         self._idx: torch.Tensor | None = None
         self._x: torch.Tensor | None = None
+        self._nonces: torch.Tensor | None = None
         self._obs: np.ndarray | None = None
         self._round = 0
         self._done = True
@@ -190,18 +203,15 @@ class SemComEnv(Env):
             raise ValueError("set_eavesdropper applies to role='transmitter'")
         self.game.set_eavesdropper(agent)
 
-    def set_transmitter(self, agent: Any) -> None:
-        """Plug a defending :class:`~semgame.protocols.Transmitter` in front of role ``"eavesdropper"``
-        (``None`` removes it); call between episodes."""
-        if self.role != "eavesdropper":
-            raise ValueError("set_transmitter applies to role='eavesdropper'")
-        self.game.set_transmitter(agent)
+    def set_defence(self, defence: Any) -> None:
+        """Replace the defence (a config, a Defence, a Transmitter policy or ``None``); call between episodes."""
+        self.game.set_defence(defence)
 
     def _observe(self) -> np.ndarray:
         game = self.game
         self._idx = game.draw(1, self._gen)
         if self.role == "eavesdropper":
-            self._x = game.sent(self._idx)
+            self._x, self._nonces = game.transmit(self._idx)
             obs = game.eavesdropper_obs(self._x, self._gen)
         else:
             obs = game.transmitter_obs(self._idx)
@@ -224,13 +234,13 @@ class SemComEnv(Env):
         label = int(game.labels[idx][0])
         if self.role == "eavesdropper":
             guess = int(check_discrete_actions(action, game.num_classes, ()))
-            legit = game.legit(self._x, idx, gen)
+            legit = game.legit(self._x, idx, self._nonces, gen)
             reward = float(guess == label)
             info: dict[str, Any] = {}
         else:
             a = check_box_actions(action, (2 * game.k,))
-            x = game.perturb(idx, torch.from_numpy(a).unsqueeze(0))
-            legit = game.legit(x, idx, gen)
+            x, nonces = game.transmit(idx, torch.from_numpy(a).unsqueeze(0))
+            legit = game.legit(x, idx, nonces, gen)
             eve_guess = int(game.opponent_guess(game.eavesdropper_obs(x, gen))[0])
             reward = float(bool(legit.correct[0])) - float(eve_guess == label)
             info = {"eve_guess": eve_guess, "eve_correct": eve_guess == label}

@@ -53,7 +53,10 @@ class SemComVectorEnv(VectorEnv):
 
     ``num_envs``, ``autoreset_mode``, ``tensors`` (return torch tensors on ``device`` and accept
     tensor actions instead of NumPy arrays: no host copies on GPU) and every keyword argument of
-    :class:`~semgame.envs.SemComEnv` except ``render_mode``.
+    :class:`~semgame.envs.SemComEnv` except ``render_mode``, ``defence`` included: every step sends
+    ``num_envs`` transmissions through the defence as one batch, with ``num_envs`` fresh nonces
+    (also for sub-envs whose result is discarded by an autoreset), and the legitimate receiver
+    applies its receiver hook batched.
 
     Seeding: ``reset(seed=s)`` seeds one generator for the whole batch, so a native vector env is
     reproducible under a seed but does not replay sub-env ``i`` of a sync vector env seeded ``s + i``.
@@ -83,6 +86,7 @@ class SemComVectorEnv(VectorEnv):
         self._idx = torch.zeros(n, dtype=torch.int64, device=dev)
         self._obs: Tensor | None = None
         self._x: Tensor | None = None  # waveform on the air for each sub-env's pending transmission
+        self._nonces: Tensor | None = None  # and its nonce
         self._round = torch.zeros(n, dtype=torch.int64, device=dev)
         self._autoreset = torch.zeros(n, dtype=torch.bool, device=dev)
 
@@ -92,20 +96,18 @@ class SemComVectorEnv(VectorEnv):
             raise ValueError("set_eavesdropper applies to role='transmitter'")
         self.game.set_eavesdropper(agent)
 
-    def set_transmitter(self, agent: Any) -> None:
-        """Plug a defending Transmitter in front of role ``"eavesdropper"`` (``None`` removes it)."""
-        if self.role != "eavesdropper":
-            raise ValueError("set_transmitter applies to role='eavesdropper'")
-        self.game.set_transmitter(agent)
+    def set_defence(self, defence: Any) -> None:
+        """Replace the defence of every sub-env (a config, a Defence, a Transmitter policy or ``None``), between rollouts."""
+        self.game.set_defence(defence)
 
     # -- helpers --------------------------------------------------------------------------------
-    def _draw(self) -> tuple[Tensor, Tensor, Tensor | None]:
+    def _draw(self) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
         game = self.game
         idx = game.draw(self.num_envs, self._gen)
         if self.role == "eavesdropper":
-            x = game.sent(idx)
-            return idx, game.eavesdropper_obs(x, self._gen), x
-        return idx, game.transmitter_obs(idx), None
+            x, nonces = game.transmit(idx)
+            return idx, game.eavesdropper_obs(x, self._gen), x, nonces
+        return idx, game.transmitter_obs(idx), None, None
 
     def _out(self, t: Tensor) -> Any:
         return t if self.tensors else t.cpu().numpy()
@@ -147,9 +149,9 @@ class SemComVectorEnv(VectorEnv):
             self._gen = seeded_torch_generator(self._np_random, self.device)
         self.game.prepare()
         mask = (options or {}).get("reset_mask")
-        idx, obs, x = self._draw()
+        idx, obs, x, nonces = self._draw()
         if mask is None or self._obs is None:
-            self._idx, self._obs, self._x = idx, obs, x
+            self._idx, self._obs, self._x, self._nonces = idx, obs, x, nonces
             self._round = torch.zeros_like(self._round)
             self._autoreset = torch.zeros_like(self._autoreset)
         else:
@@ -161,6 +163,7 @@ class SemComVectorEnv(VectorEnv):
             self._obs = torch.where(m.unsqueeze(-1), obs, self._obs)
             if x is not None:
                 self._x = torch.where(m.unsqueeze(-1), x, self._x)
+                self._nonces = torch.where(m, nonces, self._nonces)
             # (not in place: arrays returned earlier may share memory with these tensors)
             self._round = torch.where(m, torch.zeros_like(self._round), self._round)
             self._autoreset = self._autoreset & ~m
@@ -178,18 +181,18 @@ class SemComVectorEnv(VectorEnv):
         # one transmission for every sub-env (results of resetting sub-envs are discarded), and the
         # next one drawn for all; both channels run as one batched pass
         new_idx = game.draw(n, gen)
-        new_x: Tensor | None = None
+        new_x = new_nonces = None
         if self.role == "eavesdropper":
-            new_x = game.sent(new_idx)
-            y_legit, y_eve, eve_state = game.both_channels(self._x, new_x, gen)
-            legit = game.receive(y_legit, idx)
+            new_x, new_nonces = game.transmit(new_idx)
+            y_legit, legit_state, y_eve, eve_state = game.both_channels(self._x, new_x, gen)
+            legit = game.receive(y_legit, legit_state, idx, self._nonces)
             new_obs = game.eve_features(y_eve, eve_state)
             reward = (a == labels).float()
             extra: dict[str, Tensor] = {}
         else:
-            x = game.perturb(idx, a)
-            y_legit, y_eve, eve_state = game.both_channels(x, x, gen)
-            legit = game.receive(y_legit, idx)
+            x, nonces = game.transmit(idx, a)
+            y_legit, legit_state, y_eve, eve_state = game.both_channels(x, x, gen)
+            legit = game.receive(y_legit, legit_state, idx, nonces)
             eve_guess = game.opponent_guess(game.eve_features(y_eve, eve_state))
             eve_correct = eve_guess == labels
             reward = legit.correct.float() - eve_correct.float()
@@ -211,7 +214,7 @@ class SemComVectorEnv(VectorEnv):
             info[key], info["_" + key] = self._out(val), played
         old_obs = self._obs
         if self.autoreset_mode == AutoresetMode.NEXT_STEP and not any_terminated:
-            self._idx, self._obs, self._x = new_idx, new_obs, new_x
+            self._idx, self._obs, self._x, self._nonces = new_idx, new_obs, new_x, new_nonces
             self._autoreset = terminated
         elif self.autoreset_mode == AutoresetMode.NEXT_STEP:
             keep = terminated  # a terminated sub-env shows its last observation until the next step
@@ -219,9 +222,10 @@ class SemComVectorEnv(VectorEnv):
             self._obs = torch.where(keep.unsqueeze(-1), old_obs, new_obs)
             if new_x is not None:
                 self._x = torch.where(keep.unsqueeze(-1), self._x, new_x)
+                self._nonces = torch.where(keep, self._nonces, new_nonces)
             self._autoreset = terminated
         else:  # SAME_STEP: terminated sub-envs restart now
-            self._idx, self._obs, self._x = new_idx, new_obs, new_x
+            self._idx, self._obs, self._x, self._nonces = new_idx, new_obs, new_x, new_nonces
             if any_terminated:
                 self._round = torch.where(terminated, torch.zeros_like(self._round), self._round)
                 term = terminated.cpu().numpy()

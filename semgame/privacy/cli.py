@@ -1,7 +1,8 @@
 """Command-line pieces of the privacy game, plugged into :mod:`semgame.cli`.
 
-* ``semgame eval --fresh-eavesdroppers K [--defence keyed --psr-db 10 --key 1234]`` — honest leakage
-  evaluation of a run folder (plain or min-max): K eavesdroppers trained from scratch.
+* ``semgame eval --fresh-eavesdroppers K [--defence keyed --psr-db 10 --key 1234 | --defence rotation --key 1234]`` — honest leakage
+  evaluation of a run folder (plain or min-max): K eavesdroppers trained from scratch. The defence is
+  built from a config by :func:`semgame.privacy.defences.build_defence`, as in the game envs.
 * ``semgame minmax --run-dir D [--init RUN] --lambda 1 --objective kl_uniform ...`` — min-max training.
 * ``semgame reproduce --dataset mnist --profile quick --out reports/mnist`` — the main job.
 
@@ -34,18 +35,19 @@ def add_eval_flags(ev: argparse.ArgumentParser) -> None:
                    help="train K eavesdroppers from scratch on the (defended) transmissions and report mean/std/max")
     g.add_argument("--fresh-epochs", type=int, default=5, help="training epochs of each fresh eavesdropper (default 5)")
     g.add_argument("--train-limit", type=int, help="recorded training transmissions for the fresh eavesdroppers (default: the run's)")
-    g.add_argument("--defence", choices=("none", "keyed"), default="none", help="defence applied on top of the run's link")
-    g.add_argument("--psr-db", type=float, help="keyed perturbation budget (dB)")
-    g.add_argument("--key", help="keyed perturbation secret")
-    g.add_argument("--power", choices=("add", "fixed"), default="add", help="keyed: renormalise total power or not")
+    g.add_argument("--defence", choices=("none", "keyed", "rotation", "adversarial"), default="none",
+                   help="defence applied on top of the run's link (rotation: keyed unitary x -> U_n x, no power cost; "
+                        "adversarial: PGD per-sample cooperative against the run's own eavesdropper)")
+    g.add_argument("--psr-db", type=float, help="perturbation budget of the defence (dB)")
+    g.add_argument("--key", help="secret of the keyed defences (keyed, rotation)")
+    g.add_argument("--power", choices=("add", "fixed"), default="add", help="renormalise total power or not")
 
 
 def cmd_eval_fresh(args: argparse.Namespace) -> int:
     """``semgame eval --fresh-eavesdroppers K``."""
     import torch
 
-    from semgame.privacy.defences import KeyedDefence, NoDefence, encode
-    from semgame.privacy.keyed import KeyedPerturbation
+    from semgame.privacy.defences import DefenceContext, NoDefence, build_defence, check_defence_config, encode
     from semgame.privacy.leakage import check_k, leakage_report, new_eavesdropper
     from semgame.loader import load_run
     from semgame.run import load_data
@@ -55,17 +57,32 @@ def cmd_eval_fresh(args: argparse.Namespace) -> int:
     check_k(args.fresh_eavesdroppers)
     if args.fresh_epochs < 1:
         raise ConfigError(f"fresh-epochs must be an integer >= 1, got {args.fresh_epochs}")
-    if args.defence == "keyed":
-        if args.psr_db is None:
-            raise ConfigError("--defence keyed needs --psr-db")
-        defence = KeyedDefence(KeyedPerturbation(args.psr_db, key=args.key, power=args.power))
-    else:
+    spec: dict[str, Any] = {"kind": args.defence}
+    if args.defence == "none":
         if args.psr_db is not None or args.key is not None:
-            raise ConfigError("--psr-db/--key need --defence keyed")
-        defence = NoDefence()
+            raise ConfigError("--psr-db/--key need --defence keyed, rotation or adversarial")
+    elif args.defence == "rotation":
+        if args.psr_db is not None:
+            raise ConfigError("--defence rotation has no PSR budget (it costs no power); drop --psr-db")
+        if args.key is None:
+            raise ConfigError("--defence rotation needs --key")
+        spec["key"] = args.key
+    else:
+        if args.psr_db is None:
+            raise ConfigError(f"--defence {args.defence} needs --psr-db")
+        spec.update(psr_db=args.psr_db, power=args.power)
+        if args.defence == "keyed":
+            spec["key"] = args.key
+        elif args.key is not None:
+            raise ConfigError("--key applies to --defence keyed")
+    check_defence_config(spec)  # before anything is loaded
     device = resolve_device(args.device)
     torch.set_num_threads(args.threads)
     cfg, link, eve = load_run(args.run_dir, device=device)
+    if args.defence == "rotation":
+        from semgame.privacy.rotation import check_rotation_channel
+
+        check_rotation_channel(fading=cfg.fading, block=cfg.block, csi=cfg.csi, equalizer=cfg.equalizer)
     link.requires_grad_(False)
     changes = {k: v for k, v in (("data_root", args.data_root), ("test_limit", args.test_limit),
                                  ("train_limit", args.train_limit)) if v is not None}
@@ -77,6 +94,7 @@ def cmd_eval_fresh(args: argparse.Namespace) -> int:
         link.channel.awgn.snr_db = args.snr_db
     train, test = load_data(cfg)
     tr, te = encode(link, train), encode(link, test)
+    defence = build_defence(spec, DefenceContext(link=link, surrogate=eve, fit_data=lambda: (tr.x, tr.labels), seed=cfg.seed))
     und = new_eavesdropper(cfg, snr, eve_seed(cfg.seed, UNDEFENDED_EVE), device)
     fit_eavesdropper(und, lambda a, b: a, torch.utils.data.TensorDataset(tr.x, tr.labels), epochs=args.fresh_epochs,
                      lr=cfg.lr, batch_size=cfg.batch_size, seed=eve_seed(cfg.seed, UNDEFENDED_EVE), device=device)

@@ -11,7 +11,7 @@ purpose ``"mask"``), so every sample of the transmission has ``||p||^2 = rho * k
 (``[batch]`` nonces for a batch); a nonce must never repeat under a key (a repeated nonce repeats the
 mask: the difference of the two transmissions is then mask-free).
 
-**Transmission.** ``x_tx = c (x + p)`` with ``c = 1`` (``power="add"``, default) or
+**Transmission.** ``x_tx = c (x + p)`` (:class:`~semgame.privacy.perturbation.PSRBudget`) with ``c = 1`` (``power="add"``, default) or
 ``c = 1 / sqrt(1 + rho)`` (``power="fixed"``), see :mod:`semgame.privacy.perturbation`.
 
 **Removal.** The legitimate channel gives ``y_raw = h x_tx + n``. The receiver knows ``h`` (its CSI),
@@ -33,10 +33,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from semgame.channels import ChannelState, normalize_power
+from semgame.channels import ChannelState
 from semgame.config import ConfigError
 from semgame.privacy.keystream import KeyStream, MissingKeyError, nonce_array
-from semgame.privacy.perturbation import POWER_MODES, check_psr, power_scale, psr_ratio
+from semgame.privacy.perturbation import POWER_MODES, PSRBudget, check_psr
 
 __all__ = ["KeyedPerturbation", "MissingKeyError", "mask_gain"]
 
@@ -68,7 +68,8 @@ class KeyedPerturbation(nn.Module):
         if power not in POWER_MODES:
             raise ConfigError(f"power must be one of {', '.join(POWER_MODES)}; got {power!r}")
         self.power = power
-        self.c = power_scale(self.psr_db, power)
+        self.budget = PSRBudget(self.psr_db, power)
+        self.c = self.budget.c
 
     def mask(self, nonces: Tensor | list[int] | int, k: int, device: torch.device | str = "cpu") -> Tensor:
         """Masks ``p [len(nonces), k] complex64``, one transmission (row) per nonce; ``||p_i||^2 = rho k``.
@@ -76,15 +77,14 @@ class KeyedPerturbation(nn.Module):
         Nonces are public integers in ``[0, 2**96)``, never reused under a key (a counter); a nonce
         repeated within one call is a :class:`~semgame.privacy.keystream.NonceError`.
         """
-        g = self._stream.complex_normal(nonces, k, device)
-        return normalize_power(g) * psr_ratio(self.psr_db) ** 0.5
+        return self.budget.unit(self._stream.complex_normal(nonces, k, device))
 
     def forward(self, x: Tensor, nonces: Tensor | list[int]) -> Tensor:
         """``x_tx = c (x + p)``; ``nonces [batch]`` identify the transmissions."""
         nonces = nonce_array(nonces)
         if len(nonces) != x.shape[0]:
             raise ConfigError(f"need one nonce per sample: {len(nonces)} nonces for a batch of {x.shape[0]}")
-        return self.c * (x + self.mask(nonces, x.shape[1], x.device))
+        return self.budget.send(x, self.mask(nonces, x.shape[1], x.device))
 
     def remove(self, y: Tensor, state: ChannelState, nonces: Tensor | list[int], *, csi: str, equalizer: str) -> Tensor:
         """``(y - A c p) / c``: the legitimate receiver's key removal (before its decoder)."""

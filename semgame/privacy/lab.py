@@ -24,11 +24,19 @@ import torch
 from torch.utils.data import TensorDataset
 
 from semgame.config import ConfigError, LinkConfig
-from semgame.privacy.defences import AdversarialDefence, Defence, Encoded, KeyedDefence, NoDefence, encode, finetune_receiver
-from semgame.privacy.keyed import KeyedPerturbation
+from semgame.privacy.defences import (
+    DEMO_KEY,
+    AdversarialDefence,
+    Defence,
+    DefenceContext,
+    Encoded,
+    NoDefence,
+    build_defence,
+    encode,
+    finetune_receiver,
+)
 from semgame.privacy.leakage import COLUMNS, defend, leakage_report, new_eavesdropper
 from semgame.privacy.minmax import MinMaxConfig, minmax_run
-from semgame.privacy.perturbation import AdversarialPerturbation
 from semgame.loader import load_run
 from semgame.run import load_data, train_run
 from semgame.seeds import SURROGATE_EVE, UNDEFENDED_EVE, eve_seed
@@ -36,7 +44,7 @@ from semgame.training import fit_eavesdropper
 
 __all__ = ["KEY", "LINK_KEYS", "Profile", "PROFILES", "get_profile", "Lab"]
 
-KEY = 0x5EC2E7  # the demo key of the keyed defence (a real system would draw it at random)
+KEY = DEMO_KEY  # the demo key of the keyed defence (a real system would draw it at random)
 
 
 @dataclass(frozen=True)
@@ -273,8 +281,15 @@ class Lab:
         self.base()
         for off in offsets:
             for psr in self.p.keyed_psrs if psrs is None else psrs:
-                d = KeyedDefence(KeyedPerturbation(float(psr), key=KEY, power=power))
+                d = build_defence({"kind": "keyed", "psr_db": float(psr), "key": KEY, "power": power})
                 self.row_for(d, self.cfg.snr_db + off, group=f"keyed {power} (eve {off:+g} dB)", extra={"power": power})
+
+    def rotation_rows(self, offsets: Iterable[float] = (0.0,), rounds: int = 3) -> None:
+        """Keyed rotation (:class:`~semgame.privacy.rotation.KeyedRotation`, demo key) at each eavesdropper SNR offset."""
+        self.base()
+        for off in offsets:
+            d = build_defence({"kind": "rotation", "key": KEY, "rounds": rounds})
+            self.row_for(d, self.cfg.snr_db + off, group="keyed rotation", extra={"power": "fixed"})
 
     def adversarial_rows(self, variants: Iterable[tuple[str, str, str]] | None = None, psrs: Iterable[float] | None = None,
                          offsets: Iterable[float] = (0.0,), mu: float = 1.0, finetune: bool = False) -> None:
@@ -285,13 +300,12 @@ class Lab:
         for off in offsets:
             snr = self.cfg.snr_db + off
             sur = self.surrogate(snr)
+            ctx = DefenceContext(link=link, surrogate=sur, fit_data=lambda: (tr.x, tr.labels), seed=self.seed)
             for method, scope, objective in variants:
                 for psr in self.p.adv_psrs if psrs is None else psrs:
-                    pert = AdversarialPerturbation(sur, float(psr), method=method, scope=scope, objective=objective,
-                                                   legit=link, mu=mu, steps=self.p.adv_steps)
-                    if scope == "universal":
-                        pert.fit_universal(tr.x, tr.labels, epochs=1, seed=self.seed)
-                    d = AdversarialDefence(pert)
+                    d = build_defence({"kind": "adversarial", "psr_db": float(psr), "method": method, "scope": scope,
+                                       "objective": objective, "mu": float(mu), "steps": self.p.adv_steps}, ctx)
+                    pert = d.pert
                     if finetune:
                         tx, nonces = defend(d, tr)
                         rec = finetune_receiver(link, tx, tr, d, nonces, epochs=self.p.finetune_epochs, seed=self.seed,

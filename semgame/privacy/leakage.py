@@ -298,6 +298,8 @@ def leakage_report(
         **defence.describe(),
         "eve_snr_db": snr,
         "legit_snr_db": cfg.snr_db,
+        "fading": cfg.fading,
+        "block": cfg.block,
         **legit,
         "undefended_legit_acc": nan if undefended_legit_acc is None else undefended_legit_acc,
         "in_loop_eve_acc": nan if in_loop_eve is None else eve_accuracy(in_loop_eve, test_tx, test.labels, seed=seed, snr_db=snr),

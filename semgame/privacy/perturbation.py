@@ -19,6 +19,14 @@ report the total transmit power (``tx_power``) so the two can be compared honest
 A per-sample exact renormalisation is not offered: it would make the scale depend on ``x``, which
 the keyed receiver cannot know.
 
+**One code path.** :class:`PSRBudget` is the only place where a perturbation is scaled onto a
+budget and written onto a waveform (``c * (x + p)``): the keyed mask
+(:class:`~semgame.privacy.keyed.KeyedPerturbation`, full budget for a unit-power signal, independent of
+``x`` so the key holder can regenerate it), adversarial perturbations (:class:`AdversarialPerturbation`,
+the L2 ball of radius ``sqrt(rho) ||x||``) and the game envs' transmitter actions (a box
+``a in [-1, 1]^(2k)``, each real coordinate scaled by ``sqrt(rho P_x / 2)``, ``P_x`` the sample's mean
+symbol power, so ``||p||^2 <= rho ||x||^2`` with equality at the corners) all use it.
+
 Adversarial perturbations (:class:`AdversarialPerturbation`) are crafted against a *surrogate*
 eavesdropper that the transmitter trains itself on its own (clean) waveforms. Objectives:
 
@@ -38,12 +46,13 @@ from __future__ import annotations
 
 import math
 import numbers
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from semgame.channels import complex_to_real, real_to_complex
+from semgame.channels import complex_to_real, normalize_power, real_to_complex
 from semgame.config import ConfigError
 
 __all__ = [
@@ -56,6 +65,7 @@ __all__ = [
     "power_scale",
     "measured_psr_db",
     "project_l2",
+    "PSRBudget",
     "AdversarialPerturbation",
 ]
 
@@ -109,6 +119,70 @@ def power_scale(psr_db: float, power: str) -> float:
     """The amplitude factor ``c`` applied to ``x + p`` (1 for ``"add"``, ``1/sqrt(1+rho)`` for ``"fixed"``)."""
     _choice("power", power, POWER_MODES)
     return 1.0 if power == "add" else 1.0 / math.sqrt(1.0 + psr_ratio(psr_db))
+
+
+@dataclass(frozen=True)
+class PSRBudget:
+    """A perturbation-to-signal budget ``psr_db`` and power mode: the one path that scales a perturbation
+    onto a budget and writes it onto a waveform (see the module docstring).
+
+    Waveforms ``x`` and perturbations ``p`` are complex ``[batch, k]``; real perturbations are
+    ``[batch, 2k]`` float32, I/Q interleaved (:func:`~semgame.channels.complex_to_real`).
+
+    Example:
+        >>> b = PSRBudget(-10.0)
+        >>> x = normalize_power(torch.randn(4, 8, dtype=torch.complex64))
+        >>> p = b.box(torch.ones(4, 16), x)                 # a corner of the box: the whole budget
+        >>> bool(torch.allclose(measured_psr_db(p, x), torch.full((4,), -10.0), atol=1e-4))
+        True
+    """
+
+    psr_db: float
+    power: str = "add"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "psr_db", _finite_number("psr_db", self.psr_db))
+        _choice("power", self.power, POWER_MODES)
+
+    @property
+    def rho(self) -> float:
+        """``10 ** (psr_db / 10)``."""
+        return psr_ratio(self.psr_db)
+
+    @property
+    def c(self) -> float:
+        """The amplitude factor applied to ``x + p`` (:func:`power_scale`)."""
+        return power_scale(self.psr_db, self.power)
+
+    @property
+    def tx_power(self) -> float:
+        """Average transmit power relative to the undefended link at the full budget: ``c^2 (1 + rho)``."""
+        return self.c**2 * (1.0 + self.rho)
+
+    def radius(self, x: Tensor) -> Tensor:
+        """Per-sample L2 radius ``sqrt(rho) * ||x||``, ``[batch, 1]`` (adversarial perturbations)."""
+        return math.sqrt(psr_ratio(self.psr_db)) * x.abs().square().sum(-1, keepdim=True).sqrt()
+
+    def nominal_radius(self, k: int) -> float:
+        """``sqrt(rho * k)``: the radius for a unit-power waveform of ``k`` symbols (``||x||^2 = k``)."""
+        return math.sqrt(psr_ratio(self.psr_db) * k)
+
+    def unit(self, g: Tensor) -> Tensor:
+        """``g`` rescaled to the whole budget of a unit-power waveform: ``sqrt(rho) * normalize_power(g)``,
+        independent of ``x`` (what a key holder can regenerate)."""
+        return normalize_power(g) * psr_ratio(self.psr_db) ** 0.5
+
+    def box(self, a: Tensor, x: Tensor) -> Tensor:
+        """A box action ``a [batch, 2k]`` in [-1, 1] (I/Q) as the complex perturbation
+        ``a * sqrt(rho * P_x / 2)``, ``P_x`` the sample's mean symbol power; ``a = 0`` gives ``p = 0``."""
+        p_x = (x.real.square() + x.imag.square()).mean(-1, keepdim=True)
+        scale = torch.sqrt(p_x * 10.0 ** (self.psr_db / 10.0) / 2.0)
+        return real_to_complex(a.to(x.device, torch.float32)) * scale
+
+    def send(self, x: Tensor, p: Tensor) -> Tensor:
+        """What goes on the air: ``c * (x + p)``."""
+        c = self.c
+        return x + p if c == 1.0 else c * (x + p)
 
 
 def measured_psr_db(p: Tensor, x: Tensor) -> Tensor:
@@ -171,10 +245,11 @@ class AdversarialPerturbation(nn.Module):
         if objective == "cooperative" and legit is None:
             raise ConfigError("the cooperative objective needs the legitimate link (legit=...)")
         self.steps, self.eot = steps, eot
+        self.budget = PSRBudget(self.psr_db, power)
         # Not registered as sub-modules: they belong to someone else and stay frozen here.
         self._surrogate = [surrogate]
         self._legit = [legit]
-        self.c = power_scale(self.psr_db, power)
+        self.c = self.budget.c
         self.register_buffer("universal", torch.zeros(0))
         self.fitted = False
 
@@ -184,13 +259,13 @@ class AdversarialPerturbation(nn.Module):
 
     def eps(self, x: Tensor) -> Tensor:
         """Per-sample L2 radius ``sqrt(rho) * ||x||`` (``[batch, 1]``, real representation)."""
-        return math.sqrt(psr_ratio(self.psr_db)) * x.abs().square().sum(-1, keepdim=True).sqrt()
+        return self.budget.radius(x)
 
     def loss(self, x: Tensor, p_real: Tensor, labels: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Summed per-sample objective to *maximise* for waveform ``x`` and real perturbation ``p_real``.
 
         Channel draws come from ``generator`` (global RNG when ``None``)."""
-        x_tx = self.c * (x + real_to_complex(p_real))
+        x_tx = self.budget.send(x, real_to_complex(p_real))
         total = x.new_zeros((), dtype=torch.float32)
         for _ in range(self.eot):
             total = total + F.cross_entropy(self.surrogate(x_tx, generator=generator), labels, reduction="sum")
@@ -247,7 +322,7 @@ class AdversarialPerturbation(nn.Module):
         # the surrogate's channel draws need a generator on the waveforms' device
         noise = gen if xs.device.type == "cpu" else torch.Generator(device=xs.device).manual_seed(seed)
         d = 2 * xs.shape[1]
-        eps = math.sqrt(psr_ratio(self.psr_db) * xs.shape[1])  # ||x||^2 = k for unit-power samples
+        eps = self.budget.nominal_radius(xs.shape[1])  # ||x||^2 = k for unit-power samples
         delta = torch.zeros(d, device=xs.device)
         n_steps = max(1, epochs * -(-len(xs) // batch_size))
         step = 0
@@ -280,7 +355,7 @@ class AdversarialPerturbation(nn.Module):
         return self.craft(x, labels, generator)
 
     def forward(self, x: Tensor, labels: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
-        return self.c * (x + self.perturbation(x, labels, generator))
+        return self.budget.send(x, self.perturbation(x, labels, generator))
 
     def extra_repr(self) -> str:
         return (f"psr_db={self.psr_db}, method={self.method!r}, scope={self.scope!r}, "
