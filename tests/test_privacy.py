@@ -392,6 +392,8 @@ def test_fresh_eval_cli_errors(trained, capsys, argv, needle):
         (["--lambda", "-1"], "lambda must be >= 0"),
         (["--lambda", "nan"], "lambda must be a finite"),
         (["--eve-steps", "0"], "eve_steps"),
+        (["--gate-snr-db", "inf"], "gate_snr_db must be a finite number"),
+        (["--eve-snr-spread-db", "-2"], "eve_snr_spread_db must be a finite number >= 0"),
     ],
 )
 def test_minmax_cli_errors(tmp_path, capsys, argv, needle):

@@ -25,6 +25,7 @@ _MINMAX_FLAGS = (
     ("lambda_", "--lambda", float), ("objective", "--objective", str), ("eve_steps", "--eve-steps", int),
     ("legit_steps", "--legit-steps", int), ("rounds", "--rounds", int), ("pretrain_epochs", "--pretrain-epochs", int),
     ("eve_pretrain_epochs", "--eve-pretrain-epochs", int), ("eve_lr", "--eve-lr", float),
+    ("gate_snr_db", "--gate-snr-db", float), ("eve_snr_spread_db", "--eve-snr-spread-db", float),
 )
 
 
