@@ -24,19 +24,14 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from semgame.channels import CSIS, EQUALIZERS, FADINGS, SNR_DB_RANGE
+from semgame.models import ARCHS, latent_layout
 
-__all__ = [
-    "ConfigError",
-    "LinkConfig",
-    "from_dict",
-    "load_config_file",
-    "check_int",
-    "MAX_WIDTH",
-    "MAX_THREADS",
-    "MAX_SEED",
-]
+__all__ = ["ConfigError", "LinkConfig", "PRECISIONS", "from_dict", "load_config_file", "check_int", "MAX_WIDTH",
+           "MAX_THREADS", "MAX_SEED"]
 
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16")
+SCHEDULES = ("cosine", "onecycle")
 MAX_WIDTH = 256
 """Largest model ``width`` (a CIFAR-10 link of width 256 has 0.24 G parameters)."""
 MAX_THREADS = 1024
@@ -59,16 +54,29 @@ class LinkConfig:
     Rayleigh fading (``fading``), block (one coefficient per image) or per symbol (``block``).
     ``csi="perfect"`` equalises with the true coefficient (``equalizer`` mmse or zf).
 
-    Training: the link minimises ``CE + recon_weight * MSE``; ``augment`` adds random
+    Architecture (:mod:`semgame.models`): ``arch="dense"`` (the default, and what every config
+    written before the field existed means) maps a conv trunk through one linear layer to the
+    ``2k`` reals; ``arch="spatial"`` keeps them as a feature map of side ``H / 4`` (Deep JSCC
+    style), so ``2k`` must fill whole channels of it (``k`` a multiple of 32 for CIFAR-10).
+
+    Training: the link minimises ``CE + recon_weight * MSE`` with Adam at ``lr``, on the
+    ``schedule`` of :func:`semgame.training.link_schedule` (``"cosine"`` over the epochs, or
+    ``"onecycle"``: warm-up to ``lr`` and cosine decay, stepped per batch); ``augment`` adds random
     horizontal flips and 4-pixel translations (useful for CIFAR-10, not for digits).
 
     Limits: ``1 <= k <=`` the number of image values (784 for MNIST, 3072 for CIFAR-10: a latent
     never expands the image), ``1 <= width <=`` :data:`MAX_WIDTH`, SNRs within
     :data:`semgame.channels.SNR_DB_RANGE`, ``0 <= seed <=`` :data:`MAX_SEED`,
     ``1 <= threads <=`` :data:`MAX_THREADS`.
+
+    ``precision``: ``"fp32"``, ``"bf16"`` (autocast of the neural blocks; the channel stays
+    complex64) or ``"auto"`` (bf16 only where the device computes it natively, see
+    :func:`semgame.training.resolve_precision`). Like ``device`` and ``threads`` it does not
+    define the run: a run may resume under another precision.
     """
 
     dataset: str = "mnist"
+    arch: str = "dense"
     k: int = 16
     width: int = 16
     snr_db: float = 10.0
@@ -82,12 +90,14 @@ class LinkConfig:
     eve_epochs: int = 5
     batch_size: int = 128
     lr: float = 2e-3
+    schedule: str = "cosine"
     recon_weight: float = 1.0
     augment: bool = False
     train_limit: int | None = None
     test_limit: int | None = None
     seed: int = 0
     device: str = "auto"
+    precision: str = "auto"
     threads: int = 1
     data_root: str | None = None
 
@@ -127,6 +137,13 @@ class LinkConfig:
         _choice("csi", self.csi, CSIS)
         _choice("equalizer", self.equalizer, EQUALIZERS)
         _choice("device", self.device, DEVICES)
+        _choice("precision", self.precision, PRECISIONS)
+        _choice("schedule", self.schedule, SCHEDULES)
+        _choice("arch", self.arch, ARCHS)
+        try:
+            latent_layout(self.arch, info.shape, self.k)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
 
     @property
     def eve_snr(self) -> float:
@@ -150,9 +167,7 @@ def from_dict(values: dict[str, Any], cls: type = LinkConfig) -> Any:
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ConfigError(
-            f"unknown config key(s) {', '.join(map(repr, unknown))}; known keys: {', '.join(sorted(known))}"
-        )
+        raise ConfigError(f"unknown config key(s) {', '.join(map(repr, unknown))}; known keys: {', '.join(sorted(known))}")
     values = dict(values)
     for key, val in values.items():
         if isinstance(val, list):

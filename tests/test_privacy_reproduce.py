@@ -26,7 +26,13 @@ def test_reproduce_writes_one_report_folder(synthetic_root, tmp_path):
     assert "## Targets (checked against fresh eavesdroppers)" in text
     results = json.loads((out / "results.json").read_text())
     kinds = {r["kind"] for r in results["rows"]}
-    assert {"none", "keyed", "adversarial"} <= kinds
+    assert {"none", "keyed", "adversarial", "rotation"} <= kinds
+    for r in results["rows"]:  # the ceiling: a number below the legitimate SNR for keyless rows, else n/a
+        applies = (r["eve_snr_db"] < r["legit_snr_db"] and r["kind"] not in ("keyed", "rotation")
+                   and r["legit_acc"] > r["chance"])
+        assert (r["ceiling_pts_amax1"] is not None) == applies, r["defence"]
+        if r["ceiling_pts"] is None:
+            assert r["ceiling_note"] and f"| {r['defence']} |" in text
     assert any(r["defence"].startswith("min-max") for r in results["rows"])
     for r in results["rows"]:  # the summary columns are the statistics of the K fresh accuracies
         accs = r["fresh_eve_accs"]
