@@ -212,6 +212,11 @@ class ChannelState:
     noise_var: Tensor
     snr_db: Tensor
 
+    def effective_snr_db(self) -> Tensor:
+        """Per-symbol received SNR ``10 log10(|h|^2 / N0)``, shape ``[batch, k]``."""
+        gain = self.h.real.square() + self.h.imag.square()
+        return 10.0 * torch.log10(gain / self.noise_var.unsqueeze(-1))
+
 
 class AWGN(nn.Module):
     """Additive white Gaussian noise: ``y = x + n`` with ``n ~ CN(0, N0)``.

@@ -54,22 +54,15 @@ class DatasetInfo:
     classes: tuple[str, ...]
 
 
+_CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+_FASHION_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+
 DATASETS: dict[str, DatasetInfo] = {
     "mnist": DatasetInfo("mnist", (1, 28, 28), 10, tuple(str(d) for d in range(10))),
-    "cifar10": DatasetInfo(
-        "cifar10",
-        (3, 32, 32),
-        10,
-        ("airplane", "automobile", "bird", "cat", "deer",
-         "dog", "frog", "horse", "ship", "truck"),
-    ),
-    "fashion_mnist": DatasetInfo(
-        "fashion_mnist",
-        (1, 28, 28),
-        10,
-        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
-    ),
+    "cifar10": DatasetInfo("cifar10", (3, 32, 32), 10, _CIFAR10_CLASSES),
+    "fashion_mnist": DatasetInfo("fashion_mnist", (1, 28, 28), 10, _FASHION_CLASSES),
 }
 _ALIASES = {"cifar-10": "cifar10", "fashion-mnist": "fashion_mnist", "fmnist": "fashion_mnist"}
 # Folder names searched inside a root, per dataset.

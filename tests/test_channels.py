@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from semgame import channels
 from semgame.channels import (
     AWGN,
+    ChannelState,
     FadingChannel,
     RayleighFading,
     complex_to_real,
@@ -198,6 +199,13 @@ def test_rayleigh_block_constant_along_k() -> None:
     assert (h == h[:, :1]).all()
     assert h[:, 0].real.unique().numel() == 500
     torch.testing.assert_close(y, h * x)
+
+
+def test_channel_state_effective_snr() -> None:
+    h = torch.tensor([[1 + 0j, 0 + 2j]])
+    state = ChannelState(h=h, noise_var=torch.tensor([0.1]), snr_db=torch.tensor([10.0]))
+    expected = torch.tensor([[10.0, 10.0 + 10 * math.log10(4)]])
+    torch.testing.assert_close(state.effective_snr_db(), expected)
 
 
 # --- equalisation -------------------------------------------------------------

@@ -231,7 +231,8 @@ def test_train_run_hparams(finished_run: tuple[LinkConfig, Path, dict]) -> None:
     content = acc.PluginTagToContent("hparams")
     start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"]).session_start_info
     values = {k: getattr(v, v.WhichOneof("kind")) for k, v in start.hparams.items()}
-    expected = {k: v for k, v in cfg.to_dict().items() if k not in run_mod.RUNTIME_KEYS}
+    expected = run_mod.results_config(cfg)
+    assert set(expected) >= {"dataset", "k", "width", "snr_db", "epochs", "lr", "seed"}
     assert values == {k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in expected.items()}
     experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
     assert {m.name.tag for m in experiment.metric_infos} == {"hparam/legit/acc", "hparam/legit/psnr", "hparam/legit/ssim",

@@ -249,7 +249,9 @@ class SemComGame:
 
     # -- opponents -----------------------------------------------------------------------------
     def set_eavesdropper(self, agent: Any) -> None:
-        """Replace the opponent eavesdropper (between episodes; never called inside a step)."""
+        """Replace the opponent eavesdropper of role ``"transmitter"`` (between episodes; never inside a step)."""
+        if self.role != "transmitter":
+            raise ValueError("set_eavesdropper applies to role='transmitter'")
         if isinstance(agent, NeuralEavesdropper):
             agent = NeuralEavesdropperAgent(agent.classifier.to(self.device), self.k, self.precision)
         check_agent(agent, Eavesdropper)

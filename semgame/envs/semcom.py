@@ -228,8 +228,6 @@ class SemComEnv(Env):
 
     def set_eavesdropper(self, agent: Any) -> None:
         """Replace the opponent of role ``"transmitter"`` (call between episodes, e.g. after refitting it)."""
-        if self.role != "transmitter":
-            raise ValueError("set_eavesdropper applies to role='transmitter'")
         self.game.set_eavesdropper(agent)
 
     def set_defence(self, defence: Any) -> None:

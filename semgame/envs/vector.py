@@ -101,8 +101,6 @@ class SemComVectorEnv(VectorEnv):
 
     def set_eavesdropper(self, agent: Any) -> None:
         """Replace the opponent of role ``"transmitter"`` for every sub-env (between rollouts)."""
-        if self.role != "transmitter":
-            raise ValueError("set_eavesdropper applies to role='transmitter'")
         self.game.set_eavesdropper(agent)
 
     def set_defence(self, defence: Any) -> None:
