@@ -65,6 +65,7 @@ def main() -> None:
     if not data:
         sys.exit("set SEMGAME_DATA to a folder with mnist/ (the probes train a tiny run on it)")
     tmp = Path(tempfile.mkdtemp(prefix="semgame-probes-"))
+    os.environ["XDG_CACHE_HOME"] = str(tmp / "cache")  # no dataset from the download cache: only the folders given
     run = tmp / "run"
     tiny = ["--dataset", "mnist", "--k", "8", "--width", "8", "--epochs", "1", "--eve-epochs", "1",
             "--train-limit", "256", "--test-limit", "128", "--device", "cpu", "--data-root", data]

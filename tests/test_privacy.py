@@ -250,8 +250,12 @@ def test_adversarial_defence_with_labels_roundtrip(trained):
     d = AdversarialDefence(AdversarialPerturbation(eve, -10.0, method="fgm"))
     tx, nonces = defend(d, te)
     assert tx.shape == te.x.shape
+    # FGM spends the whole -10 dB budget on every transmission, and the unaware legitimate receiver
+    # decodes the perturbed waveforms (not the clean ones): its metrics are those of a NoDefence on them
+    assert torch.allclose(measured_psr_db(tx - te.x, te.x), torch.full((len(te),), -10.0), atol=1e-3)
     m = legit_metrics(link, d, te, tx, nonces)
-    assert 0.0 <= m["legit_acc"] <= 1.0
+    assert m == legit_metrics(link, NoDefence(), te, tx, nonces)
+    assert m != legit_metrics(link, NoDefence(), te, te.x, nonces)
 
 
 def test_check_k():
