@@ -36,5 +36,5 @@ if __name__ == "__main__":
         prev = obs
         obs, rew, term, trunc, info = venv.step(agent.act(prev))
         rewards.append(rew.mean())
-        agent.update(prev, info["label"])  # learns between steps, outside the env
+        agent.update(prev, info["final_info"]["label"])  # 1-round episodes: each step's info is their final_info
     print(f"majority eavesdropper accuracy: {np.mean(rewards[1:]):.3f} (chance 0.1)")

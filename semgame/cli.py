@@ -6,8 +6,9 @@
 * ``semgame play`` — a plug-in agent against a game env (:mod:`semgame.envs.play`).
 
 Configuration comes from a TOML file (``--config``) and from flags, one per
-:class:`~semgame.config.LinkConfig` field; flags win. Errors in input (unknown key, bad value,
-missing data or checkpoint) print one line ``semgame: error: ...`` and exit with status 2.
+:class:`~semgame.config.LinkConfig` field; flags win. Errors in input (unknown key, bad value or
+flag, missing data or checkpoint, run folder in use, unwritable output: :mod:`semgame.errors`)
+print one line ``semgame: error: ...`` and exit with status 2.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import NoReturn, Sequence
 
-from semgame.config import ConfigError
+from semgame.bench.cli import register as register_bench
+from semgame.config import MAX_THREADS, PRECISIONS, ConfigError, check_int
 from semgame.envs.play import add_play_parser
 from semgame.flags import add_config_flags, config_from_args
 from semgame.privacy.cli import add_eval_flags
@@ -27,6 +29,12 @@ from semgame.privacy.cli import register as register_privacy
 
 __all__ = ["main", "build_parser"]
 
+
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line, like every other semgame error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"semgame: error: {message} (see: {self.prog} --help)\n")
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -49,8 +57,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and not math.isfinite(value):
             raise ConfigError(f"{name} must be a finite number, got {value!r}")
-    if args.threads < 1:
-        raise ConfigError(f"threads must be an integer >= 1, got {args.threads}")
+    check_int("threads", args.threads, high=MAX_THREADS)
     if getattr(args, "fresh_eavesdroppers", None) is not None:
         from semgame.privacy.cli import cmd_eval_fresh
 
@@ -61,7 +68,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.data_root is not None or args.test_limit is not None:
         cfg = cfg.replace(**{k: v for k, v in (("data_root", args.data_root), ("test_limit", args.test_limit)) if v is not None})
     _, test = load_data(cfg)
-    result = evaluate(link, test, device=device, eve=eve, snr_db=args.snr_db, eve_snr_db=args.eve_snr_db, seed=cfg.seed)
+    result = evaluate(link, test, device=device, eve=eve, snr_db=args.snr_db, eve_snr_db=args.eve_snr_db, seed=cfg.seed,
+                      precision=args.precision)
     result.update(snr_db=args.snr_db if args.snr_db is not None else cfg.snr_db,
                   eve_snr_db=args.eve_snr_db if args.eve_snr_db is not None else cfg.eve_snr)
     print(json.dumps(result, indent=2))
@@ -74,7 +82,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full ``semgame`` argument parser."""
-    parser = argparse.ArgumentParser(prog="semgame", description="Privacy-preserving semantic communications as an adversarial game.")
+    parser = _Parser(prog="semgame", description="Privacy-preserving semantic communications as an adversarial game.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train a semantic link and an eavesdropper into a run folder")
@@ -91,25 +99,27 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--test-limit", type=int, help="evaluate on a seeded subset of this size")
     ev.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     ev.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest for small models)")
+    ev.add_argument("--precision", default="auto", choices=PRECISIONS,
+                    help="bf16 autocast of the neural blocks, or fp32; auto: bf16 where the device computes it natively")
     ev.add_argument("--output", type=Path, help="also write the metrics to this JSON file")
     add_eval_flags(ev)
     ev.set_defaults(handler=_cmd_eval)
     register_privacy(sub)
     add_play_parser(sub)
+    register_bench(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``semgame`` console script."""
-    from semgame.data import DataNotFoundError
-    from semgame.io import CheckpointError
-
     parser = build_parser()
     args = parser.parse_args(argv)
+    from semgame.errors import USER_ERRORS
+
     try:
         return args.handler(args)
-    except (ConfigError, CheckpointError, DataNotFoundError) as err:
-        parser.exit(2, f"semgame: error: {err}\n")
+    except USER_ERRORS as err:
+        parser.exit(2, "semgame: error: " + " ".join(str(err).splitlines()) + "\n")
     except KeyboardInterrupt:
         parser.exit(130, "semgame: interrupted; rerun the same command to resume from the last checkpoint\n")
     return 0

@@ -31,6 +31,7 @@ from torch.utils.data import Dataset, Subset, TensorDataset
 
 __all__ = [
     "DATASETS",
+    "CorruptDataError",
     "DataNotFoundError",
     "DatasetInfo",
     "dataset_info",
@@ -86,6 +87,10 @@ class DataNotFoundError(FileNotFoundError):
     """No copy of the requested dataset was found and it could not be downloaded."""
 
 
+class CorruptDataError(ValueError):
+    """A dataset file exists but cannot be read or holds invalid arrays."""
+
+
 def dataset_info(name: str) -> DatasetInfo:
     """Return the :class:`DatasetInfo` for ``name`` (case-insensitive, aliases allowed)."""
     key = name.strip().lower()
@@ -139,8 +144,8 @@ def _candidates(info: DatasetInfo, split: str, root: Path) -> list[_Candidate]:
     return found
 
 
-def _corrupt(path: Path, detail: object) -> ValueError:
-    return ValueError(f"corrupt or unreadable dataset file {path}: {detail}")
+def _corrupt(path: Path, detail: object) -> CorruptDataError:
+    return CorruptDataError(f"corrupt or unreadable dataset file {path}: {detail}")
 
 
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:

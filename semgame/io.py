@@ -2,8 +2,10 @@
 
 Every file semgame writes (checkpoints, metrics, configs, reports) goes through a temporary file in
 the same folder followed by :func:`os.replace`, so an interrupted run never leaves a half-written
-file and never destroys the previous version. Checkpoints are read with
-``torch.load(weights_only=True)``: nothing is ever unpickled.
+file and never destroys the previous version. A process killed mid-write leaves at most a hidden
+``.<name>.*.tmp`` file, which :func:`remove_temp_files` clears. A write that fails (disk full,
+read-only folder) raises :class:`OutputError` and leaves the previous version intact.
+Checkpoints are read with ``torch.load(weights_only=True)``: nothing is ever unpickled.
 """
 
 from __future__ import annotations
@@ -16,11 +18,27 @@ from typing import Any, Callable
 
 import torch
 
-__all__ = ["CheckpointError", "atomic_write", "save_checkpoint", "load_checkpoint", "write_json", "write_png", "write_text"]
+__all__ = [
+    "CheckpointError", "OutputError", "atomic_write", "save_checkpoint", "load_checkpoint", "remove_temp_files",
+    "write_json", "write_png", "write_text",
+]
+
+_TEMP_GLOB = ".*.tmp"
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint is missing, unreadable or not a semgame checkpoint."""
+
+
+class OutputError(OSError):
+    """A file could not be written (disk full, read-only folder, ...); its previous version is intact.
+
+    ``errno`` is that of the underlying :class:`OSError`; the message is one line naming the file.
+    """
+
+    def __init__(self, message: str, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno
 
 
 def _umask() -> int:
@@ -32,8 +50,11 @@ def _umask() -> int:
 def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb") -> Path:
     """Call ``write(fh)`` on a temporary file beside ``path``, then rename it onto ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise OutputError(f"cannot write {path}: {err.strerror or err}", err.errno) from None
     try:
         with os.fdopen(fd, mode) as fh:
             write(fh)
@@ -41,10 +62,24 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError) and not isinstance(err, OutputError):
+            kept = "its previous version is intact" if path.exists() else "nothing was written"
+            raise OutputError(f"cannot write {path}: {err.strerror or err} ({kept})", err.errno) from None
         raise
     return path
+
+
+def remove_temp_files(folder: str | Path) -> list[Path]:
+    """Delete the temporary files that processes killed inside :func:`atomic_write` left in ``folder``.
+
+    Call it only while no other process writes there (e.g. under :class:`semgame.runloop.RunLock`).
+    """
+    removed = [p for p in Path(folder).glob(_TEMP_GLOB) if p.is_file()]
+    for p in removed:
+        p.unlink(missing_ok=True)
+    return removed
 
 
 def save_checkpoint(obj: dict[str, Any], path: str | Path) -> Path:
@@ -59,8 +94,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # torch raises many types for truncated / foreign files
-        raise CheckpointError(f"checkpoint {path} is corrupt or not a safe semgame checkpoint ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from None
+    except Exception:  # torch raises many types for truncated / foreign files; its advice to unpickle is unsafe
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or not a semgame checkpoint (it does not load as tensors and plain "
+            "values; semgame never unpickles other objects)"
+        ) from None
     if not isinstance(obj, dict) or "format" not in obj:
         raise CheckpointError(f"checkpoint {path} is not a semgame checkpoint (no 'format' entry)")
     return obj

@@ -6,42 +6,51 @@ Layout of ``run_dir``::
     checkpoint.pt    latest state, written atomically after every epoch (weights_only-safe)
     model.pt         final weights only: config + link + eavesdropper (what ``load_run`` and the envs read)
     metrics.json     final test metrics, per-epoch history and timings
-    tb/              TensorBoard events: train/*, legit/*, eve/* and hparams
+    tb/              TensorBoard events (tags of :mod:`semgame.tags`) and hparams
 
-:func:`train_run` resumes from ``checkpoint.pt`` when it exists and its config matches, so an
-interrupted run continues at the next epoch without repeating or losing one.
+:func:`train_run` runs on :func:`semgame.runloop.run_phases` (lock, resume, checkpoints, TensorBoard):
+an interrupted run continues at the next epoch without repeating or losing one, and ends with the
+weights and metrics of an uninterrupted run. :func:`prepare` and the phase builders
+:func:`link_phase` / :func:`eve_phase` are shared with :func:`semgame.privacy.minmax.minmax_run`.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils.data import TensorDataset
-from torch.utils.tensorboard import SummaryWriter
 
-from semgame.config import ConfigError, LinkConfig
+from semgame.config import LinkConfig
 from semgame.data import load_dataset
-from semgame.io import load_checkpoint, save_checkpoint, write_json, write_text
-from semgame.link import build_eavesdropper, build_link
-from semgame.loader import FORMAT, MODEL_FORMAT
+from semgame.link import NeuralEavesdropper, SemanticLink, build_eavesdropper, build_link
+from semgame.loader import FORMAT
+from semgame.runloop import TEST_TAGS, Phase, Plan, run_phases
 from semgame.seeds import Stream, seeded_generator
+from semgame.tags import EVE_ACC, EVE_LOSS, TRAIN_CE, TRAIN_LOSS, TRAIN_MSE
 from semgame.training import (
     encoder_transmit,
     evaluate,
+    link_schedule,
+    per_batch,
     resolve_device,
     train_eavesdropper_epoch,
     train_link_epoch,
 )
 
-__all__ = ["train_run", "load_data", "config_to_toml", "RUNTIME_KEYS"]
+__all__ = ["train_run", "load_data", "config_to_toml", "prepare", "link_phase", "eve_phase", "RUNTIME_KEYS"]
 
-RUNTIME_KEYS = ("device", "threads", "data_root")
-"""Config keys that do not change results; a run may resume with different values."""
+RUNTIME_KEYS = ("device", "threads", "data_root", "precision")
+"""Config keys that do not define a run's results; a run may resume with different values."""
+
+IMPLIED = {"arch": "dense", "schedule": "cosine"}
+"""Config keys added after runs were first checkpointed, with the value every earlier run implied: a key
+holding that value is left out of :func:`results_config`, so those runs still resume."""
+
+LINK_TAGS = {"loss": TRAIN_LOSS, "ce": TRAIN_CE, "mse": TRAIN_MSE, **{k: TEST_TAGS[k] for k in ("legit_acc", "legit_psnr", "legit_ssim")}}
+EVE_TAGS = {"loss": EVE_LOSS, "eve_acc": EVE_ACC}
 
 
 def config_to_toml(values: dict[str, Any]) -> str:
@@ -75,121 +84,83 @@ def load_data(cfg: LinkConfig) -> tuple[TensorDataset, TensorDataset]:
     return out[0], out[1]
 
 
-def _results_config(cfg: LinkConfig) -> dict[str, Any]:
-    return {k: v for k, v in cfg.to_dict().items() if k not in RUNTIME_KEYS}
+def results_config(cfg: LinkConfig) -> dict[str, Any]:
+    """The config entries that define a run's results (all but :data:`RUNTIME_KEYS`)."""
+    return {k: v for k, v in cfg.to_dict().items() if k not in RUNTIME_KEYS and not (k in IMPLIED and IMPLIED[k] == v)}
 
 
-def _log(writer: SummaryWriter, prefix: str, metrics: dict[str, float], step: int) -> None:
-    for key, val in metrics.items():
-        writer.add_scalar(f"{prefix}/{key}", val, step)
+def prepare(cfg: LinkConfig) -> tuple[torch.device, TensorDataset, TensorDataset, SemanticLink, NeuralEavesdropper]:
+    """What every run of ``cfg`` starts from: device (threads set), train and test sets, and the
+    initial link and eavesdropper, whose weights follow ``cfg.seed`` (not the global RNG state)."""
+    device = resolve_device(cfg.device)
+    torch.set_num_threads(cfg.threads)
+    train, test = load_data(cfg)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        link, eve = build_link(cfg).to(device), build_eavesdropper(cfg).to(device)
+    return device, train, test, link, eve
 
 
-def _legit_scalars(m: dict[str, float]) -> dict[str, float]:
-    return {"acc": m["legit_acc"], "psnr": m["legit_psnr"], "ssim": m["legit_ssim"]}
+def link_phase(name: str, epochs: int, link: SemanticLink, opt: torch.optim.Optimizer, cfg: LinkConfig,
+               train: TensorDataset, test: TensorDataset, device: torch.device, *,
+               sched: Any = None, epoch0: int = 0) -> Phase:
+    """Multi-task link training (:func:`~semgame.training.train_link_epoch`), then a test evaluation, per epoch.
+
+    Epoch ``e`` draws from the seeded streams of epoch ``epoch0 + e``; ``sched`` steps after each epoch
+    (or after each batch, :func:`~semgame.training.per_batch`).
+    """
+    def run_epoch(epoch: int) -> dict[str, float]:
+        stats = train_link_epoch(link, train, opt, cfg, epoch0 + epoch, device, schedule=sched)
+        if sched is not None and not per_batch(sched):
+            sched.step()
+        return {**stats, **evaluate(link, test, device=device, seed=cfg.seed, precision=cfg.precision)}
+
+    return Phase(name, f"{name} epoch", epochs, len(train), run_epoch, LINK_TAGS)
+
+
+def eve_phase(name: str, epochs: int, eve: NeuralEavesdropper, opt: torch.optim.Optimizer, link: SemanticLink,
+              cfg: LinkConfig, train: TensorDataset, test: TensorDataset, device: torch.device, *,
+              sched: Any = None, epoch0: int = 0) -> Phase:
+    """Eavesdropper training on the link's undefended waveforms, then its test accuracy, per epoch."""
+    def run_epoch(epoch: int) -> dict[str, float]:
+        stats = train_eavesdropper_epoch(eve, encoder_transmit(link), train, opt, batch_size=cfg.batch_size,
+                                         seed=cfg.seed, epoch=epoch0 + epoch, device=device, precision=cfg.precision)
+        if sched is not None:
+            sched.step()
+        return {**stats, "eve_acc": evaluate(link, test, eve=eve, device=device, seed=cfg.seed, precision=cfg.precision)["eve_acc"]}
+
+    return Phase(name, f"{name} epoch", epochs, len(train), run_epoch, EVE_TAGS)
 
 
 def train_run(cfg: LinkConfig, run_dir: str | Path, *, quiet: bool = False) -> dict[str, Any]:
-    """Train link then eavesdropper as ``cfg`` says, in ``run_dir``; returns the final metrics.
+    """Train link then eavesdropper as ``cfg`` says, in ``run_dir``; returns the content of ``metrics.json``.
 
     Resumes from ``run_dir/checkpoint.pt`` when present. A checkpoint from a different config
-    (other than the runtime keys device, threads, data_root) is a :class:`ConfigError`; nothing in
-    ``run_dir`` is touched then.
+    (other than the runtime keys device, threads, data_root) is a :class:`~semgame.config.ConfigError`;
+    a folder in use by another process a :class:`~semgame.runloop.RunLockedError`; nothing in
+    ``run_dir`` is touched then. Metrics: ``test`` (final test metrics and ``chance``), ``history``
+    (one record per epoch), ``samples_seen``, timings (:data:`semgame.runloop.TIMING_KEYS`).
     """
-    run_dir = Path(run_dir)
-    ckpt_path = run_dir / "checkpoint.pt"
-    device = resolve_device(cfg.device)
-    torch.set_num_threads(cfg.threads)
-    state: dict[str, Any] | None = None
-    if ckpt_path.exists():
-        state = load_checkpoint(ckpt_path)
-        saved = {k: v for k, v in state["config"].items() if k not in RUNTIME_KEYS}
-        if saved != _results_config(cfg):
-            diff = sorted(k for k in saved if saved.get(k) != _results_config(cfg).get(k))
-            raise ConfigError(f"{run_dir} holds a run with a different config (differs in: {', '.join(diff)}); use a new --run-dir")
-    say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
-    train, test = load_data(cfg)
-    with torch.random.fork_rng(devices=[]):  # initial weights follow cfg.seed, not the global RNG state
-        torch.manual_seed(cfg.seed)
-        link, eve = build_link(cfg).to(device), build_eavesdropper(cfg).to(device)
-    link_opt = torch.optim.Adam(link.parameters(), lr=cfg.lr)
-    link_sched = torch.optim.lr_scheduler.CosineAnnealingLR(link_opt, T_max=max(cfg.epochs, 1))
-    eve_opt = torch.optim.Adam(eve.parameters(), lr=cfg.lr)
-    eve_sched = torch.optim.lr_scheduler.CosineAnnealingLR(eve_opt, T_max=max(cfg.eve_epochs, 1))
-    link_epoch = eve_epoch = 0
-    history: list[dict[str, Any]] = []
-    wall_before, t0 = 0.0, time.perf_counter()
-    if state is not None:
-        link.load_state_dict(state["link"])
-        eve.load_state_dict(state["eve"])
-        for obj, key in ((link_opt, "link_opt"), (link_sched, "link_sched"), (eve_opt, "eve_opt"), (eve_sched, "eve_sched")):
-            obj.load_state_dict(state[key])
-        link_epoch, eve_epoch, history = state["link_epoch"], state["eve_epoch"], state["history"]
-        wall_before = state["wall_seconds"]
-        say(f"resuming {run_dir}: link epoch {link_epoch}/{cfg.epochs}, eavesdropper epoch {eve_epoch}/{cfg.eve_epochs}")
-    else:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_text(run_dir / "config.toml", config_to_toml(cfg.to_dict()))
 
-    def checkpoint() -> None:
-        save_checkpoint(
-            {
-                "format": FORMAT, "config": cfg.to_dict(), "link_epoch": link_epoch, "eve_epoch": eve_epoch,
-                "link": link.state_dict(), "eve": eve.state_dict(), "link_opt": link_opt.state_dict(),
-                "link_sched": link_sched.state_dict(), "eve_opt": eve_opt.state_dict(),
-                "eve_sched": eve_sched.state_dict(), "history": history,
-                "wall_seconds": wall_before + time.perf_counter() - t0,
-            },
-            ckpt_path,
+    def setup(state: dict[str, Any] | None) -> Plan:
+        device, train, test, link, eve = prepare(cfg)
+        link_opt = torch.optim.Adam(link.parameters(), lr=cfg.lr)
+        eve_opt = torch.optim.Adam(eve.parameters(), lr=cfg.lr)
+        link_sched = link_schedule(link_opt, cfg, len(train))
+        eve_sched = torch.optim.lr_scheduler.CosineAnnealingLR(eve_opt, T_max=max(cfg.eve_epochs, 1))
+
+        def final() -> dict[str, float]:
+            out = evaluate(link, test, eve=eve if cfg.eve_epochs else None, device=device, seed=cfg.seed,
+                           precision=cfg.precision)
+            return {**out, "chance": 1.0 / len(torch.unique(test.tensors[1]))}
+
+        return Plan(
+            phases=[link_phase("link", cfg.epochs, link, link_opt, cfg, train, test, device, sched=link_sched),
+                    eve_phase("eve", cfg.eve_epochs, eve, eve_opt, link, cfg, train, test, device, sched=eve_sched)],
+            state={"link": link, "eve": eve, "link_opt": link_opt, "link_sched": link_sched, "eve_opt": eve_opt,
+                   "eve_sched": eve_sched},
+            model=("link", "eve"), final=final, device=str(device),
         )
 
-    # steps 1..link_epoch+eve_epoch are logged and checkpointed; drop anything logged after them
-    writer = SummaryWriter(str(run_dir / "tb"), purge_step=link_epoch + eve_epoch + 1 if state is not None else None)
-    eval_kw = dict(device=device, seed=cfg.seed)
-    try:
-        while link_epoch < cfg.epochs:
-            stats = train_link_epoch(link, train, link_opt, cfg, link_epoch, device)
-            link_sched.step()
-            test_m = evaluate(link, test, **eval_kw)
-            link_epoch += 1
-            _log(writer, "train", stats, link_epoch)
-            _log(writer, "legit", _legit_scalars(test_m), link_epoch)
-            history.append({"phase": "link", "epoch": link_epoch, **stats, **test_m})
-            say(f"link epoch {link_epoch}/{cfg.epochs}: loss {stats['loss']:.4f} acc {test_m['legit_acc']:.4f} "
-                f"psnr {test_m['legit_psnr']:.2f} dB ({stats['seconds']:.1f} s)")
-            checkpoint()
-        transmit = encoder_transmit(link)
-        while eve_epoch < cfg.eve_epochs:
-            stats = train_eavesdropper_epoch(
-                eve, transmit, train, eve_opt, batch_size=cfg.batch_size, seed=cfg.seed, epoch=eve_epoch, device=device
-            )
-            eve_sched.step()
-            eve_m = evaluate(link, test, eve=eve, **eval_kw)
-            eve_epoch += 1
-            step = cfg.epochs + eve_epoch
-            writer.add_scalar("eve/train_loss", stats["loss"], step)
-            writer.add_scalar("eve/acc", eve_m["eve_acc"], step)
-            history.append({"phase": "eve", "epoch": eve_epoch, **stats, "eve_acc": eve_m["eve_acc"]})
-            say(f"eavesdropper epoch {eve_epoch}/{cfg.eve_epochs}: loss {stats['loss']:.4f} acc {eve_m['eve_acc']:.4f}")
-            checkpoint()
-        final = evaluate(link, test, eve=eve if cfg.eve_epochs else None, **eval_kw)
-        final["chance"] = 1.0 / len(torch.unique(test.tensors[1]))
-        link_secs = [h["seconds"] for h in history if h["phase"] == "link"]
-        metrics = {
-            "config": cfg.to_dict(),
-            "test": final,
-            "history": history,
-            "seconds_per_link_epoch": sum(link_secs) / len(link_secs) if link_secs else math.nan,
-            "wall_seconds": wall_before + time.perf_counter() - t0,
-            "device": str(device),
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        hparams = {k: (str(v) if isinstance(v, (tuple, list)) or v is None else v) for k, v in _results_config(cfg).items()}
-        writer.add_hparams(hparams, {f"hparam/{k}": v for k, v in final.items()}, run_name=".")
-        save_checkpoint(
-            {"format": MODEL_FORMAT, "config": cfg.to_dict(), "link": link.state_dict(), "eve": eve.state_dict()},
-            run_dir / "model.pt",
-        )
-        write_json(run_dir / "metrics.json", metrics)
-    finally:
-        writer.close()
-    return metrics
+    return run_phases(run_dir, fmt=FORMAT, meta={"config": cfg.to_dict()}, results_config=results_config(cfg),
+                      config_toml=config_to_toml(cfg.to_dict()), hparams=results_config(cfg), setup=setup, quiet=quiet)

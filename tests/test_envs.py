@@ -293,8 +293,8 @@ def test_make_vec_vector_entry_point(role, synth):
         obs, rew, term, trunc, info = venv.step(venv.action_space.sample())
         assert obs in venv.observation_space and rew.shape == (8,) and not trunc.any()
         terms.append(bool(term.all()))
-        if t % 3 == 2:  # the autoreset step: nothing played, reward 0
-            assert not info["_label"].any() and (rew == 0).all()
+        if t % 3 == 2:  # the autoreset step: nothing played (no step info, only the reset's round 0), reward 0
+            assert "label" not in info and (rew == 0).all() and info["_round"].all() and not info["round"].any()
         else:
             assert info["_label"].all()
     assert terms == [False, True, False, False, True, False]
@@ -308,8 +308,10 @@ def test_vector_env_deterministic_and_matches_reward_rule(synth):
         for _ in range(5):
             a = np.arange(16) % 10
             obs, rew, term, _, info = venv.step(a)
-            played = info["_label"]
-            assert np.array_equal(rew[played], (info["label"][played] == a[played]).astype(float))
+            played = info.get("_label", np.zeros(16, bool))
+            if played.any():
+                assert np.array_equal(rew[played], (info["label"][played] == a[played]).astype(float))
+            assert (rew[~played] == 0).all()
             out += [obs, rew, term]
         return out
 
@@ -366,10 +368,33 @@ def test_sb3_vecenv_adapter(synth):
     assert obs.shape == (8, 32)
     _, rew, dones, infos = venv.step(np.zeros(8, np.int64))
     assert not dones.any() and rew.dtype == np.float32
-    _, rew, dones, infos = venv.step(np.zeros(8, np.int64))
-    assert dones.all() and infos[0]["terminal_observation"].shape == (32,) and infos[0]["episode"]["l"] == 2
+    assert [i["round"] for i in infos] == [1] * 8 and rew.tolist() == [float(i["label"] == 0) for i in infos]
+    _, rew2, dones, infos = venv.step(np.zeros(8, np.int64))
+    assert dones.all() and infos[0]["terminal_observation"].shape == (32,)
+    assert [i["round"] for i in infos] == [2] * 8  # the info of the episode's last step
+    # episode statistics come from SB3's VecMonitor: return = sum of the episode's rewards
+    assert [i["episode"]["l"] for i in infos] == [2] * 8
+    assert [i["episode"]["r"] for i in infos] == pytest.approx((rew + rew2).tolist())
     model = PPO("MlpPolicy", venv, n_steps=8, batch_size=32, n_epochs=1, seed=0, device="cpu")
     model.learn(128)
+    assert model.num_timesteps == 128
+    assert len(model.ep_info_buffer) == 128 // 2  # every 2-round episode of the 8 x 16 steps
+    assert {e["l"] for e in model.ep_info_buffer} == {2} and {e["r"] for e in model.ep_info_buffer} <= {0.0, 1.0, 2.0}
+
+
+def test_sb3_vecenv_set_options_apply_to_the_next_reset(synth):
+    venv = SemComSB3VecEnv(num_envs=4, dataset="mnist", images=synth["mnist"])
+    venv.seed(0)
+    first = venv.reset()
+    mask = np.array([True, False, True, False])
+    venv.set_options({"reset_mask": mask})
+    partial = venv.reset()
+    assert np.array_equal(partial[~mask], first[~mask]) and not np.array_equal(partial[mask], first[mask])
+    again = venv.reset()  # options are used once, as SB3 documents
+    assert not np.array_equal(again[~mask], partial[~mask])
+    venv.set_options([{"reset_mask": mask}, {}, {}, {}])
+    with pytest.raises(ValueError, match="one options dict"):
+        venv.reset()
 
 
 # -- PettingZoo -----------------------------------------------------------------------------------
@@ -401,13 +426,21 @@ def test_pettingzoo_pipeline_rewards(synth):
 
 # -- semgame play ---------------------------------------------------------------------------------
 def test_play_function_and_cli_errors(synth, capsys):
-    from semgame.protocols import ConstantEavesdropper
     from semgame.cli import main
     from semgame.envs.play import play
+    from semgame.protocols import ConstantEavesdropper
 
-    out = play("SemCom-MNIST-v0", ConstantEavesdropper(3), episodes=64, num_envs=32, rounds=2, images=synth["mnist"])
-    assert out["episodes"] == 64 and out["transmissions"] == 128 and 0 <= out["reward"] <= 1
-    assert out["psnr"] > 0
+    # with the same seed every constant guess sees the same transmissions: each one's label is
+    # exactly one class, so the ten accuracies add up to 1 (and the legitimate outcome is the same);
+    # rounds=1 ends every episode at every step, so the outcomes come from info["final_info"]
+    outs = [play("SemCom-MNIST-v0", ConstantEavesdropper(c), episodes=64, num_envs=32, rounds=1, images=synth["mnist"])
+            for c in range(10)]
+    assert {(o["episodes"], o["transmissions"]) for o in outs} == {(64, 64)}
+    assert sum(o["reward"] for o in outs) == pytest.approx(1.0)
+    assert all(o["eve_acc"] == o["reward"] for o in outs)
+    assert len({(o["legit_acc"], o["psnr"]) for o in outs}) == 1 and outs[0]["psnr"] > 3.0
+    two = play("SemCom-MNIST-v0", ConstantEavesdropper(0), episodes=64, num_envs=32, rounds=2, images=synth["mnist"])
+    assert (two["episodes"], two["transmissions"], two["rounds"]) == (64, 128, 2) and two["psnr"] > 3.0
     with pytest.raises(SystemExit) as exc:
         main(["play", "--agent", "semgame.protocols:Nope"])
     assert exc.value.code == 2 and "has no attribute 'Nope'" in capsys.readouterr().err

@@ -72,9 +72,10 @@ def vector_rollout(images, defence, seed=0, steps=3, n=32, role="eavesdropper"):
         a = np.full(n, t % 10) if role == "eavesdropper" else np.zeros((n, 32), np.float32)
         obs, _, _, _, info = venv.step(a)
         out["obs"].append(obs)
-        out["legit_guess"].append(info["legit_guess"])
-        out["psnr"].append(info["psnr"])
-        out["played"].append(info["_label"])
+        # (Gymnasium's vector info: a key no sub-env has this step, e.g. on an autoreset step, is absent)
+        out["legit_guess"].append(info.get("legit_guess", np.zeros(n, np.int64)))
+        out["psnr"].append(info.get("psnr", np.zeros(n)))
+        out["played"].append(info.get("_label", np.zeros(n, bool)))
     return venv, {k: np.stack(v) for k, v in out.items()}
 
 
@@ -141,7 +142,7 @@ def test_each_defence_kind_in_single_vector_and_pettingzoo(kind, images, policy_
     # what goes on the air respects the defence's budget
     game = venv.game
     idx = torch.arange(16)
-    x_tx, nonces = game.transmit(idx)
+    x_tx, _ = game.transmit(idx)
     psr = measured_psr_db(x_tx - game.x[idx], game.x[idx])
     budget = {"none": None, "keyed": 10.0, "fgm": -10.0, "pgd-universal": -10.0, "policy": -6.0}[kind]
     if budget is None:

@@ -324,33 +324,59 @@ def test_minmax_gate_selects_transmissions_by_effective_snr(gate, zero):
     assert stats[zero] == 0.0 and abs(stats[other]) > 1e-3
 
 
-def _state(run):
+def _state(run, name="model.pt"):
     from semgame.io import load_checkpoint
 
-    return load_checkpoint(run / "model.pt")
+    return load_checkpoint(run / name)
 
 
-def test_minmax_resume_equals_uninterrupted(synthetic_root, tmp_path):
+@pytest.mark.parametrize(("target", "at_call", "done"), [
+    ("semgame.run:train_eavesdropper_epoch", 1, {"pretrain": 1, "eve_pretrain": 0, "minmax": 0}),
+    ("semgame.privacy.minmax:minmax_epoch", 2, {"pretrain": 1, "eve_pretrain": 1, "minmax": 1}),
+])
+def test_minmax_resume_equals_uninterrupted(synthetic_root, tmp_path, monkeypatch, target, at_call, done):
+    import sys
+
+    from semgame import tags
+    from semgame.runloop import without_timings
+
     cfg = LinkConfig(dataset="mnist", k=8, width=4, batch_size=64, train_limit=256, test_limit=128, data_root=str(synthetic_root))
     mm = MinMaxConfig(lambda_=0.5, objective="kl_uniform", rounds=2, pretrain_epochs=1, eve_pretrain_epochs=1, eve_steps=2)
     full = minmax_run(cfg, mm, tmp_path / "full", quiet=True)
     assert [h["phase"] for h in full["history"]] == ["pretrain", "eve_pretrain", "minmax", "minmax"]
-    # interrupted after 1 epoch, then after 2 more (mid-game), then finished
-    assert minmax_run(cfg, mm, tmp_path / "cut", quiet=True, stop_after=1) == {}
-    assert minmax_run(cfg, mm, tmp_path / "cut", quiet=True, stop_after=2) == {}
+    module, name = target.split(":")
+    real, calls = getattr(sys.modules[module], name), []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == at_call:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(sys.modules[module], name, interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            minmax_run(cfg, mm, tmp_path / "cut", quiet=True)
+    assert _state(tmp_path / "cut", "checkpoint.pt")["counters"] == done
     resumed = minmax_run(cfg, mm, tmp_path / "cut", quiet=True)
-    assert [h["epoch"] for h in resumed["history"]] == [1, 1, 1, 2]  # no epoch repeated or lost
+    assert without_timings(resumed) == without_timings(full)  # no epoch repeated or lost, same metrics
     a, b = _state(tmp_path / "full"), _state(tmp_path / "cut")
     for part in ("link", "eve"):
         for key in a[part]:
             assert torch.equal(a[part][key], b[part][key]), (part, key)
-    assert resumed["test"] == full["test"]
-    # hparams logged
+    # TensorBoard: the scheme's tags at images-seen steps (256 per epoch), identical after the resume
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    acc = EventAccumulator(str(tmp_path / "full" / "tb"))
-    acc.Reload()
-    assert "test/eve_acc" in acc.Tags()["scalars"]
+    def scalars(run):
+        acc = EventAccumulator(str(run / "tb"))
+        acc.Reload()
+        return {t: [(e.step, e.value) for e in acc.Scalars(t)] for t in acc.Tags()["scalars"] if not t.startswith("perf/")}
+
+    tb = scalars(tmp_path / "full")
+    assert [s for s, _ in tb[tags.MINMAX_LEAKAGE]] == [768, 1024]
+    assert [s for s, _ in tb[tags.EVE_ACC]] == [512, 768, 1024]
+    assert [v for _, v in tb[tags.MINMAX_LEAKAGE]] == pytest.approx([h["leak"] for h in full["history"][2:]])
+    assert tb == scalars(tmp_path / "cut")
     # a different config in the same folder is refused
     with pytest.raises(ConfigError, match="different config"):
         minmax_run(cfg, MinMaxConfig(lambda_=1.0, rounds=2), tmp_path / "full", quiet=True)

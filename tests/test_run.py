@@ -9,18 +9,19 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
-import semgame.run as run_mod
 from semgame.config import ConfigError, LinkConfig, from_dict, load_config_file
 from semgame.io import CheckpointError, atomic_write, load_checkpoint, save_checkpoint, write_json, write_text
 from semgame.link import build_eavesdropper, build_link
 from semgame.loader import FORMAT, MODEL_FORMAT, load_run
 from semgame.run import load_data, train_run
+from semgame.runloop import without_timings
 from semgame.training import evaluate
 
 torch.set_num_threads(1)
@@ -49,10 +50,6 @@ def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     acc = EventAccumulator(str(run_dir / "tb"))
     acc.Reload()
     return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
-
-
-def without_seconds(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
 
 
 def assert_same_state(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
@@ -177,37 +174,49 @@ def test_train_run_writes_a_complete_run_folder(finished_run: tuple[LinkConfig, 
     cfg, run_dir, metrics = finished_run
     for name in RUN_FILES:
         assert (run_dir / name).is_file(), name
-    assert not list(run_dir.glob(".*.tmp"))
+    assert sorted(p.name for p in run_dir.iterdir()) == sorted([*RUN_FILES, "tb"])  # no lock or temp file left
     # config.toml is reusable as --config
     assert from_dict(load_config_file(run_dir / "config.toml")) == cfg
-    # metrics.json: valid JSON, the returned metrics
+    # metrics.json: valid JSON, exactly the returned metrics
     saved = json.loads((run_dir / "metrics.json").read_text())
-    assert set(saved["test"]) == TEST_KEYS
-    assert saved["test"] == pytest.approx(metrics["test"])
-    assert saved["config"] == cfg.to_dict()
-    test = saved["test"]
-    assert 0 <= test["legit_acc"] <= 1 and 0 <= test["eve_acc"] <= 1 and test["chance"] == pytest.approx(0.1)
-    assert test["legit_psnr"] > 0 and -1 <= test["legit_ssim"] <= 1
-    assert test["legit_acc"] > 0.2, "the synthetic set is easy: two epochs must beat chance clearly"
+    assert saved == metrics
+    assert set(saved["test"]) == TEST_KEYS and saved["config"] == cfg.to_dict()
+    assert saved["test"]["chance"] == 0.1  # 10 balanced classes
+    assert saved["test"]["legit_acc"] > 0.2, "the synthetic set is easy: two epochs must beat chance clearly"
     assert [(h["phase"], h["epoch"]) for h in saved["history"]] == [("link", 1), ("link", 2), ("eve", 1)]
-    assert saved["seconds_per_link_epoch"] > 0
+    # the final test metrics are those of the last epoch of each phase (evaluation is seeded)
+    link2, eve1 = saved["history"][1], saved["history"][2]
+    assert [saved["test"][k] for k in ("legit_acc", "legit_psnr", "legit_ssim")] == [link2[k] for k in ("legit_acc", "legit_psnr", "legit_ssim")]
+    assert saved["test"]["eve_acc"] == eve1["eve_acc"]
+    assert saved["samples_seen"] == 3 * 512 and set(saved["seconds_per_epoch"]) == {"link", "eve"}
     # both checkpoints load with plain torch.load(weights_only=True)
     ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=True)
     model = torch.load(run_dir / "model.pt", weights_only=True)
-    assert ckpt["format"] == FORMAT and (ckpt["link_epoch"], ckpt["eve_epoch"]) == (2, 1)
-    assert model["format"] == MODEL_FORMAT and set(model) >= {"format", "config", "link", "eve"}
+    assert ckpt["format"] == FORMAT and ckpt["counters"] == {"link": 2, "eve": 1}
+    assert model["format"] == MODEL_FORMAT and set(model) == {"format", "config", "link", "eve"}
     assert_same_state(ckpt["link"], model["link"])
+    assert_same_state(ckpt["eve"], model["eve"])
 
 
 def test_train_run_tensorboard_tags(finished_run: tuple[LinkConfig, Path, dict]) -> None:
+    from semgame import tags
+
     _, run_dir, metrics = finished_run
     tb = scalars(run_dir)
-    for tag in ("train/loss", "legit/acc", "legit/psnr", "legit/ssim", "eve/acc"):
-        assert tag in tb, (tag, sorted(tb))
-    assert [s for s, _ in tb["train/loss"]] == [1, 2]
-    assert [s for s, _ in tb["legit/acc"]] == [1, 2]
-    assert [s for s, _ in tb["eve/acc"]] == [3]
-    assert tb["legit/acc"][-1][1] == pytest.approx(metrics["history"][1]["legit_acc"])
+    hparam_tags = {f"hparam/{t}" for t in (tags.LEGIT_ACC, tags.LEGIT_PSNR, tags.LEGIT_SSIM, tags.EVE_ACC)}
+    assert set(tb) == {tags.TRAIN_LOSS, tags.TRAIN_CE, tags.TRAIN_MSE, tags.LEGIT_ACC, tags.LEGIT_PSNR, tags.LEGIT_SSIM,
+                       tags.EVE_LOSS, tags.EVE_ACC, tags.SAMPLES_PER_S} | hparam_tags
+    # global step = training images seen: 512 per epoch, link then eavesdropper
+    assert [s for s, _ in tb[tags.TRAIN_LOSS]] == [512, 1024]
+    assert [s for s, _ in tb[tags.LEGIT_ACC]] == [512, 1024]
+    assert [s for s, _ in tb[tags.EVE_ACC]] == [1536]
+    assert [s for s, _ in tb[tags.SAMPLES_PER_S]] == [512, 1024, 1536]
+    history = metrics["history"]
+    assert [v for _, v in tb[tags.SAMPLES_PER_S]] == pytest.approx([512 / h["seconds"] for h in history], rel=1e-5)
+    assert [v for _, v in tb[tags.TRAIN_LOSS]] == pytest.approx([h["loss"] for h in history[:2]])
+    assert [v for _, v in tb[tags.LEGIT_PSNR]] == pytest.approx([h["legit_psnr"] for h in history[:2]])
+    assert [v for _, v in tb[tags.EVE_LOSS]] == pytest.approx([history[2]["loss"]])
+    assert tb[f"hparam/{tags.LEGIT_ACC}"] == [(1537, pytest.approx(metrics["test"]["legit_acc"]))]
 
 
 def test_load_run_reproduces_metrics_in_eval_mode(finished_run: tuple[LinkConfig, Path, dict]) -> None:
@@ -222,9 +231,10 @@ def test_load_run_reproduces_metrics_in_eval_mode(finished_run: tuple[LinkConfig
         assert again == pytest.approx(expected, rel=1e-6, abs=1e-6)
 
 
-def _interrupt(monkeypatch: pytest.MonkeyPatch, name: str, at_call: int) -> None:
-    """Make the ``at_call``-th call (1-based) of ``semgame.run.<name>`` raise KeyboardInterrupt."""
-    real = getattr(run_mod, name)
+def _interrupt(monkeypatch: pytest.MonkeyPatch, target: str, at_call: int) -> None:
+    """Make the ``at_call``-th call (1-based) of ``target`` (``"module:function"``) raise KeyboardInterrupt."""
+    module, name = target.split(":")
+    real = getattr(sys.modules[module], name)
     calls = [0]
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -233,50 +243,56 @@ def _interrupt(monkeypatch: pytest.MonkeyPatch, name: str, at_call: int) -> None
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(run_mod, name, wrapper)
+    monkeypatch.setattr(sys.modules[module], name, wrapper)
 
 
 @pytest.mark.parametrize(
-    ("name", "at_call", "done"),
+    ("target", "at_call", "done"),
     [
-        ("train_link_epoch", 2, (1, 0)),  # during link epoch 2
-        ("save_checkpoint", 2, (1, 0)),  # link epoch 2 trained and logged, but not checkpointed
-        ("train_eavesdropper_epoch", 1, (2, 0)),  # during the eavesdropper phase
+        ("semgame.run:train_link_epoch", 2, {"link": 1, "eve": 0}),  # during link epoch 2
+        ("semgame.runloop:save_checkpoint", 2, {"link": 1, "eve": 0}),  # link epoch 2 trained and logged, not checkpointed
+        ("semgame.run:train_eavesdropper_epoch", 1, {"link": 2, "eve": 0}),  # during the eavesdropper phase
     ],
 )
 def test_interrupted_run_resumes_to_the_uninterrupted_result(
     finished_run: tuple[LinkConfig, Path, dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    name: str, at_call: int, done: tuple[int, int],
+    target: str, at_call: int, done: dict[str, int],
 ) -> None:
     cfg, ref_dir, ref_metrics = finished_run
     run_dir = tmp_path / "interrupted"
     with monkeypatch.context() as m:
-        _interrupt(m, name, at_call)
+        _interrupt(m, target, at_call)
         with pytest.raises(KeyboardInterrupt):
             train_run(cfg, run_dir, quiet=True)
     assert (run_dir / "checkpoint.pt").is_file() and not (run_dir / "model.pt").exists()
-    assert not (run_dir / "metrics.json").exists()
+    assert not (run_dir / "metrics.json").exists() and not (run_dir / ".lock").exists()
     partial = torch.load(run_dir / "checkpoint.pt", weights_only=True)
-    assert (partial["link_epoch"], partial["eve_epoch"]) == done
+    assert partial["counters"] == done
     # an unfinished run folder can already be loaded (from its checkpoint)
     assert load_run(run_dir)[0] == cfg
 
     metrics = train_run(cfg, run_dir, quiet=True)
 
-    assert [(h["phase"], h["epoch"]) for h in metrics["history"]] == [("link", 1), ("link", 2), ("eve", 1)]
-    assert without_seconds(metrics["history"]) == without_seconds(ref_metrics["history"])
-    assert metrics["test"] == ref_metrics["test"]
+    assert without_timings(metrics) == without_timings(ref_metrics)
     got = torch.load(run_dir / "model.pt", weights_only=True)
     ref = torch.load(ref_dir / "model.pt", weights_only=True)
     assert_same_state(got["link"], ref["link"])
     assert_same_state(got["eve"], ref["eve"])
-    # TensorBoard: every epoch exactly once, none repeated or lost
-    tb = scalars(run_dir)
-    assert [s for s, _ in tb["train/loss"]] == [1, 2]
-    assert [s for s, _ in tb["legit/acc"]] == [1, 2]
-    assert [s for s, _ in tb["eve/acc"]] == [3]
-    ref_tb = scalars(ref_dir)
-    assert [v for _, v in tb["legit/acc"]] == pytest.approx([v for _, v in ref_tb["legit/acc"]])
+    # TensorBoard: every epoch exactly once, none repeated or lost, the same values
+    tb, ref_tb = scalars(run_dir), scalars(ref_dir)
+    assert set(tb) == set(ref_tb)
+    for tag in set(tb) - {"perf/samples_per_s"}:
+        assert tb[tag] == ref_tb[tag], tag
+    assert [s for s, _ in tb["perf/samples_per_s"]] == [512, 1024, 1536]
+
+
+def test_finished_run_is_not_repeated(finished_run: tuple[LinkConfig, Path, dict],
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    cfg, run_dir, metrics = finished_run
+    before = snapshot(run_dir)
+    assert train_run(cfg, run_dir) == metrics
+    assert "finished already" in capsys.readouterr().out
+    assert snapshot(run_dir) == before
 
 
 def test_same_seed_same_result_different_seed_different_weights(
@@ -347,18 +363,22 @@ def test_cifar10_run_smoke(synthetic_root: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not REAL_ROOT, reason="SEMGAME_DATA is not set")
-def test_real_mnist_smoke() -> None:
+def test_real_mnist_subsets_and_evaluation_are_seeded() -> None:
     cfg = LinkConfig(dataset="mnist", k=8, width=8, train_limit=64, test_limit=500, data_root=REAL_ROOT)
     train, test = load_data(cfg)
     assert len(test) == 500 and len(train) == 64
     images, labels = test.tensors
     assert images.shape == (500, 1, 28, 28) and images.dtype == torch.float32
-    assert 0 <= images.min() and images.max() <= 1 and set(labels.tolist()) <= set(range(10))
+    assert images.min() == 0 and images.max() == 1  # uint8 0..255 scaled exactly onto [0, 1]
+    assert set(labels.tolist()) == set(range(10))
+    again, other = load_data(cfg)[1], load_data(cfg.replace(seed=1))[1]
+    assert torch.equal(again.tensors[1], labels) and not torch.equal(other.tensors[1], labels)
     torch.manual_seed(0)
     link, eve = build_link(cfg), build_eavesdropper(cfg)
     result = evaluate(link, test, device=torch.device("cpu"), eve=eve)
-    assert 0.0 <= result["legit_acc"] <= 1.0 and 0.0 <= result["eve_acc"] <= 1.0
-    assert result["legit_psnr"] > 0
+    assert result == evaluate(link, test, device=torch.device("cpu"), eve=eve)  # seeded channel draws
+    assert result != evaluate(link, test, device=torch.device("cpu"), eve=eve, seed=1)
+    assert abs(result["legit_acc"] * 500 - round(result["legit_acc"] * 500)) < 1e-6  # a fraction of the 500 images
 
 
 def test_atomic_write_gives_files_the_usual_permissions(tmp_path):

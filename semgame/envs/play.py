@@ -23,8 +23,12 @@ def play(env_id: str, agent: Any, *, role: str = "eavesdropper", episodes: int =
          seed: int = 0, **env_kwargs: Any) -> dict[str, float]:
     """Play ``episodes`` episodes (rounded up to whole batches of ``num_envs``) and average the outcome."""
     import gymnasium as gym
-    import numpy as np
 
+    from semgame.config import MAX_SEED, check_int
+
+    check_int("episodes", episodes)
+    check_int("num_envs", num_envs)
+    check_int("seed", seed, low=0, high=MAX_SEED)
     venv = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point",
                         role=role, autoreset_mode="same_step", **env_kwargs)
     obs, _ = venv.reset(seed=seed)
@@ -33,9 +37,9 @@ def play(env_id: str, agent: Any, *, role: str = "eavesdropper", episodes: int =
     while finished < episodes:
         obs, rew, term, trunc, info = venv.step(agent.act(obs))
         sums["reward"] += float(rew.sum())
-        sums["legit_acc"] += float(info["legit_correct"].sum())
-        sums["psnr"] += float(np.nansum(info["psnr"]))
-        sums["eve_acc"] += float(info["eve_correct"].sum()) if role == "transmitter" else float(rew.sum())
+        sums["legit_acc"] += float(_played(info, "legit_correct").sum())
+        sums["psnr"] += float(_played(info, "psnr").sum()) if venv.game.compute_psnr else 0.0
+        sums["eve_acc"] += float(_played(info, "eve_correct").sum()) if role == "transmitter" else float(rew.sum())
         transmissions += num_envs
         finished += int((term | trunc).sum())
     out: dict[str, Any] = {k: v / transmissions for k, v in sums.items()}
@@ -46,12 +50,25 @@ def play(env_id: str, agent: Any, *, role: str = "eavesdropper", episodes: int =
     return out
 
 
+def _played(info: dict[str, Any], key: str) -> Any:
+    """``info[key]`` of the transmission every sub-env just played (same-step autoreset: a sub-env whose
+    episode ended reports it in ``final_info``, as Gymnasium's vector envs do)."""
+    import numpy as np
+
+    if "final_info" not in info:
+        return info[key]
+    if key not in info:  # every episode ended
+        return info["final_info"][key]
+    return np.where(info["_final_info"], info["final_info"][key], info[key])
+
+
 def _cmd_play(args: argparse.Namespace) -> int:
     import torch
 
+    from semgame.config import MAX_THREADS, ConfigError, check_int
     from semgame.protocols import AgentSpecError, Eavesdropper, Transmitter, make_agent
-    from semgame.config import ConfigError
 
+    check_int("threads", args.threads, high=MAX_THREADS)
     torch.set_num_threads(args.threads)
     try:
         protocol = Eavesdropper if args.role == "eavesdropper" else Transmitter

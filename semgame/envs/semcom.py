@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,7 @@ from gymnasium.error import ResetNeeded
 
 from semgame.envs.game import SemComGame, seeded_torch_generator
 
-__all__ = ["SemComEnv", "observation_space", "action_space", "check_discrete_actions", "check_box_actions"]
+__all__ = ["SemComEnv", "observation_space", "action_space", "check_discrete_actions", "check_box_actions", "preview"]
 
 
 def observation_space(game: SemComGame) -> spaces.Box:
@@ -31,34 +32,57 @@ def action_space(game: SemComGame) -> spaces.Space:
     return spaces.Box(-1.0, 1.0, (2 * game.k,), np.float32)
 
 
+def preview(values: Any, limit: int = 4) -> str:
+    """The first ``limit`` entries of an array, on one line: ``[0.5, nan, 2.0, ...] (4096 values)``.
+
+    >>> preview(np.array([0.5, np.nan, 2.0, 7.0, 9.0]))
+    '[0.5, nan, 2.0, 7.0, ...] (5 values)'
+    """
+    flat = np.asarray(values).ravel()
+    shown = ", ".join(reprlib.repr(v) for v in flat[:limit].tolist())
+    return f"[{shown}, ...] ({flat.size} values)" if flat.size > limit else f"[{shown}]"
+
+
+def _as_array(action: Any) -> np.ndarray:
+    """An action as a NumPy array, or a one-line ``ValueError`` for what NumPy cannot make one of."""
+    if isinstance(action, torch.Tensor):
+        t = action.detach().cpu()
+        if t.dtype == torch.bfloat16 or t.dtype == torch.float16:
+            t = t.float()
+        try:
+            return t.numpy()
+        except TypeError:
+            raise ValueError(f"action tensor of dtype {action.dtype} is not supported; use int64 or float32") from None
+    try:
+        return np.asarray(action)
+    except (ValueError, TypeError, OverflowError):
+        raise ValueError(f"action must be an array of numbers, got {reprlib.repr(action)}") from None
+
+
 def check_discrete_actions(action: Any, n: int, shape: tuple[int, ...]) -> np.ndarray:
     """Validate integer class guesses of ``shape`` in ``[0, n)``; returns an int64 array."""
-    if isinstance(action, torch.Tensor):
-        action = action.detach().cpu().numpy()
-    arr = np.asarray(action)
+    arr = _as_array(action)
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"action must be an integer class guess in [0, {n}) (Discrete({n})), got {action!r} of dtype {arr.dtype}")
+        raise ValueError(f"action must be integer class guesses in [0, {n}) (Discrete({n})), got dtype {arr.dtype}: "
+                         f"{preview(arr)}")
     if arr.shape != shape:
         raise ValueError(f"action must have shape {shape} for Discrete({n}), got shape {arr.shape}")
-    if arr.size and (arr.min() < 0 or arr.max() >= n):
-        bad = arr[(arr < 0) | (arr >= n)].ravel()[:5].tolist()
-        raise ValueError(f"action outside the action space Discrete({n}): {bad} not in [0, {n})")
+    bad = (arr < 0) | (arr >= n)
+    if bad.any():
+        raise ValueError(f"action outside the action space Discrete({n}): {preview(arr[bad])} not in [0, {n})")
     return arr.astype(np.int64, copy=False)
 
 
 def check_box_actions(action: Any, shape: tuple[int, ...]) -> np.ndarray:
-    """Validate float perturbations of ``shape`` in [-1, 1] without NaN; returns a float32 array."""
-    if isinstance(action, torch.Tensor):
-        action = action.detach().cpu().numpy()
-    arr = np.asarray(action)
+    """Validate float perturbations of ``shape`` in [-1, 1] (no NaN or inf); returns a float32 array."""
+    arr = _as_array(action)
     if not np.issubdtype(arr.dtype, np.floating):
-        raise ValueError(f"action must be a float array in [-1, 1] of shape {shape}, got dtype {arr.dtype}")
+        raise ValueError(f"action must be a float array in [-1, 1] of shape {shape}, got dtype {arr.dtype}: {preview(arr)}")
     if arr.shape != shape:
         raise ValueError(f"action must have shape {shape}, got shape {arr.shape}")
-    if np.isnan(arr).any():
-        raise ValueError(f"action contains {int(np.isnan(arr).sum())} NaN value(s)")
-    if arr.size and (arr.min() < -1.0 or arr.max() > 1.0):
-        raise ValueError(f"action outside the action space [-1, 1]: min {arr.min():.4g}, max {arr.max():.4g}")
+    bad = ~((arr >= -1.0) & (arr <= 1.0))  # NaN fails both comparisons
+    if bad.any():
+        raise ValueError(f"action outside the action space [-1, 1] (NaN and inf included): {preview(arr[bad])}")
     return arr.astype(np.float32, copy=False)
 
 
@@ -87,7 +111,8 @@ class SemComEnv(Env):
       (reached when every ``|a_i| = 1``); ``a = 0`` sends ``x``. A policy learnt here becomes a
       defence of the eavesdropper role with ``defence=policy``.
 
-    Actions outside the space, of the wrong shape or dtype, or with NaN raise ``ValueError``.
+    Actions outside the space, of the wrong shape or dtype, or with NaN or inf raise a one-line
+    ``ValueError`` that shows the first few offending values.
 
     ## Observation Space
 
@@ -119,8 +144,9 @@ class SemComEnv(Env):
     ## Info
 
     ``step`` returns ``label`` (true class), ``legit_correct`` (bool), ``psnr`` (dB, the legitimate
-    reconstruction; NaN with ``compute_psnr=False``), ``legit_guess`` and ``round`` (1-based index of
-    the transmission just played); the transmitter role adds ``eve_guess`` and ``eve_correct``.
+    reconstruction; absent with ``compute_psnr=False``), ``legit_guess`` and ``round`` (1-based index
+    of the transmission just played); the transmitter role adds ``eve_guess`` and ``eve_correct``.
+    Observations, rewards and info values are always finite.
 
     ## Arguments
 
@@ -136,6 +162,9 @@ class SemComEnv(Env):
     * ``include_label``: append the one-hot label to the transmitter's observation (the agent's in
       role ``"transmitter"``, that of a Transmitter policy object given as ``defence``).
     * ``compute_psnr``: run the legitimate decoder for ``info["psnr"]`` (default True; False is faster).
+    * ``precision``: ``"fp32"``, ``"bf16"`` or ``"auto"`` (default): autocast of the legitimate receiver
+      and of the link's own eavesdropper (:func:`semgame.training.resolve_precision`; the channel and the
+      cached waveforms stay float32).
     * ``link``: ``None`` (shipped weights), a path to a ``model.pt`` / run folder from
       ``semgame train``, a :class:`~semgame.link.SemanticLink`, or ``semgame.loader.load_run``'s tuple.
     * ``eavesdropper``: the opponent of role ``"transmitter"``: any
@@ -177,13 +206,13 @@ class SemComEnv(Env):
     def __init__(self, dataset: str = "mnist", role: str = "eavesdropper", *, rounds: int = 1,
                  split: str = "test", snr_db: Any = None, eve_snr_db: Any = None, psr_db: float = -10.0,
                  include_csi: bool = False, include_label: bool = False, compute_psnr: bool = True,
-                 link: Any = None, eavesdropper: Any = None, defence: Any = None, data_root: str | None = None,
+                 precision: str = "auto", link: Any = None, eavesdropper: Any = None, defence: Any = None, data_root: str | None = None,
                  images: Any = None, device: str = "cpu", render_mode: str | None = None) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.game = SemComGame(
             dataset, role, rounds=rounds, split=split, snr_db=snr_db, eve_snr_db=eve_snr_db, psr_db=psr_db,
-            include_csi=include_csi, include_label=include_label, compute_psnr=compute_psnr, link=link,
+            include_csi=include_csi, include_label=include_label, compute_psnr=compute_psnr, precision=precision, link=link,
             eavesdropper=eavesdropper, defence=defence, data_root=data_root, images=images, device=device,
         )
         self.role, self.rounds, self.render_mode = role, self.game.rounds, render_mode
@@ -245,8 +274,9 @@ class SemComEnv(Env):
             reward = float(bool(legit.correct[0])) - float(eve_guess == label)
             info = {"eve_guess": eve_guess, "eve_correct": eve_guess == label}
         self._round += 1
-        info.update(label=label, legit_correct=bool(legit.correct[0]), legit_guess=int(legit.guess[0]),
-                    psnr=float(legit.psnr[0]), round=self._round)
+        info.update(label=label, legit_correct=bool(legit.correct[0]), legit_guess=int(legit.guess[0]), round=self._round)
+        if game.compute_psnr:
+            info["psnr"] = float(legit.psnr[0])
         terminated = self._round >= self.rounds
         if terminated:
             self._done = True

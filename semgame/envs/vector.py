@@ -13,11 +13,12 @@ from gymnasium.vector.utils import batch_space
 from torch import Tensor
 
 from semgame.envs.game import SemComGame, seeded_torch_generator
-from semgame.envs.semcom import action_space, check_box_actions, check_discrete_actions, observation_space
+from semgame.envs.semcom import action_space, check_box_actions, check_discrete_actions, observation_space, preview
 
 __all__ = ["SemComVectorEnv"]
 
 _MODES = {"next_step": AutoresetMode.NEXT_STEP, "same_step": AutoresetMode.SAME_STEP}
+_INFO_DTYPES = {torch.int64: np.int64, torch.bool: np.bool_, torch.float32: np.float64}
 
 
 class SemComVectorEnv(VectorEnv):
@@ -39,15 +40,23 @@ class SemComVectorEnv(VectorEnv):
     ``autoreset_mode="next_step"`` (Gymnasium's default, ``metadata["autoreset_mode"]``): the step
     after a sub-env terminates resets it, ignores its action and returns reward 0 with the new
     first observation. ``"same_step"``: a terminating sub-env is reset in the same step; its last
-    observation is in ``info["final_obs"]`` and its info in ``info["final_info"]`` (masked by
-    ``info["_final_obs"]``); the SB3 adapter :class:`~semgame.envs.SemComSB3VecEnv` uses this mode.
-    ``reset(options={"reset_mask": mask})`` resets only the masked sub-envs (``next_step`` mode).
+    observation is in ``info["final_obs"]`` (an object array, ``None`` elsewhere) and the info of
+    that last step in ``info["final_info"]`` (a dict of arrays like ``info`` itself), both masked by
+    ``info["_final_obs"]`` / ``info["_final_info"]``; the SB3 adapter
+    :class:`~semgame.envs.SemComSB3VecEnv` uses this mode. ``reset(options={"reset_mask": mask})``
+    (a bool array) resets only the masked sub-envs (``next_step`` mode).
 
     ## Info
 
-    Gymnasium's vector convention: ``info[key]`` holds one value per sub-env and ``info["_" + key]``
-    says which sub-envs played a transmission this step. Keys: ``label``, ``legit_correct``,
-    ``legit_guess``, ``psnr``, ``round``, and for the transmitter ``eve_guess``, ``eve_correct``.
+    Exactly the layout of Gymnasium's sync / async vector envs: ``info[key]`` holds one value per
+    sub-env, ``info["_" + key]`` says which sub-envs have it, masked-out entries are 0, and a key that
+    no sub-env has is absent. A sub-env
+    has the step keys ``label`` (int64), ``legit_correct`` (bool), ``legit_guess`` (int64), ``psnr``
+    (float64; only with ``compute_psnr=True``) and, for the transmitter, ``eve_guess`` (int64) and ``eve_correct`` (bool) when it played
+    a transmission this step and did not restart in it; ``round`` (int64) is always there: the
+    transmission's 1-based index, or 0 for a sub-env that (re)started (its reset info). With
+    ``tensors=True`` the same keys hold tensors on ``device`` and ``final_obs`` is a
+    ``[num_envs, obs_dim]`` tensor (zero where masked out).
 
     ## Arguments
 
@@ -113,33 +122,34 @@ class SemComVectorEnv(VectorEnv):
         return t if self.tensors else t.cpu().numpy()
 
     def _actions(self, actions: Any) -> Tensor:
-        """Validate a batch of actions on the device (one host sync), as clear ValueErrors."""
+        """Validate a batch of actions (NumPy on the host; tensors on the device, one host sync) as
+        one-line ValueErrors that show the first few offending values."""
         n, game = self.num_envs, self.game
-        if not isinstance(actions, Tensor):  # NumPy / lists: validated on the host
+        if not isinstance(actions, Tensor):
             if self.role == "eavesdropper":
                 arr = check_discrete_actions(actions, game.num_classes, (n,))
             else:
                 arr = check_box_actions(actions, (n, 2 * game.k))
             return torch.from_numpy(np.ascontiguousarray(arr)).to(self.device)
-        a = actions.to(self.device)
+        a = actions.detach().to(self.device)
         if self.role == "eavesdropper":
             c = game.num_classes
             if a.dtype == torch.bool or a.dtype.is_floating_point or a.dtype.is_complex:
                 raise ValueError(f"actions must be integer class guesses in [0, {c}), got dtype {a.dtype}")
             if tuple(a.shape) != (n,):
                 raise ValueError(f"actions must have shape ({n},) for {n} envs, got {tuple(a.shape)}")
-            if bool(((a < 0) | (a >= c)).any()):
-                raise ValueError(f"actions outside the action space: class guesses must be in [0, {c})")
+            bad = (a < 0) | (a >= c)
+            if bool(bad.any()):
+                raise ValueError(f"actions outside the action space Discrete({c}): {preview(a[bad].cpu())}")
             return a.long()
         if not a.dtype.is_floating_point:
             raise ValueError(f"actions must be float perturbations in [-1, 1], got dtype {a.dtype}")
         if tuple(a.shape) != (n, 2 * game.k):
             raise ValueError(f"actions must have shape ({n}, {2 * game.k}), got {tuple(a.shape)}")
-        nan, outside = torch.isnan(a).any(), ((a < -1) | (a > 1)).any()
-        if bool(nan):
-            raise ValueError("actions contain NaN")
-        if bool(outside):
-            raise ValueError("actions outside the action space [-1, 1]")
+        bad = ~((a >= -1) & (a <= 1))  # NaN fails both comparisons
+        if bool(bad.any()):
+            raise ValueError(f"actions outside the action space [-1, 1] (NaN and inf included): "
+                             f"{preview(a[bad].float().cpu())}")
         return a.float()
 
     # -- API ------------------------------------------------------------------------------------
@@ -154,11 +164,12 @@ class SemComVectorEnv(VectorEnv):
             self._idx, self._obs, self._x, self._nonces = idx, obs, x, nonces
             self._round = torch.zeros_like(self._round)
             self._autoreset = torch.zeros_like(self._autoreset)
+            m = torch.ones_like(self._autoreset)
         else:
-            m = torch.as_tensor(np.asarray(mask.cpu() if isinstance(mask, Tensor) else mask), dtype=torch.bool)
-            if m.shape != (self.num_envs,):
-                raise ValueError(f"reset_mask must have shape ({self.num_envs},), got {tuple(m.shape)}")
-            m = m.to(self.device)
+            arr = np.asarray(mask.cpu() if isinstance(mask, Tensor) else mask)
+            if arr.shape != (self.num_envs,) or arr.dtype != np.bool_:
+                raise ValueError(f"reset_mask must be a bool array of shape ({self.num_envs},), got {arr.dtype} {arr.shape}")
+            m = torch.from_numpy(arr).to(self.device)
             self._idx = torch.where(m, idx, self._idx)
             self._obs = torch.where(m.unsqueeze(-1), obs, self._obs)
             if x is not None:
@@ -167,7 +178,8 @@ class SemComVectorEnv(VectorEnv):
             # (not in place: arrays returned earlier may share memory with these tensors)
             self._round = torch.where(m, torch.zeros_like(self._round), self._round)
             self._autoreset = self._autoreset & ~m
-        return self._out(self._obs.clone()), {}
+        # the reset info of every sub-env that was reset: {"round": 0}, as a sync vector env batches it
+        return self._out(self._obs.clone()), self._info({"round": torch.zeros_like(self._round)}, m)
 
     @torch.no_grad()
     def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict]:
@@ -206,12 +218,8 @@ class SemComVectorEnv(VectorEnv):
             self._round = self._round + 1
             terminated = self._round >= game.rounds
         any_terminated = bool(terminated.any())
-        info: dict[str, Any] = {}
         values = {"label": labels, "legit_correct": legit.correct, "legit_guess": legit.guess,
-                  "psnr": legit.psnr, "round": self._round, **extra}
-        played = self._out(play)
-        for key, val in values.items():
-            info[key], info["_" + key] = self._out(val), played
+                  **({"psnr": legit.psnr} if game.compute_psnr else {}), "round": self._round, **extra}
         old_obs = self._obs
         if self.autoreset_mode == AutoresetMode.NEXT_STEP and not any_terminated:
             self._idx, self._obs, self._x, self._nonces = new_idx, new_obs, new_x, new_nonces
@@ -228,18 +236,42 @@ class SemComVectorEnv(VectorEnv):
             self._idx, self._obs, self._x, self._nonces = new_idx, new_obs, new_x, new_nonces
             if any_terminated:
                 self._round = torch.where(terminated, torch.zeros_like(self._round), self._round)
-                term = terminated.cpu().numpy()
-                final_obs = np.empty(n, dtype=object)
-                final_info = np.empty(n, dtype=object)
+        # Gymnasium's layout: a sub-env's step info where it played and did not restart this step, its
+        # reset info (round 0) where it restarted, and (same-step mode) the info of the step that ended
+        # its episode in final_info, each key with a `_key` mask and zeros where the mask is False
+        ended = terminated if self.autoreset_mode == AutoresetMode.SAME_STEP else torch.zeros_like(terminated)
+        info = self._info(values, play & ~ended)
+        info["round"] = self._out(torch.where(play & ~ended, self._round, torch.zeros_like(self._round)))
+        info["_round"] = self._out(torch.ones_like(play))
+        if any_terminated and self.autoreset_mode == AutoresetMode.SAME_STEP:
+            mask = self._out(terminated)
+            if self.tensors:
+                final_obs: Any = torch.where(terminated.unsqueeze(-1), old_obs, torch.zeros_like(old_obs))
+            else:
+                final_obs = np.full(n, None, dtype=object)
                 old = old_obs.cpu().numpy()
-                for i in np.flatnonzero(term):
+                for i in np.flatnonzero(mask):
                     final_obs[i] = old[i]
-                    final_info[i] = {k: info[k][i].item() if hasattr(info[k][i], "item") else info[k][i]
-                                     for k in values}
-                info.update(final_obs=final_obs, _final_obs=term, final_info=final_info, _final_info=term)
+            info.update(final_obs=final_obs, _final_obs=mask, final_info=self._info(values, terminated), _final_info=mask)
         truncated = torch.zeros(n, dtype=torch.bool, device=self.device)
         rew = reward if self.tensors else reward.cpu().numpy().astype(np.float64)
         return self._out(self._obs.clone()), rew, self._out(terminated), self._out(truncated), info
+
+    def _info(self, values: dict[str, Tensor], mask: Tensor) -> dict[str, Any]:
+        """``values`` as Gymnasium vector info: ``info[key]`` (zero where ``mask`` is False) and ``info["_" + key]``.
+
+        NumPy dtypes are those a sync vector env gets from the single env's Python values: int64, bool, float64.
+        Like Gymnasium, no key at all when no sub-env has it.
+        """
+        out: dict[str, Any] = {}
+        if not bool(mask.any()):
+            return out
+        m = self._out(mask)
+        for key, val in values.items():
+            val = torch.where(mask, val, torch.zeros_like(val))
+            out[key] = val if self.tensors else val.cpu().numpy().astype(_INFO_DTYPES[val.dtype], copy=False)
+            out["_" + key] = m
+        return out
 
     def close_extras(self, **kwargs: Any) -> None:
         self._obs = None

@@ -85,20 +85,20 @@ from semgame.seeds import Stream, seeded_generator
 
 __all__ = [
     "DEMO_KEY",
-    "Encoded",
-    "encode",
-    "Defence",
-    "NoDefence",
-    "KeyedDefence",
-    "RotationDefence",
-    "AdversarialDefence",
-    "PolicyDefence",
-    "DefenceContext",
     "DEFENCES",
-    "register_defence",
-    "check_defence_config",
+    "AdversarialDefence",
+    "Defence",
+    "DefenceContext",
+    "Encoded",
+    "KeyedDefence",
+    "NoDefence",
+    "PolicyDefence",
+    "RotationDefence",
     "build_defence",
+    "check_defence_config",
+    "encode",
     "finetune_receiver",
+    "register_defence",
 ]
 
 DEMO_KEY = 0x5EC2E7

@@ -21,15 +21,15 @@ legitimate transmissions above ``t`` (below it the step gives up). Both are stil
 whole batch, so ``lambda_`` keeps its meaning. ``eve_snr_spread_db = d`` draws the eavesdropper's
 SNR per transmission uniformly in ``eve_snr +- d`` dB (leakage averaged over a range of SNRs).
 
-The eavesdropper's weights are not updated in step 2. Optionally the link is pre-trained
-(``pretrain_epochs``, plain multi-task training) and the eavesdropper too (``eve_pretrain_epochs``),
-unless an initial run (``init=``) supplies them.
+The eavesdropper's weights are not updated in step 2. Optionally the link is pre-trained first
+(``pretrain_epochs``, plain multi-task training; skipped when an initial run ``init=`` supplies the
+link), then the eavesdropper (``eve_pretrain_epochs``).
 
-:func:`minmax_run` keeps everything in a run folder (``config.toml``, atomic ``checkpoint.pt`` after
-every epoch of every phase, ``model.pt`` readable by :func:`semgame.loader.load_run`,
-``metrics.json``, ``tb/`` with hparams). All randomness is seeded per ``(seed, phase, epoch)``, so
-a run interrupted at any point resumes from its last checkpoint and ends with exactly the weights
-of an uninterrupted run.
+:func:`minmax_run` keeps everything in a run folder, like ``semgame train`` and through the same
+loop (:func:`semgame.runloop.run_phases`): ``config.toml``, atomic ``checkpoint.pt`` after every
+epoch of every phase, ``model.pt`` readable by :func:`semgame.loader.load_run`, ``metrics.json``,
+``tb/`` with hparams. All randomness is seeded per ``(seed, phase, epoch)``, so a run interrupted at
+any point resumes from its last checkpoint and ends with exactly the weights of an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -44,23 +44,16 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.utils.tensorboard import SummaryWriter
 
 from semgame.channels import ChannelState
 from semgame.config import ConfigError, LinkConfig, from_dict
-from semgame.io import load_checkpoint, save_checkpoint, write_json, write_text
-from semgame.link import NeuralEavesdropper, SemanticLink, build_eavesdropper, build_link
-from semgame.loader import MODEL_FORMAT, load_run
-from semgame.run import RUNTIME_KEYS, config_to_toml, load_data
+from semgame.link import NeuralEavesdropper, SemanticLink
+from semgame.loader import load_run
+from semgame.run import config_to_toml, eve_phase, link_phase, prepare, results_config
+from semgame.runloop import TEST_TAGS, Phase, Plan, run_phases
 from semgame.seeds import Stream, seeded_generator
-from semgame.training import (
-    batches,
-    encoder_transmit,
-    evaluate,
-    resolve_device,
-    train_eavesdropper_epoch,
-    train_link_epoch,
-)
+from semgame.tags import EVE_LOSS, MINMAX_LEAKAGE, TRAIN_LOSS
+from semgame.training import autocast, batches, evaluate
 
 __all__ = ["OBJECTIVES", "MinMaxConfig", "leakage_term", "sample_snr_db", "task_loss", "minmax_epoch", "minmax_run", "FORMAT"]
 
@@ -161,25 +154,30 @@ def minmax_epoch(
     epoch: int,
     device: torch.device,
 ) -> dict[str, float]:
-    """One round of the alternating game; returns means of ``task``, ``leak``, ``eve_ce``, ``legit_acc_train``."""
+    """One round of the alternating game; returns the means of ``task``, ``leak``, ``eve_ce`` and ``loss``
+    (``task + lambda_ * leak``) over the round's samples, and its ``seconds``."""
     link.train()
     shuffle = seeded_generator(cfg.seed, Stream.MINMAX_SHUFFLE, epoch)
     legit_noise = seeded_generator(cfg.seed, Stream.MINMAX_LEGIT_NOISE, epoch, device=device)
     eve_noise = seeded_generator(cfg.seed, Stream.MINMAX_EVE_NOISE, epoch, device=device)
     snr = cfg.train_snr_db if cfg.train_snr_db is not None else cfg.snr_db
+    amp = autocast(cfg.precision, device)
     eve_snr = None if not mm.eve_snr_spread_db else (cfg.eve_snr - mm.eve_snr_spread_db, cfg.eve_snr + mm.eve_snr_spread_db)
     gate = mm.gate_snr_db
     sums = {"task": 0.0, "leak": 0.0, "eve_ce": 0.0, "loss": 0.0}
     n, start = 0, time.perf_counter()
     for images, labels in batches(data, cfg.batch_size, device=device, generator=shuffle):
         for step in range(mm.legit_steps):
-            out = link(images, snr_db=snr, generator=legit_noise)
+            with amp:
+                out = link(images, snr_db=snr, generator=legit_noise)
             if step == 0:
                 eve.train()
                 eve.requires_grad_(True)
                 x_det = out.x.detach()
                 for _ in range(mm.eve_steps):
-                    eve_ce = F.cross_entropy(eve(x_det, snr_db=eve_snr, generator=eve_noise), labels)
+                    with amp:
+                        eve_logits = eve(x_det, snr_db=eve_snr, generator=eve_noise)
+                    eve_ce = F.cross_entropy(eve_logits.float(), labels)
                     eve_opt.zero_grad(set_to_none=True)
                     eve_ce.backward()
                     eve_opt.step()
@@ -188,10 +186,12 @@ def minmax_epoch(
             y_eve, eve_state = eve.channel(out.x, snr_db=eve_snr, generator=eve_noise)
             legit_w = eve_w = None
             if gate is not None:
-                legit_w = (sample_snr_db(out.state) >= gate).to(out.logits.dtype)
-                eve_w = (sample_snr_db(eve_state) < gate).to(out.logits.dtype)
-            task = task_loss(out.logits, out.recon, images, labels, cfg.recon_weight, legit_w)
-            leak = leakage_term(eve.classifier(y_eve), labels, mm.objective, eve_w)
+                legit_w = (sample_snr_db(out.state) >= gate).float()
+                eve_w = (sample_snr_db(eve_state) < gate).float()
+            task = task_loss(out.logits.float(), out.recon.float(), images, labels, cfg.recon_weight, legit_w)
+            with amp:
+                eve_logits = eve.classifier(y_eve)
+            leak = leakage_term(eve_logits.float(), labels, mm.objective, eve_w)
             loss = task + mm.lambda_ * leak
             link_opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -205,12 +205,10 @@ def minmax_epoch(
     return {**{k: v / n for k, v in sums.items()}, "seconds": time.perf_counter() - start}
 
 
-def _hparams(cfg: LinkConfig, mm: MinMaxConfig) -> dict[str, Any]:
-    out = {}
-    for k, v in {**{k: v for k, v in cfg.to_dict().items() if k not in RUNTIME_KEYS}, **mm.to_dict()}.items():
-        out[k] = str(v) if isinstance(v, (tuple, list)) or v is None else v
-    out["eve_snr"] = cfg.eve_snr
-    return out
+ROUND_TAGS = {"task": TRAIN_LOSS, "leak": MINMAX_LEAKAGE, "eve_ce": EVE_LOSS, **TEST_TAGS}
+"""TensorBoard tags of a game round's history record (:func:`minmax_epoch`'s means, then the test metrics)."""
+_PRETRAIN_EPOCH0 = 100
+"""Pre-training epochs draw from the seeded streams of epochs 100, 101, ... (never those of a plain run)."""
 
 
 def minmax_run(
@@ -220,124 +218,51 @@ def minmax_run(
     *,
     init: str | Path | None = None,
     quiet: bool = False,
-    stop_after: int | None = None,
 ) -> dict[str, Any]:
-    """Pre-train (optional) then play ``mm.rounds`` rounds of the game in ``run_dir``; returns metrics.
+    """Pre-train (optional) then play ``mm.rounds`` rounds of the game in ``run_dir``; returns ``metrics.json``'s content.
 
     ``init``: a run folder / ``model.pt`` whose link (and eavesdropper) weights start the game
-    (its config must have the same dataset, ``k`` and ``width``). Resumes from
-    ``run_dir/checkpoint.pt`` when present (a different config is a :class:`ConfigError`).
-    ``stop_after``: return after that many epochs *in this call* (all phases counted), as an
-    interruption would; the checkpoint is complete and a later call continues. Returns ``{}`` then.
+    (its config must have the same dataset, ``k`` and ``width``; link pre-training is skipped then).
+    Runs on :func:`semgame.runloop.run_phases`: resumes from ``run_dir/checkpoint.pt`` when present
+    (a different config is a :class:`ConfigError`), one process per folder, bit-identical resumes.
     """
-    run_dir = Path(run_dir)
-    ckpt_path = run_dir / "checkpoint.pt"
-    device = resolve_device(cfg.device)
-    torch.set_num_threads(cfg.threads)
-    say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
-    results_cfg = {"link": {k: v for k, v in cfg.to_dict().items() if k not in RUNTIME_KEYS}, "minmax": mm.to_dict(),
-                   "init": None if init is None else str(init)}
-    state: dict[str, Any] | None = None
-    if ckpt_path.exists():
-        state = load_checkpoint(ckpt_path)
-        if state.get("format") != FORMAT:
-            raise ConfigError(f"{run_dir} holds a checkpoint that is not a min-max run ({state.get('format')!r}); use a new --run-dir")
-        if state["results_config"] != results_cfg:
-            raise ConfigError(f"{run_dir} holds a min-max run with a different config; use a new --run-dir")
-    train, test = load_data(cfg)
-    with torch.random.fork_rng(devices=[]):  # weights from the seed, not from the global RNG
-        torch.manual_seed(cfg.seed)
-        link, eve = build_link(cfg).to(device), build_eavesdropper(cfg).to(device)
-    pre_epochs = mm.pretrain_epochs
-    if init is not None and state is None:
-        icfg, ilink, ieve = load_run(init, device=device)
-        if (icfg.dataset, icfg.k, icfg.width) != (cfg.dataset, cfg.k, cfg.width):
-            raise ConfigError(f"init run {init} has dataset/k/width {(icfg.dataset, icfg.k, icfg.width)}, expected {(cfg.dataset, cfg.k, cfg.width)}")
-        link.load_state_dict(ilink.state_dict())
-        eve.load_state_dict(ieve.state_dict())
-    if init is not None:
-        pre_epochs = 0
-    link_opt = torch.optim.Adam(link.parameters(), lr=cfg.lr)
-    eve_opt = torch.optim.Adam(eve.parameters(), lr=mm.eve_lr or cfg.lr)
-    counters = {"pre": 0, "eve_pre": 0, "round": 0}
-    history: list[dict[str, Any]] = []
-    if state is not None:
-        link.load_state_dict(state["link"])
-        eve.load_state_dict(state["eve"])
-        link_opt.load_state_dict(state["link_opt"])
-        eve_opt.load_state_dict(state["eve_opt"])
-        counters, history = state["counters"], state["history"]
-        say(f"resuming {run_dir}: {counters}")
-    else:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_text(run_dir / "config.toml", config_to_toml(cfg.to_dict()) + "\n[minmax]\n" + config_to_toml(mm.to_dict()))
+    results_cfg = {"link": results_config(cfg), "minmax": mm.to_dict(), "init": None if init is None else str(init)}
 
-    def checkpoint() -> None:
-        save_checkpoint({
-            "format": FORMAT, "results_config": results_cfg, "config": cfg.to_dict(), "minmax": mm.to_dict(),
-            "counters": dict(counters), "history": history, "link": link.state_dict(), "eve": eve.state_dict(),
-            "link_opt": link_opt.state_dict(), "eve_opt": eve_opt.state_dict(),
-        }, ckpt_path)
+    def setup(state: dict[str, Any] | None) -> Plan:
+        device, train, test, link, eve = prepare(cfg)
+        if init is not None and state is None:
+            icfg, ilink, ieve = load_run(init, device=device)
+            if (icfg.dataset, icfg.arch, icfg.k, icfg.width) != (cfg.dataset, cfg.arch, cfg.k, cfg.width):
+                raise ConfigError(f"init run {init} has dataset/arch/k/width {(icfg.dataset, icfg.arch, icfg.k, icfg.width)}, "
+                                  f"expected {(cfg.dataset, cfg.arch, cfg.k, cfg.width)}")
+            link.load_state_dict(ilink.state_dict())
+            eve.load_state_dict(ieve.state_dict())
+        link_opt = torch.optim.Adam(link.parameters(), lr=cfg.lr)
+        eve_opt = torch.optim.Adam(eve.parameters(), lr=mm.eve_lr or cfg.lr)
 
-    done_here = 0
+        def game_round(epoch: int) -> dict[str, float]:
+            stats = minmax_epoch(link, eve, train, link_opt, eve_opt, cfg, mm, epoch, device)
+            return {**stats, **evaluate(link, test, eve=eve, device=device, seed=cfg.seed, precision=cfg.precision)}
 
-    def stop() -> bool:
-        return stop_after is not None and done_here >= stop_after
+        def final() -> dict[str, float]:
+            out = evaluate(link, test, eve=eve, device=device, seed=cfg.seed, precision=cfg.precision)
+            return {**out, "chance": 1.0 / len(torch.unique(test.tensors[1]))}
 
-    step = sum(counters.values())
-    writer = SummaryWriter(str(run_dir / "tb"), purge_step=step + 1 if step else None)
-    eval_kw = dict(device=device, seed=cfg.seed)
-    try:
-        while counters["pre"] < pre_epochs:
-            if stop():
-                return {}
-            stats = train_link_epoch(link, train, link_opt, cfg, 100 + counters["pre"], device)
-            counters["pre"] += 1
-            done_here += 1
-            m = evaluate(link, test, **eval_kw)
-            history.append({"phase": "pretrain", "epoch": counters["pre"], **stats, **m})
-            writer.add_scalar("pretrain/legit_acc", m["legit_acc"], sum(counters.values()))
-            say(f"pretrain {counters['pre']}/{pre_epochs}: acc {m['legit_acc']:.4f} psnr {m['legit_psnr']:.2f}")
-            checkpoint()
-        while counters["eve_pre"] < mm.eve_pretrain_epochs:
-            if stop():
-                return {}
-            stats = train_eavesdropper_epoch(eve, encoder_transmit(link), train, eve_opt, batch_size=cfg.batch_size,
-                                             seed=cfg.seed, epoch=100 + counters["eve_pre"], device=device)
-            counters["eve_pre"] += 1
-            done_here += 1
-            m = evaluate(link, test, eve=eve, **eval_kw)
-            history.append({"phase": "eve_pretrain", "epoch": counters["eve_pre"], **stats, "eve_acc": m["eve_acc"]})
-            writer.add_scalar("pretrain/eve_acc", m["eve_acc"], sum(counters.values()))
-            say(f"eve pretrain {counters['eve_pre']}/{mm.eve_pretrain_epochs}: eve acc {m['eve_acc']:.4f}")
-            checkpoint()
-        while counters["round"] < mm.rounds:
-            if stop():
-                return {}
-            stats = minmax_epoch(link, eve, train, link_opt, eve_opt, cfg, mm, counters["round"], device)
-            counters["round"] += 1
-            done_here += 1
-            m = evaluate(link, test, eve=eve, **eval_kw)
-            history.append({"phase": "minmax", "epoch": counters["round"], **stats, **m})
-            s = sum(counters.values())
-            for key, val in stats.items():
-                writer.add_scalar(f"minmax/{key}", val, s)
-            for key in ("legit_acc", "legit_psnr", "eve_acc"):
-                writer.add_scalar(f"test/{key}", m[key], s)
-            say(f"round {counters['round']}/{mm.rounds}: legit acc {m['legit_acc']:.4f} psnr {m['legit_psnr']:.2f} "
-                f"in-loop eve acc {m['eve_acc']:.4f} ({stats['seconds']:.1f} s)")
-            checkpoint()
-        final = evaluate(link, test, eve=eve, **eval_kw)
-        final["chance"] = 1.0 / len(torch.unique(test.tensors[1]))
-        metrics = {"config": cfg.to_dict(), "minmax": mm.to_dict(), "init": results_cfg["init"], "test": final,
-                   "history": history, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        writer.add_hparams(_hparams(cfg, mm), {f"hparam/{k}": v for k, v in final.items()}, run_name=".")
-        save_checkpoint({"format": MODEL_FORMAT, "config": cfg.to_dict(), "minmax": mm.to_dict(),
-                         "link": link.state_dict(), "eve": eve.state_dict()}, run_dir / "model.pt")
-        write_json(run_dir / "metrics.json", metrics)
-    finally:
-        writer.close()
-    return metrics
+        pre = 0 if init is not None else mm.pretrain_epochs
+        return Plan(
+            phases=[link_phase("pretrain", pre, link, link_opt, cfg, train, test, device, epoch0=_PRETRAIN_EPOCH0),
+                    eve_phase("eve_pretrain", mm.eve_pretrain_epochs, eve, eve_opt, link, cfg, train, test, device,
+                              epoch0=_PRETRAIN_EPOCH0),
+                    Phase("minmax", "game round", mm.rounds, len(train), game_round, ROUND_TAGS)],
+            state={"link": link, "eve": eve, "link_opt": link_opt, "eve_opt": eve_opt},
+            model=("link", "eve"), final=final, device=str(device),
+        )
+
+    meta = {"config": cfg.to_dict(), "minmax": mm.to_dict(), "init": results_cfg["init"]}
+    toml = config_to_toml(cfg.to_dict()) + "\n[minmax]\n" + config_to_toml(mm.to_dict())
+    hparams = {**results_config(cfg), **mm.to_dict(), "eve_snr": cfg.eve_snr}
+    return run_phases(run_dir, fmt=FORMAT, meta=meta, results_config=results_cfg, config_toml=toml, hparams=hparams,
+                      setup=setup, quiet=quiet)
 
 
 def load_minmax_config(values: dict[str, Any]) -> MinMaxConfig:
