@@ -6,6 +6,9 @@ thread count, and prints a markdown table with the ratio to 1 thread. Run it on 
 machine, and once more while something else runs, to see the collapse of multi-threading under load.
 
     python benchmarks/bench_threads.py --threads 1 2 --out reports/threads.md
+
+:func:`images_per_second` is also the training-speed probe of ``bench_precision.py`` and
+``gpu_check.py`` (any arch, precision and device).
 """
 
 from __future__ import annotations
@@ -18,27 +21,44 @@ import torch
 import torch.nn.functional as F
 
 from semgame.config import LinkConfig
+from semgame.data import dataset_info
 from semgame.io import write_text
 from semgame.link import build_link
+from semgame.training import autocast, resolve_device
 
 
-def images_per_second(dataset: str, width: int, k: int, threads: int, batch: int, steps: int) -> float:
+def images_per_second(cfg: LinkConfig, *, threads: int = 1, batch: int = 128, steps: int = 20,
+                      precision: str = "fp32") -> float:
+    """Training images per second of ``cfg``'s link (random data, two warm-up steps, ``cfg.device``)."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    cfg = LinkConfig(dataset=dataset, k=k, width=width)
-    link = build_link(cfg)
+    device = resolve_device(cfg.device)
+    link = build_link(cfg).to(device)
     opt = torch.optim.Adam(link.parameters(), lr=1e-3)
-    shape = (1, 28, 28) if dataset == "mnist" else (3, 32, 32)
-    images, labels = torch.rand(batch, *shape), torch.randint(0, 10, (batch,))
+    images = torch.rand(batch, *dataset_info(cfg.dataset).shape, device=device)
+    labels = torch.randint(0, 10, (batch,), device=device)
+    amp = autocast(precision, device)
     for i in range(steps + 2):  # two warm-up steps
         if i == 2:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
             start = time.perf_counter()
-        out = link(images)
-        loss = F.cross_entropy(out.logits, labels) + F.mse_loss(out.recon, images)
+        with amp:
+            out = link(images)
+        loss = F.cross_entropy(out.logits.float(), labels) + F.mse_loss(out.recon.float(), images)
         opt.zero_grad()
         loss.backward()
         opt.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
     return batch * steps / (time.perf_counter() - start)
+
+
+MODELS = (
+    LinkConfig(dataset="mnist", k=32, width=16, device="cpu"),
+    LinkConfig(dataset="cifar10", k=256, width=32, device="cpu"),
+    LinkConfig(dataset="cifar10", arch="spatial", k=256, width=16, device="cpu"),
+)
 
 
 def main() -> None:
@@ -49,14 +69,14 @@ def main() -> None:
     p.add_argument("--out", type=Path)
     args = p.parse_args()
     rows = ["| model | threads | images/s | vs 1 thread |", "|---|---|---|---|"]
-    for dataset, width, k in (("mnist", 16, 32), ("cifar10", 32, 256)):
+    for cfg in MODELS:
         base = None
         for t in args.threads:
-            ips = images_per_second(dataset, width, k, t, args.batch, args.steps)
+            ips = images_per_second(cfg, threads=t, batch=args.batch, steps=args.steps)
             base = base or ips
-            rows.append(f"| {dataset} width {width}, k {k} | {t} | {ips:,.0f} | {ips / base:.2f}x |")
+            rows.append(f"| {cfg.dataset} {cfg.arch} width {cfg.width}, k {cfg.k} | {t} | {ips:,.0f} | {ips / base:.2f}x |")
             print(rows[-1], flush=True)
-    text = f"batch {args.batch}, {args.steps} timed steps, torch {torch.__version__}\n\n" + "\n".join(rows) + "\n"
+    text = f"batch {args.batch}, {args.steps} timed steps, fp32, torch {torch.__version__}\n\n" + "\n".join(rows) + "\n"
     print(text)
     if args.out:
         write_text(args.out, text)

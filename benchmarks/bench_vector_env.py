@@ -61,19 +61,21 @@ def actions_for(venv: Any, n: int, device: str = "cpu", tensors: bool = False) -
 
 
 def native(dataset: str, n: int, role: str, psnr: bool, device: str = "cpu", opponent: Any = None,
-           min_seconds: float = 2.0) -> float:
-    kw: dict[str, Any] = dict(role=role, compute_psnr=psnr, device=device, tensors=device != "cpu")
+           min_seconds: float = 2.0, min_steps: int = 5, **env_kw: Any) -> float:
+    """Steps/s of the native vector env (``env_kw``: more env keywords, e.g. ``images=``, ``link=``)."""
+    kw: dict[str, Any] = dict(role=role, compute_psnr=psnr, device=device, tensors=device != "cpu", **env_kw)
     if role == "transmitter" and opponent is not None:
         kw["eavesdropper"] = opponent
     venv = gym.make_vec(IDS[dataset], num_envs=n, vectorization_mode="vector_entry_point", **kw)
     venv.reset(seed=0)
-    return time_steps(venv, actions_for(venv, n, device, kw["tensors"]), min_seconds, 5, device)
+    return time_steps(venv, actions_for(venv, n, device, kw["tensors"]), min_seconds, min_steps, device)
 
 
-def sync(dataset: str, n: int, psnr: bool, min_seconds: float) -> float:
-    venv = gym.make_vec(IDS[dataset], num_envs=n, vectorization_mode="sync", compute_psnr=psnr)
+def sync(dataset: str, n: int, psnr: bool, min_seconds: float, min_steps: int = 3, **env_kw: Any) -> float:
+    """Steps/s of ``gymnasium.make_vec(..., vectorization_mode="sync")`` (CPU; ``env_kw`` as in :func:`native`)."""
+    venv = gym.make_vec(IDS[dataset], num_envs=n, vectorization_mode="sync", compute_psnr=psnr, **env_kw)
     venv.reset(seed=0)
-    return time_steps(venv, actions_for(venv, n), min_seconds, 3)
+    return time_steps(venv, actions_for(venv, n), min_seconds, min_steps)
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import NoReturn, Sequence
 
 from semgame.bench.cli import register as register_bench
-from semgame.config import ConfigError
+from semgame.config import MAX_THREADS, PRECISIONS, ConfigError, check_int
 from semgame.envs.play import add_play_parser
 from semgame.flags import add_config_flags, config_from_args
 from semgame.privacy.cli import add_eval_flags
@@ -57,8 +57,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and not math.isfinite(value):
             raise ConfigError(f"{name} must be a finite number, got {value!r}")
-    if args.threads < 1:
-        raise ConfigError(f"threads must be an integer >= 1, got {args.threads}")
+    check_int("threads", args.threads, high=MAX_THREADS)
     if getattr(args, "fresh_eavesdroppers", None) is not None:
         from semgame.privacy.cli import cmd_eval_fresh
 
@@ -69,7 +68,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.data_root is not None or args.test_limit is not None:
         cfg = cfg.replace(**{k: v for k, v in (("data_root", args.data_root), ("test_limit", args.test_limit)) if v is not None})
     _, test = load_data(cfg)
-    result = evaluate(link, test, device=device, eve=eve, snr_db=args.snr_db, eve_snr_db=args.eve_snr_db, seed=cfg.seed)
+    result = evaluate(link, test, device=device, eve=eve, snr_db=args.snr_db, eve_snr_db=args.eve_snr_db, seed=cfg.seed,
+                      precision=args.precision)
     result.update(snr_db=args.snr_db if args.snr_db is not None else cfg.snr_db,
                   eve_snr_db=args.eve_snr_db if args.eve_snr_db is not None else cfg.eve_snr)
     print(json.dumps(result, indent=2))
@@ -99,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--test-limit", type=int, help="evaluate on a seeded subset of this size")
     ev.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     ev.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest for small models)")
+    ev.add_argument("--precision", default="auto", choices=PRECISIONS,
+                    help="bf16 autocast of the neural blocks, or fp32; auto: bf16 where the device computes it natively")
     ev.add_argument("--output", type=Path, help="also write the metrics to this JSON file")
     add_eval_flags(ev)
     ev.set_defaults(handler=_cmd_eval)

@@ -1,10 +1,15 @@
 """End-to-end links: transmitter -> channel -> receiver, for the legitimate pair and the eavesdropper.
 
-:class:`SemanticLink` composes an :class:`~semgame.models.Encoder`, a
-:class:`~semgame.channels.FadingChannel` and a :class:`~semgame.models.Receiver`.
-:class:`NeuralEavesdropper` is an independent channel (its own SNR and fading realisation)
-followed by a :class:`~semgame.models.LatentClassifier`. Both are built from a
-:class:`~semgame.config.LinkConfig` with :func:`build_link` / :func:`build_eavesdropper`.
+:class:`SemanticLink` composes an encoder, a :class:`~semgame.channels.FadingChannel` and a
+:class:`~semgame.models.Receiver`. :class:`NeuralEavesdropper` is an independent channel (its own
+SNR and fading realisation) followed by a classifier. Both are built from a
+:class:`~semgame.config.LinkConfig` with :func:`build_link` / :func:`build_eavesdropper`; the
+config's ``arch`` picks the blocks (:mod:`semgame.models`), and the eavesdropper always gets the
+same classifier design as the legitimate receiver, so it is never handicapped by a weaker one.
+
+The channel always runs in float32/complex64: :class:`SemanticLink` and :class:`NeuralEavesdropper`
+switch autocast off around it, so a bf16 autocast context (:func:`semgame.training.autocast`)
+reaches only the neural blocks.
 
 Defences (perturbation layers between encoder and channel, :mod:`semgame.privacy`) compose the
 three parts themselves: ``link.encoder``, ``link.channel`` and ``link.receiver``.
@@ -23,13 +28,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import contextlib
+
 import torch
 from torch import Tensor, nn
 
 from semgame.channels import ChannelState, FadingChannel, SNRSpec
 from semgame.config import LinkConfig
 from semgame.data import dataset_info
-from semgame.models import Encoder, LatentClassifier, Receiver
+from semgame.models import Receiver, make_classifier, make_encoder
 
 __all__ = ["LinkOutput", "SemanticLink", "NeuralEavesdropper", "build_link", "build_eavesdropper", "make_channel"]
 
@@ -56,7 +63,7 @@ class SemanticLink(nn.Module):
     Input: images ``[batch, C, H, W] float32`` in [0, 1]. Output: :class:`LinkOutput`.
     """
 
-    def __init__(self, encoder: Encoder, channel: FadingChannel, receiver: Receiver) -> None:
+    def __init__(self, encoder: nn.Module, channel: FadingChannel, receiver: Receiver) -> None:
         super().__init__()
         self.encoder, self.channel, self.receiver = encoder, channel, receiver
 
@@ -67,7 +74,8 @@ class SemanticLink(nn.Module):
         generator: torch.Generator | None = None,
     ) -> LinkOutput:
         x = self.encoder(images)
-        y, state = self.channel(x, snr_db=snr_db, generator=generator)
+        with fp32_channel(x):
+            y, state = self.channel(x, snr_db=snr_db, generator=generator)
         logits, recon = self.receiver(y)
         return LinkOutput(x=x, y=y, state=state, logits=logits, recon=recon)
 
@@ -78,15 +86,21 @@ class NeuralEavesdropper(nn.Module):
     Input: the transmitted waveform ``[batch, k] complex64``. Output: logits ``[batch, classes]``.
     """
 
-    def __init__(self, channel: FadingChannel, classifier: LatentClassifier) -> None:
+    def __init__(self, channel: FadingChannel, classifier: nn.Module) -> None:
         super().__init__()
         self.channel, self.classifier = channel, classifier
 
     def forward(
         self, x: Tensor, snr_db: SNRSpec | None = None, generator: torch.Generator | None = None
     ) -> Tensor:
-        y, _ = self.channel(x, snr_db=snr_db, generator=generator)
+        with fp32_channel(x):
+            y, _ = self.channel(x, snr_db=snr_db, generator=generator)
         return self.classifier(y)
+
+
+def fp32_channel(x: Tensor) -> contextlib.AbstractContextManager:
+    """Autocast switched off (on ``x``'s device) for the channel: it computes in complex64 always."""
+    return torch.autocast(x.device.type, enabled=False)
 
 
 def make_channel(cfg: LinkConfig, snr_db: float | None = None) -> FadingChannel:
@@ -101,16 +115,21 @@ def make_channel(cfg: LinkConfig, snr_db: float | None = None) -> FadingChannel:
 
 
 def build_link(cfg: LinkConfig) -> SemanticLink:
-    """A freshly initialised :class:`SemanticLink` for a config."""
+    """A freshly initialised :class:`SemanticLink` for a config (blocks of ``cfg.arch``)."""
     info = dataset_info(cfg.dataset)
     return SemanticLink(
-        Encoder(info.shape, cfg.k, cfg.width),
+        make_encoder(cfg.arch, info.shape, cfg.k, cfg.width),
         make_channel(cfg),
-        Receiver(info.shape, cfg.k, info.num_classes, cfg.width),
+        Receiver(info.shape, cfg.k, info.num_classes, cfg.width, arch=cfg.arch),
     )
 
 
 def build_eavesdropper(cfg: LinkConfig) -> NeuralEavesdropper:
-    """A freshly initialised eavesdropper on its own channel at ``cfg.eve_snr`` (same CSI as legit)."""
+    """A freshly initialised eavesdropper on its own channel at ``cfg.eve_snr`` (same CSI as legit).
+
+    Its classifier is the legitimate receiver's design for ``cfg.arch`` and ``cfg.width``
+    (:func:`semgame.models.make_classifier`): the eavesdropper is never handicapped by a weaker one.
+    """
     info = dataset_info(cfg.dataset)
-    return NeuralEavesdropper(make_channel(cfg, cfg.eve_snr), LatentClassifier(cfg.k, info.num_classes))
+    classifier = make_classifier(cfg.arch, info.shape, cfg.k, info.num_classes, cfg.width)
+    return NeuralEavesdropper(make_channel(cfg, cfg.eve_snr), classifier)

@@ -33,6 +33,8 @@ from semgame.tags import EVE_ACC, EVE_LOSS, TRAIN_CE, TRAIN_LOSS, TRAIN_MSE
 from semgame.training import (
     encoder_transmit,
     evaluate,
+    link_schedule,
+    per_batch,
     resolve_device,
     train_eavesdropper_epoch,
     train_link_epoch,
@@ -40,8 +42,12 @@ from semgame.training import (
 
 __all__ = ["train_run", "load_data", "config_to_toml", "prepare", "link_phase", "eve_phase", "RUNTIME_KEYS"]
 
-RUNTIME_KEYS = ("device", "threads", "data_root")
-"""Config keys that do not change results; a run may resume with different values."""
+RUNTIME_KEYS = ("device", "threads", "data_root", "precision")
+"""Config keys that do not define a run's results; a run may resume with different values."""
+
+IMPLIED = {"arch": "dense", "schedule": "cosine"}
+"""Config keys added after runs were first checkpointed, with the value every earlier run implied: a key
+holding that value is left out of :func:`results_config`, so those runs still resume."""
 
 LINK_TAGS = {"loss": TRAIN_LOSS, "ce": TRAIN_CE, "mse": TRAIN_MSE, **{k: TEST_TAGS[k] for k in ("legit_acc", "legit_psnr", "legit_ssim")}}
 EVE_TAGS = {"loss": EVE_LOSS, "eve_acc": EVE_ACC}
@@ -80,7 +86,7 @@ def load_data(cfg: LinkConfig) -> tuple[TensorDataset, TensorDataset]:
 
 def results_config(cfg: LinkConfig) -> dict[str, Any]:
     """The config entries that define a run's results (all but :data:`RUNTIME_KEYS`)."""
-    return {k: v for k, v in cfg.to_dict().items() if k not in RUNTIME_KEYS}
+    return {k: v for k, v in cfg.to_dict().items() if k not in RUNTIME_KEYS and not (k in IMPLIED and IMPLIED[k] == v)}
 
 
 def prepare(cfg: LinkConfig) -> tuple[torch.device, TensorDataset, TensorDataset, SemanticLink, NeuralEavesdropper]:
@@ -100,13 +106,14 @@ def link_phase(name: str, epochs: int, link: SemanticLink, opt: torch.optim.Opti
                sched: Any = None, epoch0: int = 0) -> Phase:
     """Multi-task link training (:func:`~semgame.training.train_link_epoch`), then a test evaluation, per epoch.
 
-    Epoch ``e`` draws from the seeded streams of epoch ``epoch0 + e``; ``sched`` steps after each epoch.
+    Epoch ``e`` draws from the seeded streams of epoch ``epoch0 + e``; ``sched`` steps after each epoch
+    (or after each batch, :func:`~semgame.training.per_batch`).
     """
     def run_epoch(epoch: int) -> dict[str, float]:
-        stats = train_link_epoch(link, train, opt, cfg, epoch0 + epoch, device)
-        if sched is not None:
+        stats = train_link_epoch(link, train, opt, cfg, epoch0 + epoch, device, schedule=sched)
+        if sched is not None and not per_batch(sched):
             sched.step()
-        return {**stats, **evaluate(link, test, device=device, seed=cfg.seed)}
+        return {**stats, **evaluate(link, test, device=device, seed=cfg.seed, precision=cfg.precision)}
 
     return Phase(name, f"{name} epoch", epochs, len(train), run_epoch, LINK_TAGS)
 
@@ -117,10 +124,10 @@ def eve_phase(name: str, epochs: int, eve: NeuralEavesdropper, opt: torch.optim.
     """Eavesdropper training on the link's undefended waveforms, then its test accuracy, per epoch."""
     def run_epoch(epoch: int) -> dict[str, float]:
         stats = train_eavesdropper_epoch(eve, encoder_transmit(link), train, opt, batch_size=cfg.batch_size,
-                                         seed=cfg.seed, epoch=epoch0 + epoch, device=device)
+                                         seed=cfg.seed, epoch=epoch0 + epoch, device=device, precision=cfg.precision)
         if sched is not None:
             sched.step()
-        return {**stats, "eve_acc": evaluate(link, test, eve=eve, device=device, seed=cfg.seed)["eve_acc"]}
+        return {**stats, "eve_acc": evaluate(link, test, eve=eve, device=device, seed=cfg.seed, precision=cfg.precision)["eve_acc"]}
 
     return Phase(name, f"{name} epoch", epochs, len(train), run_epoch, EVE_TAGS)
 
@@ -139,11 +146,12 @@ def train_run(cfg: LinkConfig, run_dir: str | Path, *, quiet: bool = False) -> d
         device, train, test, link, eve = prepare(cfg)
         link_opt = torch.optim.Adam(link.parameters(), lr=cfg.lr)
         eve_opt = torch.optim.Adam(eve.parameters(), lr=cfg.lr)
-        link_sched = torch.optim.lr_scheduler.CosineAnnealingLR(link_opt, T_max=max(cfg.epochs, 1))
+        link_sched = link_schedule(link_opt, cfg, len(train))
         eve_sched = torch.optim.lr_scheduler.CosineAnnealingLR(eve_opt, T_max=max(cfg.eve_epochs, 1))
 
         def final() -> dict[str, float]:
-            out = evaluate(link, test, eve=eve if cfg.eve_epochs else None, device=device, seed=cfg.seed)
+            out = evaluate(link, test, eve=eve if cfg.eve_epochs else None, device=device, seed=cfg.seed,
+                           precision=cfg.precision)
             return {**out, "chance": 1.0 / len(torch.unique(test.tensors[1]))}
 
         return Plan(

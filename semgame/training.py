@@ -9,10 +9,17 @@
 All randomness (shuffling, channel noise, fading) comes from generators seeded by
 ``(seed, stream, epoch)`` through :func:`semgame.seeds.seeded_generator`, so a resumed run repeats exactly what an
 uninterrupted one does.
+
+Precision: every function takes ``precision`` (``"fp32"``, ``"bf16"`` or ``"auto"``, see
+:func:`resolve_precision`) and runs the forward passes of the neural blocks under
+:func:`autocast`; the channel stays complex64 (:mod:`semgame.link`) and losses and metrics are
+computed in float32.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import time
 from typing import Callable, Iterator
 
@@ -22,7 +29,7 @@ from torch import Tensor, nn
 from torch.utils.data import TensorDataset
 from tqdm.auto import tqdm
 
-from semgame.config import ConfigError, LinkConfig
+from semgame.config import PRECISIONS, ConfigError, LinkConfig
 from semgame.link import NeuralEavesdropper, SemanticLink
 from semgame.metrics import accuracy, psnr, ssim
 from semgame.seeds import Stream, seeded_generator
@@ -30,6 +37,10 @@ from semgame.seeds import Stream, seeded_generator
 __all__ = [
     "Transmit",
     "resolve_device",
+    "resolve_precision",
+    "autocast",
+    "link_schedule",
+    "per_batch",
     "batches",
     "augment_batch",
     "train_link_epoch",
@@ -51,6 +62,43 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device 'cuda' requested but torch sees no CUDA GPU; use --device cpu or auto")
     return torch.device(name)
+
+
+@functools.lru_cache(maxsize=8)
+def _native_bf16(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type == "cpu":  # AMX or AVX512-BF16; on plain AVX2 bf16 convs are emulated and much slower
+        return torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device | str) -> str:
+    """``"fp32"`` or ``"bf16"`` for a requested precision on ``device``.
+
+    ``"auto"`` is ``"bf16"`` where the device computes bf16 natively (CUDA GPUs with bf16 support;
+    CPUs with AMX or AVX512-BF16) and ``"fp32"`` elsewhere: on an AVX2-only CPU, bf16 autocast runs
+    these conv links several times *slower* than fp32 (``benchmarks/bench_precision.py``).
+    """
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    if precision != "auto":
+        return precision
+    return "bf16" if _native_bf16(torch.device(device)) else "fp32"
+
+
+def autocast(precision: str, device: torch.device | str) -> contextlib.AbstractContextManager:
+    """Context for the forward passes of neural blocks: bf16 autocast on ``device`` or nothing.
+
+    Convolutions and linear layers run in bf16 inside it; the links switch it off around the
+    channel (:func:`semgame.link.fp32_channel`), and power normalisation casts to float32.
+
+    >>> with autocast("fp32", "cpu"):
+    ...     torch.nn.Linear(2, 2)(torch.ones(1, 2)).dtype
+    torch.float32
+    """
+    device = torch.device(device)
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=resolve_precision(precision, device) == "bf16")
 
 
 def batches(
@@ -85,8 +133,28 @@ def augment_batch(images: Tensor, generator: torch.Generator, pad: int = 4) -> T
     return padded[batch_idx, rows, cols].permute(0, 3, 1, 2).contiguous()
 
 
-def _num_batches(data: TensorDataset, batch_size: int) -> int:
-    return -(-len(data) // batch_size)
+def _num_batches(n: int, batch_size: int) -> int:
+    return -(-n // batch_size)
+
+
+def link_schedule(optimizer: torch.optim.Optimizer, cfg: LinkConfig, num_train: int) -> torch.optim.lr_scheduler.LRScheduler:
+    """The learning-rate schedule of ``cfg.schedule`` for ``cfg.epochs`` epochs over ``num_train`` samples.
+
+    ``"cosine"``: :class:`~torch.optim.lr_scheduler.CosineAnnealingLR` from ``cfg.lr`` to 0, stepped once
+    per epoch. ``"onecycle"``: :class:`~torch.optim.lr_scheduler.OneCycleLR`, a linear warm-up from
+    ``cfg.lr / 25`` to ``cfg.lr`` over the first 25 % of the batches, then cosine decay, stepped after
+    every batch by :func:`train_link_epoch` (see :func:`per_batch`).
+    """
+    if cfg.schedule == "onecycle":
+        total = max(cfg.epochs, 1) * _num_batches(num_train, cfg.batch_size)
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total, pct_start=0.25,
+                                                   anneal_strategy="linear", cycle_momentum=False)
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(cfg.epochs, 1))
+
+
+def per_batch(schedule: object) -> bool:
+    """Whether a schedule is stepped after every batch (one-cycle) rather than after every epoch."""
+    return isinstance(schedule, torch.optim.lr_scheduler.OneCycleLR)
 
 
 def train_link_epoch(
@@ -96,9 +164,16 @@ def train_link_epoch(
     cfg: LinkConfig,
     epoch: int,
     device: torch.device,
+    schedule: torch.optim.lr_scheduler.LRScheduler | None = None,
 ) -> dict[str, float]:
-    """One epoch of multi-task training; returns mean ``loss``, ``ce``, ``mse`` and ``seconds``."""
+    """One epoch of multi-task training; returns mean ``loss``, ``ce``, ``mse`` and ``seconds``.
+
+    Forward passes run under :func:`autocast` with ``cfg.precision``. A per-batch ``schedule``
+    (:func:`per_batch`) is stepped after every optimiser step; an epoch schedule is the caller's.
+    """
+    step_schedule = schedule is not None and per_batch(schedule)
     link.train()
+    amp = autocast(cfg.precision, device)
     shuffle = seeded_generator(cfg.seed, Stream.LINK_SHUFFLE, epoch)
     noise = seeded_generator(cfg.seed, Stream.LINK_NOISE, epoch, device=device)
     augment = seeded_generator(cfg.seed, Stream.AUGMENT, epoch)
@@ -107,17 +182,20 @@ def train_link_epoch(
     start, n = time.perf_counter(), 0
     for images, labels in tqdm(
         batches(data, cfg.batch_size, device=device, generator=shuffle),
-        total=_num_batches(data, cfg.batch_size), desc=f"link epoch {epoch + 1}", leave=False, disable=None,
+        total=_num_batches(len(data), cfg.batch_size), desc=f"link epoch {epoch + 1}", leave=False, disable=None,
     ):
         if cfg.augment:
             images = augment_batch(images, augment)
-        out = link(images, snr_db=snr, generator=noise)
-        ce = F.cross_entropy(out.logits, labels)
-        mse = F.mse_loss(out.recon, images)
+        with amp:
+            out = link(images, snr_db=snr, generator=noise)
+        ce = F.cross_entropy(out.logits.float(), labels)
+        mse = F.mse_loss(out.recon.float(), images)
         loss = ce + cfg.recon_weight * mse
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if step_schedule:
+            schedule.step()
         b = len(labels)
         n += b
         for key, val in (("loss", loss), ("ce", ce), ("mse", mse)):
@@ -135,19 +213,23 @@ def train_eavesdropper_epoch(
     seed: int,
     epoch: int,
     device: torch.device,
+    precision: str = "auto",
 ) -> dict[str, float]:
     """One epoch of supervised eavesdropper training on ``transmit``'s waveforms (not updated)."""
     eve.train()
+    amp = autocast(precision, device)
     shuffle = seeded_generator(seed, Stream.EVE_SHUFFLE, epoch)
     noise = seeded_generator(seed, Stream.EVE_NOISE, epoch, device=device)
     total, n, start = 0.0, 0, time.perf_counter()
     for images, labels in tqdm(
         batches(data, batch_size, device=device, generator=shuffle),
-        total=_num_batches(data, batch_size), desc=f"eve epoch {epoch + 1}", leave=False, disable=None,
+        total=_num_batches(len(data), batch_size), desc=f"eve epoch {epoch + 1}", leave=False, disable=None,
     ):
-        with torch.no_grad():
+        with torch.no_grad(), amp:
             x = transmit(images, labels)
-        loss = F.cross_entropy(eve(x, generator=noise), labels)
+        with amp:
+            logits = eve(x, generator=noise)
+        loss = F.cross_entropy(logits.float(), labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -166,13 +248,15 @@ def fit_eavesdropper(
     batch_size: int,
     seed: int,
     device: torch.device,
+    precision: str = "auto",
 ) -> NeuralEavesdropper:
     """Train an eavesdropper from its current weights for ``epochs`` epochs (Adam, cosine lr)."""
     optimizer = torch.optim.Adam(eve.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
     for epoch in range(epochs):
         train_eavesdropper_epoch(
-            eve, transmit, data, optimizer, batch_size=batch_size, seed=seed, epoch=epoch, device=device
+            eve, transmit, data, optimizer, batch_size=batch_size, seed=seed, epoch=epoch, device=device,
+            precision=precision,
         )
         schedule.step()
     return eve
@@ -189,13 +273,15 @@ def evaluate(
     eve_snr_db: float | None = None,
     batch_size: int = 512,
     seed: int = 0,
+    precision: str = "auto",
 ) -> dict[str, float]:
     """Test metrics: ``legit_acc``, ``legit_psnr`` (dB), ``legit_ssim`` and, with ``eve``, ``eve_acc``.
 
     ``snr_db`` / ``eve_snr_db`` override the channels' own SNRs. Channel draws use a generator
-    seeded by ``seed``, so evaluation is deterministic.
+    seeded by ``seed``, so evaluation is deterministic. Forward passes run under :func:`autocast`.
     """
     link.eval()
+    amp = autocast(precision, device)
     if eve is not None:
         eve.eval()
     legit_noise = seeded_generator(seed, Stream.EVAL_LEGIT_NOISE, device=device)
@@ -203,12 +289,15 @@ def evaluate(
     sums = {"legit_acc": 0.0, "legit_psnr": 0.0, "legit_ssim": 0.0, "eve_acc": 0.0}
     n = 0
     for images, labels in batches(data, batch_size, device=device):
-        out = link(images, snr_db=snr_db, generator=legit_noise)
+        with amp:
+            out = link(images, snr_db=snr_db, generator=legit_noise)
+            eve_logits = eve(out.x, snr_db=eve_snr_db, generator=eve_noise) if eve is not None else None
+        recon = out.recon.float()
         sums["legit_acc"] += float(accuracy(out.logits, labels).sum())
-        sums["legit_psnr"] += float(psnr(out.recon, images).sum())
-        sums["legit_ssim"] += float(ssim(out.recon, images).sum())
-        if eve is not None:
-            sums["eve_acc"] += float(accuracy(eve(out.x, snr_db=eve_snr_db, generator=eve_noise), labels).sum())
+        sums["legit_psnr"] += float(psnr(recon, images).sum())
+        sums["legit_ssim"] += float(ssim(recon, images).sum())
+        if eve_logits is not None:
+            sums["eve_acc"] += float(accuracy(eve_logits, labels).sum())
         n += len(labels)
     metrics = {k: v / n for k, v in sums.items()}
     if eve is None:

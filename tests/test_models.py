@@ -1,14 +1,31 @@
-"""Tests for semgame.models and semgame.link: shapes, dtypes, power and gradient flow."""
+"""Tests for semgame.models and semgame.link: shapes, dtypes, power, gradient flow, both archs and old configs."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 import torch
 
-from semgame.channels import FadingChannel
-from semgame.config import LinkConfig
+import semgame
+from semgame.channels import FadingChannel, real_to_complex
+from semgame.config import ConfigError, LinkConfig, from_dict
 from semgame.link import build_eavesdropper, build_link
-from semgame.models import Encoder, LatentClassifier, ReconstructionDecoder, Receiver, count_parameters
+from semgame.io import save_checkpoint
+from semgame.loader import load_run
+from semgame.models import (
+    Encoder,
+    LatentClassifier,
+    ReconstructionDecoder,
+    Receiver,
+    SpatialClassifier,
+    SpatialDecoder,
+    SpatialEncoder,
+    _latent_map,
+    count_parameters,
+    latent_layout,
+)
+from semgame.run import results_config, train_run
 
 torch.set_num_threads(1)
 
@@ -81,3 +98,131 @@ def test_built_link_and_eavesdropper(name: str) -> None:
     assert eve(out.x).shape == (4, 10)
     assert eve.channel.awgn.snr_db == 0.0 and link.channel.awgn.snr_db == 10.0
     assert count_parameters(link) > 0 and count_parameters(eve) > 0
+
+
+# --------------------------------------------------------------------------- arch="spatial"
+
+SPATIAL = [("cifar10", 64, 2, 8), ("cifar10", 256, 8, 8), ("mnist", 49, 2, 7)]
+
+
+@pytest.mark.parametrize(("name", "k", "channels", "side"), SPATIAL)
+def test_spatial_blocks_shapes_layout_and_power(name: str, k: int, channels: int, side: int) -> None:
+    torch.manual_seed(4)
+    shape = SHAPES[name]
+    assert latent_layout("spatial", shape, k) == (channels, side)
+    enc = SpatialEncoder(shape, k, width=4)
+    assert enc.head.out_channels == channels
+    images = torch.rand(5, *shape)
+    images[0] = 0.0  # a constant image still gets unit power
+    maps: list[torch.Tensor] = []
+    enc.head.register_forward_hook(lambda mod, inp, out: maps.append(out.detach()))
+    for mode in (enc.train, enc.eval):
+        mode()
+        maps.clear()
+        x = enc(images)
+        assert x.shape == (5, k) and x.dtype == torch.complex64
+        torch.testing.assert_close(x.abs().pow(2).mean(dim=1), torch.ones(5), rtol=1e-5, atol=1e-5)
+        # the waveform *is* the head's feature map (flattened, I/Q pairs), scaled per sample; the
+        # receiver folds it back into the same map
+        z = maps[0]
+        assert z.shape == (5, channels, side, side)
+        folded = _latent_map(x, channels, side)
+        scale = z.flatten(1).norm(dim=1) / folded.flatten(1).norm(dim=1)
+        torch.testing.assert_close(folded * scale[:, None, None, None], z, rtol=1e-4, atol=1e-5)
+    rx = Receiver(shape, k, num_classes=10, width=4, arch="spatial")
+    logits, recon = rx(x)
+    assert logits.shape == (5, 10) and logits.dtype == torch.float32
+    assert recon.shape == (5, *shape) and recon.dtype == torch.float32 and recon.is_contiguous()
+    assert recon.min() >= 0 and recon.max() <= 1
+    assert isinstance(rx.classifier, SpatialClassifier) and isinstance(rx.decoder, SpatialDecoder)
+
+
+def test_spatial_receiver_sees_the_spatial_structure() -> None:
+    # a perturbation of one latent position changes the decoded image mostly near that position
+    torch.manual_seed(5)
+    shape, k = SHAPES["cifar10"], 256
+    dec = SpatialDecoder(shape, k, width=4).eval()
+    y = torch.randn(1, k, dtype=torch.complex64)
+    bumped = _latent_map(y, 8, 8).clone()
+    bumped[0, :, 0, 0] += 5.0  # top-left latent pixel, all channels
+    y2 = real_to_complex(bumped.reshape(1, -1))
+    diff = (dec(y2) - dec(y)).abs().sum(1)[0]  # [32, 32]
+    assert diff[:8, :8].sum() > 10 * diff[16:, 16:].sum()
+
+
+@pytest.mark.parametrize(("name", "k"), [("cifar10", 100), ("cifar10", 16), ("mnist", 32)])
+def test_spatial_k_that_does_not_fill_the_map_is_a_clear_config_error(name: str, k: int) -> None:
+    with pytest.raises(ConfigError, match=r"multiple of (32|49)") as info:
+        LinkConfig(dataset=name, arch="spatial", k=k)
+    assert "\n" not in str(info.value) and f"k={k}" in str(info.value)
+    with pytest.raises(ValueError, match="multiple of"):
+        SpatialEncoder(SHAPES[name], k)
+    with pytest.raises(ConfigError, match="arch must be one of dense, spatial"):
+        LinkConfig(arch="conv")
+    LinkConfig(dataset=name, k=k)  # any k is fine for the dense arch
+
+
+@pytest.mark.parametrize(("arch", "name", "k"), [("dense", "cifar10", 32), ("spatial", "cifar10", 64), ("spatial", "mnist", 49)])
+def test_eavesdropper_gets_the_legitimate_classifier_design(arch: str, name: str, k: int) -> None:
+    cfg = LinkConfig(dataset=name, arch=arch, k=k, width=4)
+    link, eve = build_link(cfg), build_eavesdropper(cfg)
+    legit_cls = link.receiver.classifier
+    assert type(eve.classifier) is type(legit_cls)
+    assert [p.shape for p in eve.classifier.parameters()] == [p.shape for p in legit_cls.parameters()]
+    expected = {"dense": (Encoder, LatentClassifier, ReconstructionDecoder),
+                "spatial": (SpatialEncoder, SpatialClassifier, SpatialDecoder)}[arch]
+    assert (type(link.encoder), type(legit_cls), type(link.receiver.decoder)) == expected
+    out = link(torch.rand(3, *SHAPES[name]), generator=torch.Generator().manual_seed(0))
+    assert eve(out.x).shape == (3, 10)
+
+
+def test_gradients_reach_spatial_encoder_through_fading_channel() -> None:
+    torch.manual_seed(6)
+    cfg = LinkConfig(dataset="cifar10", arch="spatial", k=64, width=4)
+    link = build_link(cfg)
+    images, labels = torch.rand(4, 3, 32, 32), torch.arange(4)
+    out = link(images, generator=torch.Generator().manual_seed(0))
+    (torch.nn.functional.cross_entropy(out.logits, labels) + torch.nn.functional.mse_loss(out.recon, images)).backward()
+    first = link.encoder.trunk[0].weight.grad
+    assert first is not None and torch.isfinite(first).all() and first.abs().sum() > 0
+
+
+# --------------------------------------------------------------------------- backward compatibility
+
+
+def test_config_without_new_fields_is_the_dense_arch() -> None:
+    old = {"dataset": "cifar10", "k": 32, "width": 16, "epochs": 3}  # written before `arch`/`precision`/`schedule`
+    cfg = from_dict(old)
+    assert cfg.arch == "dense" and cfg.precision == "auto" and cfg.schedule == "cosine"
+    assert isinstance(build_link(cfg).encoder, Encoder)
+
+
+@pytest.mark.parametrize("name", ["mnist", "cifar10"])
+def test_shipped_dense_weights_without_arch_still_load_as_dense(name: str) -> None:
+    path = Path(semgame.__file__).parent / "weights" / f"{name}.pt"
+    state = torch.load(path, weights_only=True)
+    if "arch" in state["config"]:
+        pytest.skip(f"{path.name} was written with an explicit arch")
+    cfg, link, eve = load_run(path)
+    assert cfg.arch == "dense" and isinstance(link.encoder, Encoder) and isinstance(eve.classifier, LatentClassifier)
+
+
+def test_checkpoint_written_before_arch_existed_still_resumes(synthetic_root: Path, tmp_path: Path) -> None:
+    cfg = LinkConfig(dataset="mnist", k=8, width=4, epochs=1, eve_epochs=0, train_limit=64, test_limit=64,
+                     data_root=str(synthetic_root))
+    run_dir = tmp_path / "run"
+    train_run(cfg, run_dir, quiet=True)
+    # make it look like a run checkpointed (unfinished) by a semgame without `arch` / `precision`
+    ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    for key in ("arch", "precision", "schedule"):
+        ckpt["config"].pop(key)
+        ckpt["results_config"].pop(key, None)
+    save_checkpoint(ckpt, run_dir / "checkpoint.pt")
+    (run_dir / "metrics.json").unlink()
+    (run_dir / "model.pt").unlink()
+    metrics = train_run(cfg, run_dir, quiet=True)  # resumes: no "different config" error
+    assert [h["phase"] for h in metrics["history"]] == ["link"]
+    # a spatial run is a different run: its results config names the arch
+    assert "arch" not in results_config(cfg) and results_config(cfg.replace(arch="spatial", k=49))["arch"] == "spatial"
+    with pytest.raises(ConfigError, match="different config"):
+        train_run(cfg.replace(arch="spatial", k=49), run_dir, quiet=True)

@@ -22,7 +22,7 @@ so a round is deterministic given the generator and the defence's nonces.
 from __future__ import annotations
 
 import functools
-import math
+import numbers
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +38,7 @@ from semgame.config import LinkConfig
 from semgame.data import DataNotFoundError, dataset_info, load_dataset
 from semgame.link import NeuralEavesdropper, SemanticLink
 from semgame.metrics import psnr as _psnr
+from semgame.training import autocast, resolve_precision
 from semgame.privacy.defences import (
     Defence,
     DefenceContext,
@@ -45,7 +46,7 @@ from semgame.privacy.defences import (
     as_device_tensor,
     build_defence,
 )
-from semgame.privacy.perturbation import PSRBudget
+from semgame.privacy.perturbation import PSR_RANGE_KEYED, PSRBudget
 from semgame.protocols import Eavesdropper, check_agent
 
 __all__ = ["ROLES", "SemComGame", "NeuralEavesdropperAgent", "default_weights_path", "load_link"]
@@ -96,7 +97,7 @@ def load_link(
     elif isinstance(link, SemanticLink):
         cfg, lk, eve = None, link.to(device).eval(), None
     else:
-        raise TypeError(
+        raise ValueError(  # (not TypeError: gymnasium.make re-raises those with every kwarg appended)
             "link must be None (shipped weights), a path to model.pt / a run folder, a SemanticLink, "
             f"or the (config, link, eve) tuple of semgame.loader.load_run; got {type(link).__name__}"
         )
@@ -114,14 +115,15 @@ class NeuralEavesdropperAgent:
 
     accepts_tensors = True
 
-    def __init__(self, classifier: torch.nn.Module, k: int) -> None:
-        self.classifier, self.k = classifier.eval(), k
+    def __init__(self, classifier: torch.nn.Module, k: int, precision: str = "auto") -> None:
+        self.classifier, self.k, self.precision = classifier.eval(), k, precision
 
     @torch.no_grad()
     def act(self, obs: Tensor | np.ndarray) -> Tensor:
         obs_t = torch.as_tensor(obs, dtype=torch.float32)
         device = next(self.classifier.parameters()).device
-        return self.classifier(real_to_complex(obs_t[..., : 2 * self.k].to(device))).argmax(-1)
+        with autocast(self.precision, device):
+            return self.classifier(real_to_complex(obs_t[..., : 2 * self.k].to(device))).argmax(-1)
 
 
 # Clean waveforms per (link, image tensor): encoding a split happens once per process.
@@ -172,6 +174,7 @@ class SemComGame:
         include_csi: bool = False,
         include_label: bool = False,
         compute_psnr: bool = True,
+        precision: str = "auto",
         link: Any = None,
         eavesdropper: Any = None,
         defence: Any = None,
@@ -186,15 +189,23 @@ class SemComGame:
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
         if isinstance(rounds, bool) or not isinstance(rounds, (int, np.integer)) or rounds < 1:
             raise ValueError(f"rounds must be an integer >= 1, got {rounds!r}")
-        if not isinstance(psr_db, (int, float)) or isinstance(psr_db, bool) or not math.isfinite(psr_db):
-            raise ValueError(f"psr_db must be a finite number (dB), got {psr_db!r}")
-        self.device = torch.device(device)
+        lo, hi = PSR_RANGE_KEYED  # the widest PSR range semgame defends with
+        if isinstance(psr_db, bool) or not isinstance(psr_db, numbers.Real) or not lo <= psr_db <= hi:
+            raise ValueError(f"psr_db (the perturbation budget) must be a number in [{lo:g}, {hi:g}] dB, got {psr_db!r}")
+        try:
+            self.device = torch.device(device)
+        except (RuntimeError, TypeError):
+            self.device = None
+        if self.device is None or self.device.type not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda' (or 'cuda:<i>'), got {device!r}")
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError("device 'cuda' requested but torch sees no CUDA GPU")
         self.role, self.split, self.rounds = role, split, int(rounds)
         self.psr_db, self.include_csi, self.include_label = float(psr_db), bool(include_csi), bool(include_label)
         self.budget = PSRBudget(self.psr_db)  # the transmitter role's actions (and a policy object's)
         self.compute_psnr, self.data_root = bool(compute_psnr), data_root
+        resolve_precision(precision, self.device)  # a ConfigError (ValueError) naming the choices
+        self.precision = precision
         self.cfg, self.link, eve = load_link(link, self.info.name, self.device)
         self.k = self.link.encoder.k
         ch = self.link.channel
@@ -203,8 +214,11 @@ class SemComGame:
             eve_snr_db = self.cfg.eve_snr if self.cfg else (eve.channel.awgn.snr_db if eve is not None else self.snr_db)
         self.eve_snr_db = eve_snr_db
         kw = dict(fading=ch.fading, block=ch.block, csi=ch.csi, equalizer=ch.equalizer)
-        self.legit_channel = FadingChannel(snr_db=self.snr_db, **kw)  # validates the SNR specs
-        self.eve_channel = FadingChannel(snr_db=self.eve_snr_db, **kw)
+        try:  # FadingChannel validates the SNR specs
+            self.legit_channel = FadingChannel(snr_db=self.snr_db, **kw)
+            self.eve_channel = FadingChannel(snr_db=self.eve_snr_db, **kw)
+        except TypeError as err:
+            raise ValueError(str(err)) from None
         self.num_classes = self.info.num_classes
         self.csi_dim = (2 * (1 if ch.block or ch.fading == "none" else self.k) + 1) if self.include_csi else 0
         self.eve_obs_dim = 2 * self.k + self.csi_dim
@@ -235,9 +249,11 @@ class SemComGame:
 
     # -- opponents -----------------------------------------------------------------------------
     def set_eavesdropper(self, agent: Any) -> None:
-        """Replace the opponent eavesdropper (between episodes; never called inside a step)."""
+        """Replace the opponent eavesdropper of role ``"transmitter"`` (between episodes; never inside a step)."""
+        if self.role != "transmitter":
+            raise ValueError("set_eavesdropper applies to role='transmitter'")
         if isinstance(agent, NeuralEavesdropper):
-            agent = NeuralEavesdropperAgent(agent.classifier.to(self.device), self.k)
+            agent = NeuralEavesdropperAgent(agent.classifier.to(self.device), self.k, self.precision)
         check_agent(agent, Eavesdropper)
         self.opponent = agent
 
@@ -365,12 +381,15 @@ class SemComGame:
         ``nonces``: the defence's receiver hook, then classification and reconstruction (PSNR)."""
         rx = self.defence.receiver(self.link)
         y = self.defence.receive(self.link, y, state, nonces)
-        guess = rx.classifier(y).argmax(-1)
+        amp = autocast(self.precision, self.device)
+        with amp:
+            guess = rx.classifier(y).argmax(-1)
         if self.compute_psnr:
             # CPU convolutions are 2-3x faster per image in chunks of 64 than in one big batch
             chunk = len(y) if self.device.type != "cpu" else 64
-            quality = torch.cat([_psnr(rx.decoder(yc), self.images[ic])
-                                 for yc, ic in zip(y.split(chunk), idx.split(chunk))])
+            with amp:
+                recon = [rx.decoder(yc) for yc in y.split(chunk)]
+            quality = torch.cat([_psnr(r.float(), self.images[ic]) for r, ic in zip(recon, idx.split(chunk))])
         else:
             quality = torch.full((len(idx),), float("nan"), device=self.device)
         return Legit(correct=guess == self.labels[idx], psnr=quality, guess=guess)

@@ -144,8 +144,9 @@ class SemComEnv(Env):
     ## Info
 
     ``step`` returns ``label`` (true class), ``legit_correct`` (bool), ``psnr`` (dB, the legitimate
-    reconstruction; NaN with ``compute_psnr=False``), ``legit_guess`` and ``round`` (1-based index of
-    the transmission just played); the transmitter role adds ``eve_guess`` and ``eve_correct``.
+    reconstruction; absent with ``compute_psnr=False``), ``legit_guess`` and ``round`` (1-based index
+    of the transmission just played); the transmitter role adds ``eve_guess`` and ``eve_correct``.
+    Observations, rewards and info values are always finite.
 
     ## Arguments
 
@@ -161,6 +162,9 @@ class SemComEnv(Env):
     * ``include_label``: append the one-hot label to the transmitter's observation (the agent's in
       role ``"transmitter"``, that of a Transmitter policy object given as ``defence``).
     * ``compute_psnr``: run the legitimate decoder for ``info["psnr"]`` (default True; False is faster).
+    * ``precision``: ``"fp32"``, ``"bf16"`` or ``"auto"`` (default): autocast of the legitimate receiver
+      and of the link's own eavesdropper (:func:`semgame.training.resolve_precision`; the channel and the
+      cached waveforms stay float32).
     * ``link``: ``None`` (shipped weights), a path to a ``model.pt`` / run folder from
       ``semgame train``, a :class:`~semgame.link.SemanticLink`, or ``semgame.loader.load_run``'s tuple.
     * ``eavesdropper``: the opponent of role ``"transmitter"``: any
@@ -202,13 +206,13 @@ class SemComEnv(Env):
     def __init__(self, dataset: str = "mnist", role: str = "eavesdropper", *, rounds: int = 1,
                  split: str = "test", snr_db: Any = None, eve_snr_db: Any = None, psr_db: float = -10.0,
                  include_csi: bool = False, include_label: bool = False, compute_psnr: bool = True,
-                 link: Any = None, eavesdropper: Any = None, defence: Any = None, data_root: str | None = None,
+                 precision: str = "auto", link: Any = None, eavesdropper: Any = None, defence: Any = None, data_root: str | None = None,
                  images: Any = None, device: str = "cpu", render_mode: str | None = None) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.game = SemComGame(
             dataset, role, rounds=rounds, split=split, snr_db=snr_db, eve_snr_db=eve_snr_db, psr_db=psr_db,
-            include_csi=include_csi, include_label=include_label, compute_psnr=compute_psnr, link=link,
+            include_csi=include_csi, include_label=include_label, compute_psnr=compute_psnr, precision=precision, link=link,
             eavesdropper=eavesdropper, defence=defence, data_root=data_root, images=images, device=device,
         )
         self.role, self.rounds, self.render_mode = role, self.game.rounds, render_mode
@@ -224,8 +228,6 @@ class SemComEnv(Env):
 
     def set_eavesdropper(self, agent: Any) -> None:
         """Replace the opponent of role ``"transmitter"`` (call between episodes, e.g. after refitting it)."""
-        if self.role != "transmitter":
-            raise ValueError("set_eavesdropper applies to role='transmitter'")
         self.game.set_eavesdropper(agent)
 
     def set_defence(self, defence: Any) -> None:
@@ -270,8 +272,9 @@ class SemComEnv(Env):
             reward = float(bool(legit.correct[0])) - float(eve_guess == label)
             info = {"eve_guess": eve_guess, "eve_correct": eve_guess == label}
         self._round += 1
-        info.update(label=label, legit_correct=bool(legit.correct[0]), legit_guess=int(legit.guess[0]),
-                    psnr=float(legit.psnr[0]), round=self._round)
+        info.update(label=label, legit_correct=bool(legit.correct[0]), legit_guess=int(legit.guess[0]), round=self._round)
+        if game.compute_psnr:
+            info["psnr"] = float(legit.psnr[0])
         terminated = self._round >= self.rounds
         if terminated:
             self._done = True

@@ -40,6 +40,7 @@ def reproduce(dataset: str = "mnist", profile: str = "quick", out: str | Path = 
     lab.timings["minmax"] = time.perf_counter() - t
     t = time.perf_counter()
     lab.keyed_rows(offsets=(0.0,))
+    lab.rotation_rows(offsets=(0.0, -10.0))
     lab.adversarial_rows(variants=(("pgd", "per_sample", "cooperative"), ("pgd", "universal", "cooperative")),
                          offsets=(0.0, -10.0) if profile == "quick" else tuple(o for o in p.eve_offsets if o <= 0))
     lab.adversarial_rows(variants=(("pgd", "per_sample", "cooperative"),), psrs=(max(p.adv_psrs),), offsets=(-10.0,),

@@ -1,0 +1,115 @@
+"""bf16 autocast vs fp32: training speed side by side, and MNIST accuracy over seeds.
+
+1. **Speed.** Training images/s (``bench_threads.images_per_second``: forward + backward + Adam on
+   random data, batch 128) of fp32 and bf16, alternated ``--repeats`` times in this one process, for
+   the MNIST dense link (k = 32, width 16) and the CIFAR-10 spatial link (k = 256, width 16); the
+   ratio is bf16 / fp32 of the medians.
+2. **Accuracy.** ``semgame train`` runs (:func:`semgame.run.train_run`) of MNIST k = 32 (10 dB
+   Rayleigh block fading, MMSE) in fp32 and in bf16 for each ``--seeds`` seed, with the same recipe
+   (``--epochs``, ``--train-limit``, ``--batch-size``, ``--lr``); legitimate test accuracy per seed,
+   the means and their difference in points.
+
+Writes ``precision.md`` and ``precision.json`` into ``--out`` (run folders under ``runs/``).
+
+    SEMGAME_DATA=../shared/data python benchmarks/bench_precision.py --out reports/precision
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench_threads import images_per_second
+from semgame.config import LinkConfig
+from semgame.io import write_json, write_text
+from semgame.run import train_run
+from semgame.training import resolve_device
+
+SPEED_MODELS = {
+    "mnist dense k32 w16": dict(dataset="mnist", k=32, width=16),
+    "cifar10 spatial k256 w16": dict(dataset="cifar10", arch="spatial", k=256, width=16),
+}
+
+
+def speed(device: str, repeats: int, steps: int, models: dict[str, dict[str, Any]] = SPEED_MODELS) -> list[dict[str, Any]]:
+    """Median training images/s per precision, measured alternately in this process, and the ratio."""
+    rows = []
+    for name, kw in models.items():
+        cfg = LinkConfig(device=device, **kw)
+        got: dict[str, list[float]] = {"fp32": [], "bf16": []}
+        for _ in range(repeats):
+            for precision in got:
+                got[precision].append(images_per_second(cfg, steps=steps, precision=precision))
+        fp32, bf16 = statistics.median(got["fp32"]), statistics.median(got["bf16"])
+        rows.append({"model": name, "fp32_img_s": fp32, "bf16_img_s": bf16, "ratio": bf16 / fp32, "samples": got})
+        print(f"{name}: fp32 {fp32:,.0f} img/s, bf16 {bf16:,.0f} img/s, bf16/fp32 {bf16 / fp32:.2f}x", flush=True)
+    return rows
+
+
+def accuracy(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """One MNIST run per seed and precision (seeds interleaved, so a load change hits both)."""
+    rows = []
+    for seed in args.seeds:
+        for precision in ("fp32", "bf16"):
+            cfg = LinkConfig(dataset="mnist", k=32, width=16, epochs=args.epochs, eve_epochs=0, batch_size=args.batch_size,
+                             lr=args.lr, train_limit=args.train_limit, seed=seed, device=args.device,
+                             precision=precision, data_root=args.data_root)
+            start = time.perf_counter()
+            m = train_run(cfg, args.out / "runs" / f"mnist-{precision}-s{seed}", quiet=True)
+            rows.append({"seed": seed, "precision": precision, "legit_acc": m["test"]["legit_acc"],
+                         "legit_psnr": m["test"]["legit_psnr"], "seconds": time.perf_counter() - start,
+                         "config": cfg.to_dict()})
+            print(f"seed {seed} {precision}: acc {rows[-1]['legit_acc']:.4f} ({rows[-1]['seconds']:.0f} s)", flush=True)
+    return rows
+
+
+def report(speed_rows: list[dict[str, Any]], acc_rows: list[dict[str, Any]], args: argparse.Namespace, device: str) -> str:
+    lines = [f"Device {device} ({platform.processor() or platform.machine()}), 1 torch thread, torch {torch.__version__}.", "",
+             "| model (training, batch 128) | fp32 img/s | bf16 img/s | bf16 / fp32 |", "|---|---|---|---|"]
+    lines += [f"| {r['model']} | {r['fp32_img_s']:,.0f} | {r['bf16_img_s']:,.0f} | {r['ratio']:.2f}x |" for r in speed_rows]
+    if acc_rows:
+        recipe = (f"MNIST k = 32, width 16, {args.epochs} epochs, batch {args.batch_size}, lr {args.lr:g}, "
+                  f"train limit {args.train_limit or 'none'}, 10 dB Rayleigh block fading, MMSE")
+        lines += ["", f"Legitimate test accuracy ({recipe}):", "", "| seed | fp32 | bf16 | bf16 − fp32 (points) |", "|---|---|---|---|"]
+        by = {(r["seed"], r["precision"]): r["legit_acc"] for r in acc_rows}
+        for seed in args.seeds:
+            lines.append(f"| {seed} | {by[seed, 'fp32']:.4f} | {by[seed, 'bf16']:.4f} | {100 * (by[seed, 'bf16'] - by[seed, 'fp32']):+.2f} |")
+        m32 = statistics.mean(by[s, "fp32"] for s in args.seeds)
+        m16 = statistics.mean(by[s, "bf16"] for s in args.seeds)
+        lines.append(f"| mean | {m32:.4f} | {m16:.4f} | {100 * (m16 - m32):+.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("--repeats", type=int, default=3, help="alternations of fp32 and bf16 per model")
+    p.add_argument("--steps", type=int, default=10, help="timed training steps per measurement")
+    p.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2], help="accuracy runs (none: speed only)")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--train-limit", type=int, default=10000)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--data-root")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    device = str(resolve_device(args.device))
+    speed_rows = speed(device, args.repeats, args.steps)
+    acc_rows = accuracy(args) if args.seeds else []
+    text = report(speed_rows, acc_rows, args, device)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_text(args.out / "precision.md", text)
+    write_json(args.out / "precision.json", {"device": device, "platform": platform.platform(), "threads": 1,
+                                             "speed": speed_rows, "accuracy": acc_rows, "args": {k: str(v) for k, v in vars(args).items()}})
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,280 @@
+"""The GPU check of issue #10: every figure of one device into ``<out>/<device-name>.{md,json}``.
+
+    bash benchmarks/gpu_check.sh                       # a GPU machine: about 8 minutes on one H200
+    bash benchmarks/gpu_check.sh --device cpu --tiny   # CI-sized dry run (tests/test_gpu_check.py)
+
+Sections (each written to the JSON as soon as it ends; one that fails records its error and the
+others still run, so a time-out or a missing data set loses only its own figures):
+
+1. ``env``: native vector env transmissions/s, MNIST and CIFAR-10, both roles,
+   N in {1,024; 16,384; 65,536}, ``compute_psnr`` on and off (``--tiny``: N in {8, 32}).
+2. ``sync``: Gymnasium's sync vector env at N = 64 (CPU, its own device) beside the native env at
+   N = 64 on the checked device, MNIST eavesdropper role, both ``compute_psnr`` settings: steps/s, ratio.
+3. ``train``: training images/s, fp32 vs bf16 autocast, MNIST dense and CIFAR-10 spatial links.
+4. ``cifar80``: the CIFAR-10 spatial k = 256 link of the README (width 16, recon weight 50, augment,
+   batch 128, cosine over ``--cifar-epochs``) trained on the device until its test accuracy reaches
+   80 %: seconds to 80 % (training and the evaluation after each epoch). Needs the real CIFAR-10
+   training set (``--data-root`` / ``$SEMGAME_DATA``); ``--tiny`` runs one epoch on synthetic data.
+5. ``bench``: one cell of the benchmark grid on the device through ``semgame bench`` (a hook: when
+   this semgame has no ``bench`` command the section says so and nothing else is run).
+
+Images for sections 1-2 are the real test sets when they can be found, else synthetic ones (the
+throughput does not depend on the pictures; the JSON says which were used).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import re
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from bench_threads import images_per_second
+from bench_vector_env import native, sync
+from semgame.config import LinkConfig
+from semgame.data import DataNotFoundError, load_dataset, synthetic_dataset
+from semgame.io import write_json, write_text
+from semgame.link import build_link
+from semgame.training import evaluate, resolve_device, resolve_precision, train_link_epoch
+
+SECTIONS = ("env", "sync", "train", "cifar80", "bench")
+DATASETS = ("mnist", "cifar10")
+ROLES = ("eavesdropper", "transmitter")
+CIFAR_RECIPE = dict(dataset="cifar10", arch="spatial", k=256, width=16, recon_weight=50.0, augment=True, batch_size=128)
+TARGETS = {"mnist_tx_s": 1e7, "cifar80_s": 120.0}
+"""GPU targets of issue #10 (one H200): MNIST transmissions/s without PSNR, seconds to 80 % on CIFAR-10."""
+
+
+def device_name(device: torch.device) -> str:
+    """File-name-safe device name: ``NVIDIA-H200``, ``cpu-x86_64``."""
+    raw = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu-{platform.machine()}"
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", raw).strip("-")
+
+
+def env_images(dataset: str, n: int, data_root: str | None, tiny: bool) -> tuple[Any, str]:
+    """The test split (real if found and not ``tiny``) as ``(images, labels)``, and where it came from."""
+    if not tiny:
+        try:
+            return load_dataset(dataset, "test", root=data_root, download=False).tensors, "real test set"
+        except DataNotFoundError:
+            pass
+    return synthetic_dataset(dataset, n, seed=0).tensors, f"synthetic ({n} images)"
+
+
+def section_env(args: argparse.Namespace, dev: str) -> dict[str, Any]:
+    rows, sources = [], {}
+    for ds in DATASETS:
+        images, sources[ds] = env_images(ds, 256, args.data_root, args.tiny)
+        for role in ROLES:
+            for n in args.env_sizes:
+                for psnr in (False, True):
+                    sps = native(ds, n, role, psnr, device=dev, min_seconds=args.seconds, min_steps=args.min_steps,
+                                 images=images, precision=args.precision)
+                    rows.append({"dataset": ds, "role": role, "n": n, "compute_psnr": psnr, "steps_s": sps,
+                                 "transmissions_s": sps * n})
+                    print(f"env {ds} {role} N={n} psnr={psnr}: {sps * n:,.0f} transmissions/s", flush=True)
+    return {"rows": rows, "images": sources}
+
+
+def section_sync(args: argparse.Namespace, dev: str) -> dict[str, Any]:
+    images, source = env_images("mnist", 256, args.data_root, args.tiny)
+    rows = []
+    for psnr in (False, True):
+        nat = native("mnist", 64, "eavesdropper", psnr, device=dev, min_seconds=args.seconds, min_steps=args.min_steps,
+                     images=images, precision=args.precision)
+        syn = sync("mnist", 64, psnr, args.seconds, min_steps=args.min_steps, images=images)
+        rows.append({"n": 64, "compute_psnr": psnr, "native_steps_s": nat, "sync_steps_s": syn, "ratio": nat / syn})
+        print(f"sync N=64 psnr={psnr}: native {nat:,.1f} steps/s, sync {syn:,.2f} steps/s, {nat / syn:,.1f}x", flush=True)
+    return {"rows": rows, "images": source, "sync_device": "cpu"}
+
+
+def section_train(args: argparse.Namespace, dev: str) -> dict[str, Any]:
+    rows = []
+    models = {"mnist dense k32 w16": dict(dataset="mnist", k=32, width=16),
+              "cifar10 spatial k256 w16": dict(dataset="cifar10", arch="spatial", k=256, width=16)}
+    for name, kw in models.items():
+        cfg = LinkConfig(device=dev, **kw)
+        got = {p: images_per_second(cfg, steps=args.train_steps, batch=args.train_batch, precision=p) for p in ("fp32", "bf16")}
+        rows.append({"model": name, "batch": args.train_batch, "fp32_img_s": got["fp32"], "bf16_img_s": got["bf16"],
+                     "ratio": got["bf16"] / got["fp32"]})
+        print(f"train {name}: fp32 {got['fp32']:,.0f} img/s, bf16 {got['bf16']:,.0f} img/s", flush=True)
+    return {"rows": rows}
+
+
+def section_cifar80(args: argparse.Namespace, dev: str) -> dict[str, Any]:
+    device = torch.device(dev)
+    if args.tiny:
+        train, test = synthetic_dataset("cifar10", 256, seed=0), synthetic_dataset("cifar10", 128, seed=1)
+        epochs, source = 1, "synthetic (tiny)"
+    else:
+        try:
+            train = load_dataset("cifar10", "train", root=args.data_root, download=False)
+            test = load_dataset("cifar10", "test", root=args.data_root, download=False)
+        except DataNotFoundError as err:
+            return {"status": "skipped", "reason": f"no CIFAR-10 data: {err}".splitlines()[0]}
+        epochs, source = args.cifar_epochs, "real"
+    cfg = LinkConfig(**CIFAR_RECIPE, epochs=epochs, device=dev, precision=args.precision, seed=0)
+    torch.manual_seed(cfg.seed)
+    link = build_link(cfg).to(device)
+    opt = torch.optim.Adam(link.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    history, elapsed, reached = [], 0.0, None
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        stats = train_link_epoch(link, train, opt, cfg, epoch, device)
+        sched.step()
+        m = evaluate(link, test, device=device, seed=cfg.seed, precision=cfg.precision)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        elapsed += time.perf_counter() - start
+        history.append({"epoch": epoch + 1, "seconds": elapsed, "loss": stats["loss"], **m})
+        print(f"cifar80 epoch {epoch + 1}: acc {m['legit_acc']:.4f} psnr {m['legit_psnr']:.2f} dB at {elapsed:.1f} s", flush=True)
+        if m["legit_acc"] >= 0.8 and reached is None:
+            reached = elapsed
+            break
+        if elapsed > args.cifar_max_seconds:
+            break
+    return {"status": "done", "data": source, "precision": resolve_precision(cfg.precision, device),
+            "config": cfg.to_dict(), "seconds_to_80": reached, "history": history}
+
+
+def section_bench(args: argparse.Namespace, dev: str) -> dict[str, Any]:
+    """HOOK: one cell of ``semgame bench``'s grid on the device (see the module docstring)."""
+    from semgame.cli import build_parser
+
+    commands = next(a for a in build_parser()._subparsers._group_actions if isinstance(a, argparse._SubParsersAction))
+    if "bench" not in commands.choices:
+        return {"status": "not available", "reason": "this semgame has no `semgame bench` command"}
+    if args.bench_args is None:
+        return {"status": "not run", "reason": "`semgame bench` exists: pass --bench-args '...' with one cell's flags",
+                "help": commands.choices["bench"].format_help()[-2000:]}
+    exe = [sys.executable, "-m", "semgame.cli"]
+    out = Path(args.out) / "bench-cell"
+    cmd = [*exe, "bench", *args.bench_args.split(), "--out", str(out)]
+    start = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.bench_timeout)
+    return {"status": "done" if done.returncode == 0 else "failed", "command": " ".join(cmd), "returncode": done.returncode,
+            "seconds": time.perf_counter() - start, "output_tail": (done.stdout + done.stderr)[-3000:]}
+
+
+RUNNERS: dict[str, Callable[[argparse.Namespace, str], dict[str, Any]]] = {
+    "env": section_env, "sync": section_sync, "train": section_train, "cifar80": section_cifar80, "bench": section_bench,
+}
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The report of a result dict (what the JSON holds)."""
+    s = result["sections"]
+    lines = [f"# GPU check: {result['device_name']}", "",
+             f"Device `{result['device']}` ({result['device_name']}), torch {result['torch']}, CUDA {result['cuda']}, "
+             f"precision `{result['precision']}` -> {result['precision_resolved']}, tiny: {result['tiny']}. "
+             f"Command: `{result['command']}`. Total {result['seconds']:.0f} s.", ""]
+    env = s.get("env", {})
+    if "rows" in env:
+        lines += [f"## Native vector env, transmissions/s ({env['images']})", "",
+                  "| dataset | role | N | compute_psnr | transmissions/s |", "|---|---|---|---|---|"]
+        lines += [f"| {r['dataset']} | {r['role']} | {r['n']:,} | {r['compute_psnr']} | {r['transmissions_s']:,.0f} |" for r in env["rows"]]
+        lines.append("")
+    sy = s.get("sync", {})
+    if "rows" in sy:
+        lines += [f"## Native env on the device vs gymnasium sync vector env on the CPU (MNIST, eavesdropper, N = 64, {sy['images']})", "",
+                  "| compute_psnr | native steps/s | sync steps/s | ratio |", "|---|---|---|---|"]
+        lines += [f"| {r['compute_psnr']} | {r['native_steps_s']:,.1f} | {r['sync_steps_s']:,.2f} | {r['ratio']:,.1f}x |" for r in sy["rows"]]
+        lines.append("")
+    tr = s.get("train", {})
+    if "rows" in tr:
+        lines += ["## Training images/s, fp32 vs bf16 autocast", "", "| model | batch | fp32 | bf16 | bf16 / fp32 |", "|---|---|---|---|---|"]
+        lines += [f"| {r['model']} | {r['batch']} | {r['fp32_img_s']:,.0f} | {r['bf16_img_s']:,.0f} | {r['ratio']:.2f}x |" for r in tr["rows"]]
+        lines.append("")
+    c80 = s.get("cifar80", {})
+    if c80.get("status") == "done":
+        reached = c80["seconds_to_80"]
+        last = c80["history"][-1]
+        lines += [f"## CIFAR-10 spatial k = 256 link to 80 % ({c80['data']} data, {c80['precision']})", "",
+                  f"Seconds to 80 %: **{reached:.1f}**" if reached is not None else
+                  f"80 % not reached: {last['legit_acc']:.4f} after {last['epoch']} epochs ({last['seconds']:.0f} s)",
+                  "", "| epoch | seconds | legit acc | PSNR (dB) |", "|---|---|---|---|"]
+        lines += [f"| {h['epoch']} | {h['seconds']:.1f} | {h['legit_acc']:.4f} | {h['legit_psnr']:.2f} |" for h in c80["history"]]
+        lines.append("")
+    lines += ["## Sections not completed", ""]
+    lines += [f"* `{name}`: {sec.get('status')}: {sec.get('reason') or sec.get('error', '')}".rstrip()
+              for name, sec in s.items() if sec.get("status") not in (None, "done")] or ["(none)"]
+    lines += ["", "## Targets of issue #10 (one H200)", ""]
+    mnist = [r["transmissions_s"] for r in env.get("rows", []) if r["dataset"] == "mnist" and not r["compute_psnr"]]
+    best = max(mnist) if mnist else None
+    verdict = lambda ok: "met" if ok else "not met"  # noqa: E731
+    na = "n/a (tiny or CPU run)" if result["tiny"] or result["device"] == "cpu" else None
+    lines.append(f"* MNIST >= 1e7 transmissions/s without PSNR: best {best:,.0f}: {na or verdict(best >= TARGETS['mnist_tx_s'])}"
+                 if best is not None else "* MNIST >= 1e7 transmissions/s without PSNR: not measured")
+    if c80.get("status") == "done":
+        reached = c80["seconds_to_80"]
+        lines.append(f"* CIFAR-10 link to 80 % in <= 2 minutes: {'%.1f s' % reached if reached is not None else 'not reached'}: "
+                     f"{na or verdict(reached is not None and reached <= TARGETS['cifar80_s'])}")
+    else:
+        lines.append("* CIFAR-10 link to 80 % in <= 2 minutes: not measured")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> Path:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
+    p.add_argument("--tiny", action="store_true", help="CI-sized run: tiny N, synthetic data, a few steps")
+    p.add_argument("--out", default="benchmarks/results/gpu", help="folder of <device-name>.md/.json")
+    p.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="for the env and the CIFAR-10 run")
+    p.add_argument("--data-root", help="data folder (default $SEMGAME_DATA)")
+    p.add_argument("--cifar-epochs", type=int, default=12, help="cosine schedule length of the CIFAR-10 run (stops at 80 %%)")
+    p.add_argument("--cifar-max-seconds", type=float, default=240.0, help="stop the CIFAR-10 run after this long")
+    p.add_argument("--bench-args", help="flags of one `semgame bench` cell (the device and --out are added)")
+    p.add_argument("--bench-timeout", type=float, default=120.0)
+    args = p.parse_args(argv)
+    device = resolve_device(args.device)
+    dev = str(device)
+    args.env_sizes = [8, 32] if args.tiny else [1024, 16384, 65536]
+    args.seconds, args.min_steps = (0.0, 2) if args.tiny else (1.0, 5)
+    args.train_steps, args.train_batch = (1, 4) if args.tiny else (20, 128)
+    torch.set_num_threads(1)  # the CPU side (sync baseline, host work) as in every CPU figure of the README
+    name = device_name(device)
+    out = Path(args.out)
+    result: dict[str, Any] = {
+        "device": dev, "device_name": name, "torch": torch.__version__, "cuda": torch.version.cuda,
+        "precision": args.precision, "precision_resolved": resolve_precision(args.precision, device),
+        "tiny": args.tiny, "command": "bash benchmarks/gpu_check.sh " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "platform": platform.platform(), "sections": {}, "seconds": 0.0,
+    }
+    start = time.perf_counter()
+
+    def save() -> None:
+        result["seconds"] = time.perf_counter() - start
+        write_json(out / f"{name}.json", result)
+        write_text(out / f"{name}.md", markdown(result))
+
+    for section in args.sections:
+        t0 = time.perf_counter()
+        try:
+            got = RUNNERS[section](args, dev)
+            got.setdefault("status", "done")
+        except KeyboardInterrupt:  # gpu_check.sh's time limit: keep what was measured
+            result["sections"][section] = {"status": "interrupted", "reason": "time limit", "seconds": time.perf_counter() - t0}
+            save()
+            raise
+        except Exception as err:  # a failing section must not cost the others their figures
+            got = {"status": "failed", "error": f"{type(err).__name__}: {err}".splitlines()[0],
+                   "traceback": traceback.format_exc()[-3000:]}
+            print(f"section {section} failed: {got['error']}", flush=True)
+        got["seconds"] = time.perf_counter() - t0
+        result["sections"][section] = got
+        save()
+    print((out / f"{name}.md").read_text())
+    return out / f"{name}.json"
+
+
+if __name__ == "__main__":
+    main()
