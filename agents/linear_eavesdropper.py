@@ -29,8 +29,16 @@ class LinearEavesdropper:
 
     accepts_tensors = True  # gets torch tensors on the env device (no host copies on GPU)
 
-    def __init__(self, obs_dim: int = 32, num_classes: int = 10, lr: float = 1e-2, epochs: int = 3,
-                 batch_size: int = 256, seed: int = 0, device: str = "cpu") -> None:
+    def __init__(
+        self,
+        obs_dim: int = 32,
+        num_classes: int = 10,
+        lr: float = 1e-2,
+        epochs: int = 3,
+        batch_size: int = 256,
+        seed: int = 0,
+        device: str = "cpu",
+    ) -> None:
         with torch.random.fork_rng(devices=[]):  # seeded weights without touching the caller's RNG
             torch.manual_seed(seed)
             self.net = nn.Linear(obs_dim, num_classes).to(device)
@@ -77,8 +85,9 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
     # same-step autoreset with one-transmission episodes: every step intercepts num_envs fresh transmissions
-    train = SemComVectorEnv(args.num_envs, args.dataset, split="train", rounds=1, autoreset_mode="same_step",
-                            compute_psnr=False)
+    train = SemComVectorEnv(
+        args.num_envs, args.dataset, split="train", rounds=1, autoreset_mode="same_step", compute_psnr=False
+    )
     test = SemComVectorEnv(10_000, args.dataset, split="test", compute_psnr=False)
     x_test, _ = test.reset(seed=args.seed + 1)
     y_test = test.step(np.zeros(10_000, np.int64))[4]["label"]

@@ -36,9 +36,18 @@ FORMAT = "semgame-sb3-policy-v1"
 HYPER = {
     "ppo": {"n_steps": 16, "batch_size": 256, "n_epochs": 4, "learning_rate": 1e-3, "gamma": 0.0, "ent_coef": 0.0},
     "a2c": {"n_steps": 1, "learning_rate": 1e-3, "gamma": 0.0, "ent_coef": 0.0},
-    "dqn": {"learning_rate": 1e-3, "gamma": 0.0, "buffer_size": 100_000, "learning_starts": 1000, "batch_size": 256,
-                "train_freq": 1, "gradient_steps": 1, "target_update_interval": 1, "exploration_fraction": 0.3,
-                "exploration_final_eps": 0.02},
+    "dqn": {
+        "learning_rate": 1e-3,
+        "gamma": 0.0,
+        "buffer_size": 100_000,
+        "learning_starts": 1000,
+        "batch_size": 256,
+        "train_freq": 1,
+        "gradient_steps": 1,
+        "target_update_interval": 1,
+        "exploration_fraction": 0.3,
+        "exploration_final_eps": 0.02,
+    },
 }
 """SB3 keyword arguments per algorithm (overridable with constructor keywords)."""
 
@@ -62,8 +71,9 @@ class PPOEavesdropper:
     def learn(self, venv, transmissions: int) -> None:
         """Learn from ``transmissions`` more interceptions of an SB3 ``VecEnv`` (continues the same model)."""
         if self.model is None:
-            self.model = algorithm(self.algo)("MlpPolicy", venv, seed=self.seed, device=self.device, verbose=0,
-                                              **self.hyper)
+            self.model = algorithm(self.algo)(
+                "MlpPolicy", venv, seed=self.seed, device=self.device, verbose=0, **self.hyper
+            )
         else:
             self.model.set_env(venv)
         self.model.learn(transmissions, reset_num_timesteps=False)
@@ -107,7 +117,9 @@ def save_policy(model, dataset: str, path: str | Path) -> Path:
     from semgame.io import save_checkpoint
 
     algo = {"PPO": "ppo", "A2C": "a2c", "DQN": "dqn"}[type(model).__name__]
-    return save_checkpoint({"format": FORMAT, "dataset": dataset, "algo": algo, "policy": model.policy.state_dict()}, path)
+    return save_checkpoint(
+        {"format": FORMAT, "dataset": dataset, "algo": algo, "policy": model.policy.state_dict()}, path
+    )
 
 
 def load_policy(path: str | Path):
@@ -133,7 +145,9 @@ class SB3Eavesdropper(PPOEavesdropper):
         if model is None:
             path = path or os.environ.get("SEMGAME_SB3_POLICY")
             if path is None:
-                raise ValueError("SB3Eavesdropper needs model=, path= or $SEMGAME_SB3_POLICY (a policy.pt saved by this script)")
+                raise ValueError(
+                    "SB3Eavesdropper needs model=, path= or $SEMGAME_SB3_POLICY (a policy.pt saved by this script)"
+                )
             model = load_policy(path)
         self.algo = {"PPO": "ppo", "A2C": "a2c", "DQN": "dqn"}[type(model).__name__]
         super().__init__(model=model)
@@ -144,8 +158,15 @@ class SB3Eavesdropper(PPOEavesdropper):
         return np.asarray(actions, dtype=np.int64).reshape(len(obs))
 
 
-def train(dataset: str = "mnist", steps: int = 100_000, num_envs: int = 64, seed: int = 0,
-          tb: str | None = None, split: str = "train", algo: str = "ppo"):
+def train(
+    dataset: str = "mnist",
+    steps: int = 100_000,
+    num_envs: int = 64,
+    seed: int = 0,
+    tb: str | None = None,
+    split: str = "train",
+    algo: str = "ppo",
+):
     """Train an SB3 eavesdropper on the eavesdropper role; returns the SB3 model."""
     import torch
 
@@ -193,5 +214,7 @@ if __name__ == "__main__":
     with SummaryWriter(str(out / "tb" / f"{args.algo}_1")) as w:
         w.add_scalar(tags.EVE_ACC, acc, args.steps)
         w.add_scalar(tags.TRANSMISSIONS_PER_S, sps, args.steps)
-    print(f"{args.algo.upper()} eavesdropper test accuracy {acc:.3f} (chance 0.1), {sps:,.0f} transmissions/s; "
-          f"saved {out / 'policy.pt'}")
+    print(
+        f"{args.algo.upper()} eavesdropper test accuracy {acc:.3f} (chance 0.1), {sps:,.0f} transmissions/s; "
+        f"saved {out / 'policy.pt'}"
+    )

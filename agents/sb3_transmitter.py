@@ -92,8 +92,13 @@ class PPOTransmitter:
             raise ValueError(f"not a PPOTransmitter state (format {state.get('format')!r})")
         with warnings.catch_warnings():  # (the one-env stub only carries the spaces: no rollout-size advice)
             warnings.simplefilter("ignore", UserWarning)
-            self.model = PPO("MlpPolicy", _Spaces(state["obs_dim"], state["act_dim"]).env(), seed=self.seed,
-                             device=self.device, **self.hyper)
+            self.model = PPO(
+                "MlpPolicy",
+                _Spaces(state["obs_dim"], state["act_dim"]).env(),
+                seed=self.seed,
+                device=self.device,
+                **self.hyper,
+            )
         self.model.policy.load_state_dict(state["policy"])
         return self
 
@@ -114,8 +119,15 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
     out = Path(args.out)
-    venv = SemComSB3VecEnv(num_envs=256, dataset=args.dataset, role="transmitter", split="train", rounds=1,
-                           psr_db=args.psr_db, compute_psnr=False)
+    venv = SemComSB3VecEnv(
+        num_envs=256,
+        dataset=args.dataset,
+        role="transmitter",
+        split="train",
+        rounds=1,
+        psr_db=args.psr_db,
+        compute_psnr=False,
+    )
     venv.seed(args.seed)
     tx = PPOTransmitter(seed=args.seed)
     start = time.perf_counter()
@@ -129,12 +141,19 @@ def main() -> None:
     from torch.utils.tensorboard import SummaryWriter
 
     with SummaryWriter(str(out / "tb")) as w:
-        for tag, value in ((tags.TX_REWARD, reward.mean()), (tags.LEGIT_ACC, info["legit_correct"].mean()),
-                           (tags.EVE_ACC, info["eve_correct"].mean()), (tags.TRANSMISSIONS_PER_S, sps)):
+        for tag, value in (
+            (tags.TX_REWARD, reward.mean()),
+            (tags.LEGIT_ACC, info["legit_correct"].mean()),
+            (tags.EVE_ACC, info["eve_correct"].mean()),
+            (tags.TRANSMISSIONS_PER_S, sps),
+        ):
             w.add_scalar(tag, float(value), args.steps)
-    print(f"PPO transmitter at PSR {args.psr_db:+g} dB: legit {info['legit_correct'].mean():.3f}, in-loop eavesdropper "
-          f"{info['eve_correct'].mean():.3f} ({sps:,.0f} transmissions/s); saved {out / 'policy.pt'}. Judge it with fresh "
-          "eavesdroppers: semgame bench")
+    print(
+        f"PPO transmitter at PSR {args.psr_db:+g} dB: legit {info['legit_correct'].mean():.3f}, in-loop eavesdropper "
+        f"{info['eve_correct'].mean():.3f} ({sps:,.0f} transmissions/s); saved {out / 'policy.pt'}. "
+        "Judge it with fresh "
+        "eavesdroppers: semgame bench"
+    )
 
 
 if __name__ == "__main__":

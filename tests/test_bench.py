@@ -108,12 +108,18 @@ def test_smoke_grid_runs_tags_and_summary(smoke):
     from tensorboard.plugins.hparams import plugin_data_pb2
 
     for run in EVE_RUNS:
-        starts = [plugin_data_pb2.HParamsPluginData.FromString(v.metadata.plugin_data.content).session_start_info
-                  for f in (out / run).glob("events.out.tfevents.*") for ev in EventFileLoader(str(f)).Load()
-                  for v in ev.summary.value if v.tag == "_hparams_/session_start_info"]
+        starts = [
+            plugin_data_pb2.HParamsPluginData.FromString(v.metadata.plugin_data.content).session_start_info
+            for f in (out / run).glob("events.out.tfevents.*")
+            for ev in EventFileLoader(str(f)).Load()
+            for v in ev.summary.value
+            if v.tag == "_hparams_/session_start_info"
+        ]
         assert len(starts) == 1
         hp = starts[0].hparams
-        assert {k: hp[k].string_value for k in ("dataset", "defence", "agent")} == dict(zip(("dataset", "defence", "agent"), run.split("/")[:3]))
+        assert {k: hp[k].string_value for k in ("dataset", "defence", "agent")} == dict(
+            zip(("dataset", "defence", "agent"), run.split("/")[:3])
+        )
         assert hp["eve_snr_db"].number_value == 10.0 and hp["seed"].number_value == 0
 
 
@@ -128,8 +134,12 @@ def test_second_invocation_skips_finished_cells(smoke, capsys):
 
 def test_tensorboard_server_lists_every_run_and_tag(smoke):
     _, out = smoke
-    proc = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(out), "--host", "127.0.0.1",
-                             "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tensorboard.main", "--logdir", str(out), "--host", "127.0.0.1", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         url, deadline = None, time.time() + 60
         while url is None and time.time() < deadline:
@@ -152,7 +162,7 @@ def test_tensorboard_server_lists_every_run_and_tag(smoke):
         proc.wait(timeout=30)
 
 
-CRASHY = '''
+CRASHY = """
 import numpy as np
 
 class Crashy:
@@ -161,13 +171,15 @@ class Crashy:
 
     def update(self, obs, labels):
         raise RuntimeError("boom in update")
-'''
+"""
 
 
 def test_crashing_cell_is_reported_and_the_others_finish(synthetic_root, tmp_path, capsys):
     (tmp_path / "crashy.py").write_text(CRASHY)
-    cfg = smoke_toml(synthetic_root).replace(f'{AGENTS}/sb3_eavesdropper.py:PPOEavesdropper"\nargs = {{ n_steps = 2, batch_size = 64 }}',
-                                             f'{tmp_path}/crashy.py:Crashy"')
+    cfg = smoke_toml(synthetic_root).replace(
+        f'{AGENTS}/sb3_eavesdropper.py:PPOEavesdropper"\nargs = {{ n_steps = 2, batch_size = 64 }}',
+        f'{tmp_path}/crashy.py:Crashy"',
+    )
     (tmp_path / "c.toml").write_text(cfg)
     code, stdout, err = run_cli(["bench", "--config", tmp_path / "c.toml", "--out", tmp_path / "out"], capsys)
     assert code == 1 and "2 cell(s) failed" in err
@@ -180,14 +192,17 @@ def test_crashing_cell_is_reported_and_the_others_finish(synthetic_root, tmp_pat
     assert code == 1 and "4 already finished, 2 to run" in stdout  # failed cells are retried, finished ones kept
 
 
-@pytest.mark.parametrize("edit, flags, needle", [
-    ({"NeuralSupervisedEavesdropper": "Nope"}, [], "has no attribute 'Nope'"),
-    ({'kind = "keyed"': 'kind = "shield"'}, [], "unknown defence kind 'shield'"),
-    ({'datasets = ["mnist"]': 'datasets = ["imagenet"]'}, [], "unknown dataset 'imagenet'"),
-    ({"seeds = [0]": "seeds = []"}, [], "grid axis seeds is empty"),
-    ({}, ["--executor", "slurm"], "unknown executor 'slurm'"),
-    ({}, ["--jobs", "0"], "jobs must be an integer >= 1"),
-])
+@pytest.mark.parametrize(
+    "edit, flags, needle",
+    [
+        ({"NeuralSupervisedEavesdropper": "Nope"}, [], "has no attribute 'Nope'"),
+        ({'kind = "keyed"': 'kind = "shield"'}, [], "unknown defence kind 'shield'"),
+        ({'datasets = ["mnist"]': 'datasets = ["imagenet"]'}, [], "unknown dataset 'imagenet'"),
+        ({"seeds = [0]": "seeds = []"}, [], "grid axis seeds is empty"),
+        ({}, ["--executor", "slurm"], "unknown executor 'slurm'"),
+        ({}, ["--jobs", "0"], "jobs must be an integer >= 1"),
+    ],
+)
 def test_bad_input_is_one_line_error_before_any_cell(edit, flags, needle, synthetic_root, tmp_path, capsys):
     text = smoke_toml(synthetic_root)
     for old, new in edit.items():
@@ -203,10 +218,14 @@ def test_bad_input_is_one_line_error_before_any_cell(edit, flags, needle, synthe
 def test_cuda_without_gpu_and_ray_without_ray(synthetic_root, tmp_path, capsys, monkeypatch):
     (tmp_path / "ok.toml").write_text(smoke_toml(synthetic_root))
     if not torch.cuda.is_available():
-        code, _, err = run_cli(["bench", "--config", tmp_path / "ok.toml", "--out", tmp_path / "o", "--device", "cuda"], capsys)
+        code, _, err = run_cli(
+            ["bench", "--config", tmp_path / "ok.toml", "--out", tmp_path / "o", "--device", "cuda"], capsys
+        )
         assert code == 2 and "no CUDA GPU" in err and len(err.strip().splitlines()) == 1
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
-    code, _, err = run_cli(["bench", "--config", tmp_path / "ok.toml", "--out", tmp_path / "o", "--executor", "ray"], capsys)
+    code, _, err = run_cli(
+        ["bench", "--config", tmp_path / "ok.toml", "--out", tmp_path / "o", "--executor", "ray"], capsys
+    )
     assert code == 2 and 'pip install "semgame[ray]"' in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
 
@@ -220,8 +239,23 @@ def test_ray_executor_gives_the_local_summary(smoke, tmp_path, monkeypatch):
     pytest.importorskip("ray")
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     config, local_out = smoke
-    assert main(["bench", "--config", str(config), "--out", str(tmp_path / "ray"), "--executor", "ray", "--jobs", "2",
-                 "--quiet"]) == 0  # a local Ray instance with 2 CPUs, shut down at the end
+    assert (
+        main(
+            [
+                "bench",
+                "--config",
+                str(config),
+                "--out",
+                str(tmp_path / "ray"),
+                "--executor",
+                "ray",
+                "--jobs",
+                "2",
+                "--quiet",
+            ]
+        )
+        == 0
+    )  # a local Ray instance with 2 CPUs, shut down at the end
     local = json.loads((local_out / "summary.json").read_text())
     ray = json.loads((tmp_path / "ray" / "summary.json").read_text())
     assert ray["meta"]["executor"] == "ray" and len(local["eve_rows"]) == 4

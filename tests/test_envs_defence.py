@@ -192,7 +192,9 @@ def test_nonces_are_fresh_per_transmission_and_never_reused(images):
     # two envs built from the same config and seed are identical (each defence counts from 0)
     other = SemComVectorEnv(8, "mnist", rounds=2, images=images, defence={"kind": "keyed", "psr_db": 10.0})
     obs_b, _ = other.reset(seed=0)
-    obs_c, _ = SemComVectorEnv(8, "mnist", rounds=2, images=images, defence={"kind": "keyed", "psr_db": 10.0}).reset(seed=0)
+    obs_c, _ = SemComVectorEnv(8, "mnist", rounds=2, images=images, defence={"kind": "keyed", "psr_db": 10.0}).reset(
+        seed=0
+    )
     assert np.array_equal(obs_b, obs_c) and not np.allclose(obs_a, obs_b)
     # a defence object shared by two envs numbers their transmissions together
     shared = build_defence({"kind": "keyed", "psr_db": 10.0})
@@ -212,22 +214,25 @@ def test_env_and_offline_defence_send_the_same_waveforms(images):
 
 
 # -- bad configs -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("cfg, needle", [
-    ({"kind": "shield"}, "unknown defence kind 'shield'"),
-    ({"psr_db": 3}, "unknown defence kind None"),
-    ({"kind": "keyed"}, "defence 'keyed' needs psr_db"),
-    ({"kind": "keyed", "psr_db": 10, "psrdb": 3}, "unknown key(s) psrdb"),
-    ({"kind": "keyed", "psr_db": 40}, "psr_db of a keyed perturbation must be in"),
-    ({"kind": "keyed", "psr_db": 10, "key": ""}, "key must not be empty"),
-    ({"kind": "keyed", "psr_db": 10, "power": "max"}, "power must be one of add, fixed"),
-    ({"kind": "adversarial", "psr_db": 5}, "psr_db of a adversarial perturbation"),
-    ({"kind": "adversarial", "psr_db": -10, "method": "cw"}, "method must be one of fgm, pgd"),
-    ({"kind": "adversarial", "psr_db": -10, "steps": 0}, "steps must be an integer >= 1"),
-    ({"kind": "policy", "agent": "semgame.protocols:Nope"}, "has no attribute 'Nope'"),
-    ({"kind": "policy"}, "defence 'policy' needs agent"),
-    ({"kind": "none", "name": ""}, "name must be a non-empty string"),
-    ("keyed", "must be a table"),
-])
+@pytest.mark.parametrize(
+    "cfg, needle",
+    [
+        ({"kind": "shield"}, "unknown defence kind 'shield'"),
+        ({"psr_db": 3}, "unknown defence kind None"),
+        ({"kind": "keyed"}, "defence 'keyed' needs psr_db"),
+        ({"kind": "keyed", "psr_db": 10, "psrdb": 3}, "unknown key(s) psrdb"),
+        ({"kind": "keyed", "psr_db": 40}, "psr_db of a keyed perturbation must be in"),
+        ({"kind": "keyed", "psr_db": 10, "key": ""}, "key must not be empty"),
+        ({"kind": "keyed", "psr_db": 10, "power": "max"}, "power must be one of add, fixed"),
+        ({"kind": "adversarial", "psr_db": 5}, "psr_db of a adversarial perturbation"),
+        ({"kind": "adversarial", "psr_db": -10, "method": "cw"}, "method must be one of fgm, pgd"),
+        ({"kind": "adversarial", "psr_db": -10, "steps": 0}, "steps must be an integer >= 1"),
+        ({"kind": "policy", "agent": "semgame.protocols:Nope"}, "has no attribute 'Nope'"),
+        ({"kind": "policy"}, "defence 'policy' needs agent"),
+        ({"kind": "none", "name": ""}, "name must be a non-empty string"),
+        ("keyed", "must be a table"),
+    ],
+)
 def test_bad_defence_configs_are_one_line_errors(cfg, needle, images):
     with pytest.raises(ConfigError) as exc:
         check_defence_config(cfg) if isinstance(cfg, str) else SemComVectorEnv(4, "mnist", images=images, defence=cfg)

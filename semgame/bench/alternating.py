@@ -80,8 +80,14 @@ def alternate(p: dict, device: str, writer: Any) -> dict:
     start = time.perf_counter()
     eve_env = _train_env(p, device)
     game = eve_env.game
-    eve = make_agent_for(g["eavesdropper"], g["eavesdropper_args"], obs_dim=game.eve_obs_dim,
-                         num_classes=game.num_classes, seed=seed, device=device)
+    eve = make_agent_for(
+        g["eavesdropper"],
+        g["eavesdropper_args"],
+        obs_dim=game.eve_obs_dim,
+        num_classes=game.num_classes,
+        seed=seed,
+        device=device,
+    )
     trainer = EavesdropperTrainer(eve, eve_env, _seat(seed, SEED_TRAIN_ENV))
     held = HeldOutSet(p["eval_size"], _seat(seed, SEED_HELD_OUT), **_env_kwargs(p, device))
     gradient = isinstance(g["transmitter"], dict)
@@ -97,7 +103,12 @@ def alternate(p: dict, device: str, writer: Any) -> dict:
 
     def measure(step: int, extra: dict[str, float]) -> dict[str, float]:
         h = held.play()
-        point = {tags.EVE_ACC: eve_accuracy(eve, h), tags.LEGIT_ACC: h.legit_acc, tags.LEGIT_PSNR: h.legit_psnr, **extra}
+        point = {
+            tags.EVE_ACC: eve_accuracy(eve, h),
+            tags.LEGIT_ACC: h.legit_acc,
+            tags.LEGIT_PSNR: h.legit_psnr,
+            **extra,
+        }
         for tag, value in point.items():
             writer.add_scalar(tag, value, step)
         return point
@@ -116,9 +127,18 @@ def alternate(p: dict, device: str, writer: Any) -> dict:
         after_eve = measure(t, {tags.EVE_REWARD: meter.mean_reward})
         if gradient:  # re-craft white-box against a frozen copy of the current eavesdropper
             surrogate = EavesdropperModel(game, copy.deepcopy(eve.logits_model()))
-            pert = AdversarialPerturbation(surrogate, float(adv["psr_db"]), method=adv["method"], scope="per_sample",
-                                           objective=adv["objective"], legit=game.link, mu=float(adv["mu"]),
-                                           steps=adv["steps"], eot=adv["eot"], power=adv["power"])
+            pert = AdversarialPerturbation(
+                surrogate,
+                float(adv["psr_db"]),
+                method=adv["method"],
+                scope="per_sample",
+                objective=adv["objective"],
+                legit=game.link,
+                mu=float(adv["mu"]),
+                steps=adv["steps"],
+                eot=adv["eot"],
+                power=adv["power"],
+            )
             defence = AdversarialDefence(pert, name=f"{adv['method']} vs round-{r} eavesdropper")
             tx_reward = float("nan")
         else:
@@ -130,13 +150,28 @@ def alternate(p: dict, device: str, writer: Any) -> dict:
             defence = PolicyDefence(tx, g["psr_db"], num_classes=game.num_classes, name=f"{g['name']} round {r}")
         use(defence)
         after_tx = measure(t, {tags.TX_REWARD: tx_reward} if not np.isnan(tx_reward) else {})
-        rounds.append({"round": r, "eve_acc_after_eve": after_eve[tags.EVE_ACC], "eve_acc_after_tx": after_tx[tags.EVE_ACC],
-                       "legit_acc": after_tx[tags.LEGIT_ACC], "legit_psnr": after_tx[tags.LEGIT_PSNR],
-                       "eve_reward": after_eve[tags.EVE_REWARD], "tx_reward": tx_reward, "transmissions": t})
+        rounds.append(
+            {
+                "round": r,
+                "eve_acc_after_eve": after_eve[tags.EVE_ACC],
+                "eve_acc_after_tx": after_tx[tags.EVE_ACC],
+                "legit_acc": after_tx[tags.LEGIT_ACC],
+                "legit_psnr": after_tx[tags.LEGIT_PSNR],
+                "eve_reward": after_eve[tags.EVE_REWARD],
+                "tx_reward": tx_reward,
+                "transmissions": t,
+            }
+        )
     row = verdict(p, defence, game)
-    return {"rounds": rounds, "verdict": row, "in_loop_eve_acc": rounds[-1]["eve_acc_after_tx"],
-            "fresh_eve_mean": row["fresh_eve_mean"], "fresh_eve_std": row["fresh_eve_std"], "legit_acc": row["legit_acc"],
-            "wall_s": time.perf_counter() - start}
+    return {
+        "rounds": rounds,
+        "verdict": row,
+        "in_loop_eve_acc": rounds[-1]["eve_acc_after_tx"],
+        "fresh_eve_mean": row["fresh_eve_mean"],
+        "fresh_eve_std": row["fresh_eve_std"],
+        "legit_acc": row["legit_acc"],
+        "wall_s": time.perf_counter() - start,
+    }
 
 
 class _Quiet:

@@ -63,14 +63,30 @@ class Cell:
     inputs: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "id": self.id, "run": self.run, "params": self.params, "needs": self.needs,
-                "inputs": self.inputs}
+        return {
+            "kind": self.kind,
+            "id": self.id,
+            "run": self.run,
+            "params": self.params,
+            "needs": self.needs,
+            "inputs": self.inputs,
+        }
 
 
 def _common(cfg: BenchConfig, dataset: str, snr: float, seed: int) -> dict:
-    return {"dataset": dataset, "eve_snr_db": snr, "seed": seed, "link": cfg.links.get(dataset), "data_root": cfg.data_root,
-            "num_envs": cfg.num_envs, "eval_every": cfg.eval_every, "eval_size": cfg.eval_size, "fresh_k": cfg.fresh_k,
-            "fresh_epochs": cfg.fresh_epochs, "fresh_limit": cfg.fresh_limit}
+    return {
+        "dataset": dataset,
+        "eve_snr_db": snr,
+        "seed": seed,
+        "link": cfg.links.get(dataset),
+        "data_root": cfg.data_root,
+        "num_envs": cfg.num_envs,
+        "eval_every": cfg.eval_every,
+        "eval_size": cfg.eval_size,
+        "fresh_k": cfg.fresh_k,
+        "fresh_epochs": cfg.fresh_epochs,
+        "fresh_limit": cfg.fresh_limit,
+    }
 
 
 def plan(cfg: BenchConfig) -> list[Cell]:
@@ -81,23 +97,51 @@ def plan(cfg: BenchConfig) -> list[Cell]:
             for seed in cfg.seeds:
                 base = _common(cfg, ds, snr, seed)
                 for d in cfg.defences:
-                    dp = {**base, "defence": {"name": d.name, "config": d.config, "link": d.link,
-                                              "train_transmissions": d.train_transmissions}}
+                    dp = {
+                        **base,
+                        "defence": {
+                            "name": d.name,
+                            "config": d.config,
+                            "link": d.link,
+                            "train_transmissions": d.train_transmissions,
+                        },
+                    }
                     if d.link is not None:
                         dp["link"] = d.link
                     did = f"defence/{run_name(ds, d.name, 'fresh', snr, seed)}"
                     if d.learned or cfg.fresh_k > 0:  # fresh_k = 0: no verdicts, only learned transmitters
                         defence_cells.append(Cell("defence", did, run_name(ds, d.name, "transmitter", snr, seed), dp))
                     for a in cfg.agents:
-                        ep = {**dp, "agent": {"name": a.name, "agent": a.agent, "args": a.args}, "transmissions": cfg.transmissions,
-                              "eval_first": cfg.eval_first}
-                        eve_cells.append(Cell("eve", f"eve/{run_name(ds, d.name, a.name, snr, seed)}",
-                                              run_name(ds, d.name, a.name, snr, seed), ep, needs=did if d.learned else None))
+                        ep = {
+                            **dp,
+                            "agent": {"name": a.name, "agent": a.agent, "args": a.args},
+                            "transmissions": cfg.transmissions,
+                            "eval_first": cfg.eval_first,
+                        }
+                        eve_cells.append(
+                            Cell(
+                                "eve",
+                                f"eve/{run_name(ds, d.name, a.name, snr, seed)}",
+                                run_name(ds, d.name, a.name, snr, seed),
+                                ep,
+                                needs=did if d.learned else None,
+                            )
+                        )
                 for g in cfg.games:
-                    gp = {**base, "game": {"name": g.name, "transmitter": g.transmitter, "eavesdropper": g.eavesdropper,
-                                           "transmitter_args": g.transmitter_args, "eavesdropper_args": g.eavesdropper_args,
-                                           "psr_db": g.psr_db, "rounds": g.rounds, "eve_transmissions": g.eve_transmissions,
-                                           "tx_transmissions": g.tx_transmissions}}
+                    gp = {
+                        **base,
+                        "game": {
+                            "name": g.name,
+                            "transmitter": g.transmitter,
+                            "eavesdropper": g.eavesdropper,
+                            "transmitter_args": g.transmitter_args,
+                            "eavesdropper_args": g.eavesdropper_args,
+                            "psr_db": g.psr_db,
+                            "rounds": g.rounds,
+                            "eve_transmissions": g.eve_transmissions,
+                            "tx_transmissions": g.tx_transmissions,
+                        },
+                    }
                     gid = f"game/{run_name(ds, g.name, 'game', snr, seed)}"
                     game_cells.append(Cell("game", gid, run_name(ds, g.name, "game", snr, seed), gp))
     return defence_cells + eve_cells + game_cells
@@ -119,9 +163,13 @@ def run_cell(cell: dict, device: str = "cpu") -> dict:
                 if path.is_file():
                     files[str(path.relative_to(tmp))] = path.read_bytes()
             out = {"status": "ok", "result": result, "files": files}
-        except Exception as err:  # noqa: BLE001 (a crashing cell is reported, the others go on)
-            out = {"status": "error", "error": f"{type(err).__name__}: {err}".splitlines()[0],
-                   "traceback": traceback.format_exc(), "files": {}}
+        except Exception as err:
+            out = {
+                "status": "error",
+                "error": f"{type(err).__name__}: {err}".splitlines()[0],
+                "traceback": traceback.format_exc(),
+                "files": {},
+            }
     out.update(id=cell["id"], seconds=time.perf_counter() - start)
     return out
 
@@ -134,22 +182,40 @@ def _writer(tmp: Path, run: str):
 
 def _hparams(writer: Any, p: dict, agent: str, metrics: dict[str, float]) -> None:
     d = p["defence"]
-    hp = {"dataset": p["dataset"], "defence": d["name"], "defence_kind": d["config"]["kind"], "agent": agent,
-          "eve_snr_db": float(p["eve_snr_db"]), "seed": int(p["seed"]),
-          "psr_db": float(d["config"].get("psr_db")) if d["config"].get("psr_db") is not None else float("nan")}
+    hp = {
+        "dataset": p["dataset"],
+        "defence": d["name"],
+        "defence_kind": d["config"]["kind"],
+        "agent": agent,
+        "eve_snr_db": float(p["eve_snr_db"]),
+        "seed": int(p["seed"]),
+        "psr_db": float(d["config"].get("psr_db")) if d["config"].get("psr_db") is not None else float("nan"),
+    }
     writer.add_hparams(hp, {f"hparam/{k}": v for k, v in metrics.items() if not math.isnan(v)}, run_name=".")
 
 
 def _env_kwargs(p: dict, device: str) -> dict:
-    return {"dataset": p["dataset"], "eve_snr_db": p["eve_snr_db"], "link": p["link"], "data_root": p["data_root"],
-            "device": device}
+    return {
+        "dataset": p["dataset"],
+        "eve_snr_db": p["eve_snr_db"],
+        "link": p["link"],
+        "data_root": p["data_root"],
+        "device": device,
+    }
 
 
 def _train_env(p: dict, device: str, **kw: Any):
     from semgame.envs import SemComVectorEnv
 
-    return SemComVectorEnv(p["num_envs"], split="train", rounds=1, autoreset_mode="same_step", compute_psnr=False,
-                           **_env_kwargs(p, device), **kw)
+    return SemComVectorEnv(
+        p["num_envs"],
+        split="train",
+        rounds=1,
+        autoreset_mode="same_step",
+        compute_psnr=False,
+        **_env_kwargs(p, device),
+        **kw,
+    )
 
 
 def _learned_transmitter(d: dict, seed: int, device: str):
@@ -173,8 +239,15 @@ def _defence(p: dict, game: Any, inputs: dict, device: str):
     tx = _learned_transmitter(d, p["seed"], device)
     tx.load_state_dict(torch.load(io.BytesIO(inputs["policy.pt"]), map_location=device, weights_only=True))
     cfg = d["config"]
-    game.set_defence(PolicyDefence(tx, cfg["psr_db"], include_label=bool(cfg.get("include_label", False)),
-                                   num_classes=game.num_classes, name=d["name"]))
+    game.set_defence(
+        PolicyDefence(
+            tx,
+            cfg["psr_db"],
+            include_label=bool(cfg.get("include_label", False)),
+            num_classes=game.num_classes,
+            name=d["name"],
+        )
+    )
     return game.defence
 
 
@@ -197,12 +270,23 @@ def verdict(p: dict, defence: Any, train_game: Any, in_loop: Any = None) -> dict
 
     if train_game.cfg is None:
         raise ValueError("fresh eavesdroppers need the link's config: pass link as a run folder or model.pt")
-    test_game = SemComGame(p["dataset"], split="test", link=p["link"], data_root=p["data_root"], device=train_game.device)
+    test_game = SemComGame(
+        p["dataset"], split="test", link=p["link"], data_root=p["data_root"], device=train_game.device
+    )
     seed = p["seed"]
-    row = leakage_report(train_game.link, train_game.cfg, defence,
-                         _encoded(train_game, p["fresh_limit"], _seat(seed, SEED_FRESH_SUBSET)), _encoded(test_game),
-                         k=p["fresh_k"], epochs=p["fresh_epochs"], eve_snr_db=p["eve_snr_db"], in_loop_eve=in_loop,
-                         undefended_eve=train_game.surrogate, seed=seed)
+    row = leakage_report(
+        train_game.link,
+        train_game.cfg,
+        defence,
+        _encoded(train_game, p["fresh_limit"], _seat(seed, SEED_FRESH_SUBSET)),
+        _encoded(test_game),
+        k=p["fresh_k"],
+        epochs=p["fresh_epochs"],
+        eve_snr_db=p["eve_snr_db"],
+        in_loop_eve=in_loop,
+        undefended_eve=train_game.surrogate,
+        seed=seed,
+    )
     return {k: v for k, v in row.items() if isinstance(v, (int, float, str, bool, list)) or v is None}
 
 
@@ -222,10 +306,17 @@ def _defence_cell(p: dict, inputs: dict, device: str, tmp: Path, run: str) -> tu
     if d["train_transmissions"] is not None:  # a learning transmitter: learn against the link's eavesdropper
         cfg = d["config"]
         tx = _learned_transmitter(d, seed, device)
-        tx_env = _train_env(p, device, role="transmitter", psr_db=cfg["psr_db"],
-                            include_label=bool(cfg.get("include_label", False)))
-        held = HeldOutSet(p["eval_size"], _seat(seed, SEED_HELD_OUT), role="transmitter", psr_db=cfg["psr_db"],
-                          include_label=bool(cfg.get("include_label", False)), **_env_kwargs(p, device))
+        tx_env = _train_env(
+            p, device, role="transmitter", psr_db=cfg["psr_db"], include_label=bool(cfg.get("include_label", False))
+        )
+        held = HeldOutSet(
+            p["eval_size"],
+            _seat(seed, SEED_HELD_OUT),
+            role="transmitter",
+            psr_db=cfg["psr_db"],
+            include_label=bool(cfg.get("include_label", False)),
+            **_env_kwargs(p, device),
+        )
 
         def evaluate() -> dict[str, float]:
             h = held.play(transmitter=tx)
@@ -242,8 +333,15 @@ def _defence_cell(p: dict, inputs: dict, device: str, tmp: Path, run: str) -> tu
         buf = io.BytesIO()
         torch.save(tx.state_dict(), buf)
         files[f"{run}/policy.pt"] = buf.getvalue()
-        game.set_defence(PolicyDefence(tx, cfg["psr_db"], include_label=bool(cfg.get("include_label", False)),
-                                       num_classes=game.num_classes, name=d["name"]))
+        game.set_defence(
+            PolicyDefence(
+                tx,
+                cfg["psr_db"],
+                include_label=bool(cfg.get("include_label", False)),
+                num_classes=game.num_classes,
+                name=d["name"],
+            )
+        )
         defence = game.defence
     else:
         defence = _defence(p, game, inputs, device)
@@ -254,10 +352,18 @@ def _defence_cell(p: dict, inputs: dict, device: str, tmp: Path, run: str) -> tu
     row = verdict(p, defence, game, in_loop=in_loop)
     with _writer(tmp, run.replace("/transmitter/", "/fresh/")) as writer:
         step = min(p["fresh_limit"], len(game.x))
-        for tag, key in ((tags.EVE_ACC, "fresh_eve_mean"), (tags.LEGIT_ACC, "legit_acc"), (tags.LEGIT_PSNR, "legit_psnr")):
+        for tag, key in (
+            (tags.EVE_ACC, "fresh_eve_mean"),
+            (tags.LEGIT_ACC, "legit_acc"),
+            (tags.LEGIT_PSNR, "legit_psnr"),
+        ):
             writer.add_scalar(tag, row[key], step)
-        _hparams(writer, p, "fresh", {tags.EVE_ACC: row["fresh_eve_mean"], tags.LEGIT_ACC: row["legit_acc"],
-                                      tags.LEGIT_PSNR: row["legit_psnr"]})
+        _hparams(
+            writer,
+            p,
+            "fresh",
+            {tags.EVE_ACC: row["fresh_eve_mean"], tags.LEGIT_ACC: row["legit_acc"], tags.LEGIT_PSNR: row["legit_psnr"]},
+        )
     return {"row": row, "curve": curve, "wall_s": time.perf_counter() - start}, files
 
 
@@ -276,11 +382,21 @@ def _eve_cell(p: dict, inputs: dict, device: str, tmp: Path, run: str) -> tuple[
     venv = _train_env(p, device)
     defence = _defence(p, venv.game, inputs, device)
     held = HeldOutSet(p["eval_size"], _seat(seed, SEED_HELD_OUT), defence=defence, **_env_kwargs(p, device)).play()
-    agent = make_agent_for(a["agent"], a["args"], obs_dim=venv.game.eve_obs_dim, num_classes=venv.game.num_classes,
-                           seed=seed, device=device)
+    agent = make_agent_for(
+        a["agent"],
+        a["args"],
+        obs_dim=venv.game.eve_obs_dim,
+        num_classes=venv.game.num_classes,
+        seed=seed,
+        device=device,
+    )
 
     def evaluate() -> dict[str, float]:
-        return {tags.EVE_ACC: eve_accuracy(agent, held), tags.LEGIT_ACC: held.legit_acc, tags.LEGIT_PSNR: held.legit_psnr}
+        return {
+            tags.EVE_ACC: eve_accuracy(agent, held),
+            tags.LEGIT_ACC: held.legit_acc,
+            tags.LEGIT_PSNR: held.legit_psnr,
+        }
 
     with _writer(tmp, run) as writer:
         meter = Meter(writer, evaluate, p["eval_every"], reward_tag=tags.EVE_REWARD, first=p["eval_first"])
@@ -288,11 +404,22 @@ def _eve_cell(p: dict, inputs: dict, device: str, tmp: Path, run: str) -> tuple[
         if not meter.points or meter.points[-1]["step"] < meter.t:
             meter.log()
         final = meter.points[-1]
-        _hparams(writer, p, a["name"], {tags.EVE_ACC: final[tags.EVE_ACC], tags.LEGIT_ACC: held.legit_acc,
-                                        tags.LEGIT_PSNR: held.legit_psnr})
-    result = {"points": meter.points, "final_eve_acc": final[tags.EVE_ACC], "legit_acc": held.legit_acc,
-              "legit_psnr": held.legit_psnr, "chance": 1.0 / venv.game.num_classes, "transmissions": meter.t,
-              "defence": defence.describe(), "wall_s": time.perf_counter() - start}
+        _hparams(
+            writer,
+            p,
+            a["name"],
+            {tags.EVE_ACC: final[tags.EVE_ACC], tags.LEGIT_ACC: held.legit_acc, tags.LEGIT_PSNR: held.legit_psnr},
+        )
+    result = {
+        "points": meter.points,
+        "final_eve_acc": final[tags.EVE_ACC],
+        "legit_acc": held.legit_acc,
+        "legit_psnr": held.legit_psnr,
+        "chance": 1.0 / venv.game.num_classes,
+        "transmissions": meter.t,
+        "defence": defence.describe(),
+        "wall_s": time.perf_counter() - start,
+    }
     return result, {}
 
 

@@ -30,12 +30,21 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     cfg = load_bench_config(args.config)
     command = "semgame " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[0].endswith("semgame") else ""
-    summary = run_bench(cfg, args.out, executor=args.executor, jobs=args.jobs, ray_address=args.ray_address,
-                        device=device.type, command=command or f"semgame bench --config {args.config} --out {args.out}",
-                        say=(lambda *_: None) if args.quiet else print)
+    summary = run_bench(
+        cfg,
+        args.out,
+        executor=args.executor,
+        jobs=args.jobs,
+        ray_address=args.ray_address,
+        device=device.type,
+        command=command or f"semgame bench --config {args.config} --out {args.out}",
+        say=(lambda *_: None) if args.quiet else print,
+    )
     print(f"summary: {Path(args.out) / 'summary.md'}; TensorBoard: tensorboard --logdir {args.out}")
     if summary["failed"]:
-        print(f"semgame bench: {len(summary['failed'])} cell(s) failed; rerun the command to retry them", file=sys.stderr)
+        print(
+            f"semgame bench: {len(summary['failed'])} cell(s) failed; rerun the command to retry them", file=sys.stderr
+        )
         return 1
     return 0
 

@@ -57,11 +57,36 @@ from semgame.config import ConfigError, load_config_file
 __all__ = ["AgentSpec", "BenchConfig", "DefenceSpec", "GameSpec", "bench_config", "load_bench_config"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]*$")
-_TOP = {"datasets", "eve_snr_db", "seeds", "transmissions", "eval_every", "eval_first", "eval_size", "num_envs", "fresh_k",
-        "fresh_epochs", "fresh_limit", "links", "data_root", "defences", "agents", "games"}
+_TOP = {
+    "datasets",
+    "eve_snr_db",
+    "seeds",
+    "transmissions",
+    "eval_every",
+    "eval_first",
+    "eval_size",
+    "num_envs",
+    "fresh_k",
+    "fresh_epochs",
+    "fresh_limit",
+    "links",
+    "data_root",
+    "defences",
+    "agents",
+    "games",
+}
 _AGENT_KEYS = {"name", "agent", "args", "reference"}
-_GAME_KEYS = {"name", "transmitter", "eavesdropper", "transmitter_args", "eavesdropper_args", "psr_db", "rounds",
-              "eve_transmissions", "tx_transmissions"}
+_GAME_KEYS = {
+    "name",
+    "transmitter",
+    "eavesdropper",
+    "transmitter_args",
+    "eavesdropper_args",
+    "psr_db",
+    "rounds",
+    "eve_transmissions",
+    "tx_transmissions",
+}
 
 
 @dataclass(frozen=True)
@@ -131,9 +156,16 @@ class BenchConfig:
         """The reference (supervised) eavesdropper of the 50 % / 90 % columns, if any."""
         return next((a for a in self.agents if a.reference), None)
 
-    def select(self, *, agents: tuple[str, ...] | None = None, defences: tuple[str, ...] | None = None,
-               seeds: tuple[int, ...] | None = None, games: tuple[str, ...] | None = None) -> BenchConfig:
+    def select(
+        self,
+        *,
+        agents: tuple[str, ...] | None = None,
+        defences: tuple[str, ...] | None = None,
+        seeds: tuple[int, ...] | None = None,
+        games: tuple[str, ...] | None = None,
+    ) -> BenchConfig:
         """A sub-grid (names must exist)."""
+
         def pick(items, names, what):
             if names is None:
                 return items
@@ -142,9 +174,13 @@ class BenchConfig:
                 raise ConfigError(f"no {what} named {', '.join(sorted(unknown))}")
             return tuple(i for i in items if i.name in names)
 
-        out = dataclasses.replace(self, agents=pick(self.agents, agents, "agent"),
-                                  defences=pick(self.defences, defences, "defence"),
-                                  games=pick(self.games, games, "game"), seeds=tuple(seeds) if seeds is not None else self.seeds)
+        out = dataclasses.replace(
+            self,
+            agents=pick(self.agents, agents, "agent"),
+            defences=pick(self.defences, defences, "defence"),
+            games=pick(self.games, games, "game"),
+            seeds=tuple(seeds) if seeds is not None else self.seeds,
+        )
         return _check_axes(out)
 
     def replace(self, **changes: Any) -> BenchConfig:
@@ -195,7 +231,9 @@ def _resolve(path: str, base: Path | None) -> str:
 
 def _resolve_spec(spec: Any, base: Path | None, what: str) -> str:
     if not isinstance(spec, str) or spec.count(":") != 1:
-        raise ConfigError(f"{what}: agent spec must look like 'package.module:Class' or 'path/to/file.py:Class', got {spec!r}")
+        raise ConfigError(
+            f"{what}: agent spec must look like 'package.module:Class' or 'path/to/file.py:Class', got {spec!r}"
+        )
     target, attr = spec.split(":")
     if target.endswith(".py") or "/" in target:
         target = _resolve(target, base)
@@ -212,8 +250,10 @@ def _load(spec: str, protocol: str, what: str, needs: tuple[str, ...] = ()) -> N
         raise ConfigError(f"{what}: {err}") from None
     missing = [m for m in needs if isinstance(obj, type) and not callable(getattr(obj, m, None))]
     if missing:
-        raise ConfigError(f"{what}: {spec} has no {', '.join(missing)}() (a learning transmitter needs learn, "
-                          "state_dict and load_state_dict)")
+        raise ConfigError(
+            f"{what}: {spec} has no {', '.join(missing)}() (a learning transmitter needs learn, "
+            "state_dict and load_state_dict)"
+        )
 
 
 def _table(what: str, value: Any) -> dict:
@@ -248,10 +288,20 @@ def bench_config(values: dict[str, Any], base: Path | None = None) -> BenchConfi
             raise ConfigError(str(err)) from None
     snrs = tuple(_number("eve_snr_db", v) for v in _list("eve_snr_db", values["eve_snr_db"]))
     seeds = tuple(_int("seeds", v, 0) for v in _list("seeds", values["seeds"]))
-    budgets = {k: _int(k, values[k], 0 if k == "fresh_k" else 1) for k in ("transmissions", "eval_every", "eval_first",
-                                                                           "eval_size",
-                                                                           "num_envs", "fresh_k", "fresh_epochs",
-                                                                           "fresh_limit") if k in values}
+    budgets = {
+        k: _int(k, values[k], 0 if k == "fresh_k" else 1)
+        for k in (
+            "transmissions",
+            "eval_every",
+            "eval_first",
+            "eval_size",
+            "num_envs",
+            "fresh_k",
+            "fresh_epochs",
+            "fresh_limit",
+        )
+        if k in values
+    }
     links = _table("links", values.get("links", {}))
     for ds, path in links.items():
         if ds not in datasets:
@@ -274,7 +324,9 @@ def bench_config(values: dict[str, Any], base: Path | None = None) -> BenchConfi
             entry["agent"] = _resolve_spec(entry["agent"], base, f"defence {name!r}")
         if train is not None:
             if entry.get("kind") != "policy":
-                raise ConfigError(f"defence {name!r}: train_transmissions applies to kind 'policy' (a learning transmitter)")
+                raise ConfigError(
+                    f"defence {name!r}: train_transmissions applies to kind 'policy' (a learning transmitter)"
+                )
             _int(f"defence {name!r}: train_transmissions", train)
             if entry.get("psr_db") is None:
                 raise ConfigError(f"defence {name!r}: a learned transmitter needs psr_db")
@@ -291,12 +343,20 @@ def bench_config(values: dict[str, Any], base: Path | None = None) -> BenchConfi
         entry = _table("an [[agents]] entry", entry)
         bad = sorted(set(entry) - _AGENT_KEYS)
         if bad:
-            raise ConfigError(f"agent entry: unknown key(s) {', '.join(bad)}; allowed: {', '.join(sorted(_AGENT_KEYS))}")
+            raise ConfigError(
+                f"agent entry: unknown key(s) {', '.join(bad)}; allowed: {', '.join(sorted(_AGENT_KEYS))}"
+            )
         name = _name("agent", entry.get("name"), names)
         spec = _resolve_spec(entry.get("agent"), base, f"agent {name!r}")
         _load(spec, "eavesdropper", f"agent {name!r}")
-        agents.append(AgentSpec(name, spec, dict(_table(f"agent {name!r}: args", entry.get("args", {}))),
-                                bool(entry.get("reference", False))))
+        agents.append(
+            AgentSpec(
+                name,
+                spec,
+                dict(_table(f"agent {name!r}: args", entry.get("args", {}))),
+                bool(entry.get("reference", False)),
+            )
+        )
     if sum(a.reference for a in agents) > 1:
         raise ConfigError("at most one agent may be the reference (reference = true)")
     names = set()
@@ -320,16 +380,37 @@ def bench_config(values: dict[str, Any], base: Path | None = None) -> BenchConfi
             _load(tx, "transmitter", what, ("learn",))
         eve = _resolve_spec(entry.get("eavesdropper"), base, what)
         _load(eve, "eavesdropper", what)
-        kw = {k: _int(f"{what}: {k}", entry[k]) for k in ("rounds", "eve_transmissions", "tx_transmissions") if k in entry}
+        kw = {
+            k: _int(f"{what}: {k}", entry[k]) for k in ("rounds", "eve_transmissions", "tx_transmissions") if k in entry
+        }
         if "psr_db" in entry:
             kw["psr_db"] = _number(f"{what}: psr_db", entry["psr_db"])
-        games.append(GameSpec(name, tx, eve, transmitter_args=dict(entry.get("transmitter_args", {})),
-                              eavesdropper_args=dict(entry.get("eavesdropper_args", {})), **kw))
+        games.append(
+            GameSpec(
+                name,
+                tx,
+                eve,
+                transmitter_args=dict(entry.get("transmitter_args", {})),
+                eavesdropper_args=dict(entry.get("eavesdropper_args", {})),
+                **kw,
+            )
+        )
     if games and budgets.get("fresh_k", BenchConfig.fresh_k) == 0:
         raise ConfigError("games end with a fresh-eavesdropper verdict: fresh_k must be >= 1")
     data_root = values.get("data_root")
-    return _check_axes(BenchConfig(tuple(datasets), snrs, seeds, tuple(defences), tuple(agents), tuple(games),
-                                   links=links, data_root=data_root, **budgets))
+    return _check_axes(
+        BenchConfig(
+            tuple(datasets),
+            snrs,
+            seeds,
+            tuple(defences),
+            tuple(agents),
+            tuple(games),
+            links=links,
+            data_root=data_root,
+            **budgets,
+        )
+    )
 
 
 def load_bench_config(path: str | Path) -> BenchConfig:

@@ -83,8 +83,14 @@ class HeldOutSet:
         action = transmitter.act(obs)
         action = action.detach().cpu().numpy() if isinstance(action, torch.Tensor) else np.asarray(action)
         _, reward, _, _, info = self.venv.step(action.astype(np.float32))
-        return HeldOut(obs, info["label"], float(info["legit_correct"].mean()), float(np.nanmean(info["psnr"])),
-                       eve_acc=float(info["eve_correct"].mean()), tx_reward=float(reward.mean()))
+        return HeldOut(
+            obs,
+            info["label"],
+            float(info["legit_correct"].mean()),
+            float(np.nanmean(info["psnr"])),
+            eve_acc=float(info["eve_correct"].mean()),
+            tx_reward=float(reward.mean()),
+        )
 
 
 def eve_accuracy(agent: Any, held: HeldOut) -> float:
@@ -103,8 +109,16 @@ class Meter:
     ``points`` keeps every logged point; ``t`` and ``reward_sum`` count everything since construction.
     """
 
-    def __init__(self, writer: Any, evaluate: Callable[[], dict[str, float]], every: int, *, reward_tag: str,
-                 start: int = 0, first: int | None = None) -> None:
+    def __init__(
+        self,
+        writer: Any,
+        evaluate: Callable[[], dict[str, float]],
+        every: int,
+        *,
+        reward_tag: str,
+        start: int = 0,
+        first: int | None = None,
+    ) -> None:
         self.writer, self.evaluate, self.every, self.reward_tag = writer, evaluate, every, reward_tag
         self.t, self.start, self.reward_sum = 0, start, 0.0
         self.next = min(first or every, every)

@@ -78,15 +78,24 @@ def _store(out: Path, cell: Cell, res: dict) -> dict:
     """Write a finished cell's files, then its result file (the marker of completion)."""
     err_path = cell_path(out, cell.id, error=True)
     if res["status"] != "ok":
-        write_json(err_path, {"id": cell.id, "params": cell.params, "error": res["error"], "traceback": res["traceback"]})
+        write_json(
+            err_path, {"id": cell.id, "params": cell.params, "error": res["error"], "traceback": res["traceback"]}
+        )
         return res
     for run_dir in {(out / name).parent for name in res["files"]}:
         for old in run_dir.glob("events.out.tfevents.*") if run_dir.is_dir() else ():
             old.unlink()  # a cell re-run with new parameters replaces its runs
     for name, data in sorted(res["files"].items()):
         atomic_write(out / name, lambda fh, data=data: fh.write(data))
-    record = {"id": cell.id, "kind": cell.kind, "run": cell.run, "params": cell.params, "result": res["result"],
-              "seconds": res["seconds"], "status": "ok"}
+    record = {
+        "id": cell.id,
+        "kind": cell.kind,
+        "run": cell.run,
+        "params": cell.params,
+        "result": res["result"],
+        "seconds": res["seconds"],
+        "status": "ok",
+    }
     write_json(cell_path(out, cell.id), record)
     err_path.unlink(missing_ok=True)
     return record
@@ -101,7 +110,7 @@ class _Executor:
         self.pool: Any = None
         self.started_ray = False
 
-    def __enter__(self) -> _Executor:  # noqa: PYI034 (typing.Self needs Python 3.11)
+    def __enter__(self) -> _Executor:
         if self.kind == "ray":
             import ray
 
@@ -146,8 +155,17 @@ class _Executor:
                 yield run_cell(cell.to_dict(), self.device)
 
 
-def run_bench(cfg: BenchConfig, out: str | Path, *, executor: str = "local", jobs: int = 1, ray_address: str | None = None,
-              device: str = "cpu", command: str = "", say: Callable[[str], None] = print) -> dict:
+def run_bench(
+    cfg: BenchConfig,
+    out: str | Path,
+    *,
+    executor: str = "local",
+    jobs: int = 1,
+    ray_address: str | None = None,
+    device: str = "cpu",
+    command: str = "",
+    say: Callable[[str], None] = print,
+) -> dict:
     """Run (or resume) the grid of ``cfg`` into ``out`` and write the summary; returns the summary dict
     (``failed`` lists the cells that crashed; they are retried on the next run)."""
     from semgame.bench.summary import write_summary
@@ -162,18 +180,34 @@ def run_bench(cfg: BenchConfig, out: str | Path, *, executor: str = "local", job
         if rec is not None:
             records[cell.id] = rec
     todo = [c for c in cells if c.id not in records]
-    say(f"semgame bench: {len(cells)} cells, {len(cells) - len(todo)} already finished, {len(todo)} to run "
-        f"({executor}{f', {jobs} jobs' if jobs > 1 else ''})")
+    say(
+        f"semgame bench: {len(cells)} cells, {len(cells) - len(todo)} already finished, {len(todo)} to run "
+        f"({executor}{f', {jobs} jobs' if jobs > 1 else ''})"
+    )
     failed: dict[str, str] = {}
     start = time.perf_counter()
     with _Executor(executor, jobs, device, ray_address) as pool:
         for phase in (("defence",), ("eve", "game")):
             _run_phase(pool, [c for c in todo if c.kind in phase], out, records, failed, say)
-    return write_summary(cfg, cells, records, failed, out, {"command": command, "executor": executor, "jobs": jobs,
-                                                            "device": device, "run_seconds": time.perf_counter() - start})
+    return write_summary(
+        cfg,
+        cells,
+        records,
+        failed,
+        out,
+        {
+            "command": command,
+            "executor": executor,
+            "jobs": jobs,
+            "device": device,
+            "run_seconds": time.perf_counter() - start,
+        },
+    )
 
 
-def _run_phase(pool: _Executor, cells: list[Cell], out: Path, records: dict, failed: dict, say: Callable[[str], None]) -> None:
+def _run_phase(
+    pool: _Executor, cells: list[Cell], out: Path, records: dict, failed: dict, say: Callable[[str], None]
+) -> None:
     batch = []
     for cell in cells:
         if cell.needs is not None:
@@ -194,8 +228,16 @@ def _run_phase(pool: _Executor, cells: list[Cell], out: Path, records: dict, fai
             say(f"  FAILED {cell.id}: {res['error']}")
 
 
-def reproduce_section(out: str | Path, *, link: str | Path, seed: int = 0, data_root: str | None = None,
-                      device: str = "cpu", transmissions: int = 32768, say: Callable[[str], None] = print) -> str:
+def reproduce_section(
+    out: str | Path,
+    *,
+    link: str | Path,
+    seed: int = 0,
+    data_root: str | None = None,
+    device: str = "cpu",
+    transmissions: int = 32768,
+    say: Callable[[str], None] = print,
+) -> str:
     """The ``semgame reproduce`` section: supervised vs PPO eavesdroppers under each defence of the quick
     MNIST profile, one seed, on the main job's ``link``, ``transmissions`` intercepted transmissions each
     (learned transmitters learn from as many), no fresh-eavesdropper verdicts (the main job's tables have
@@ -206,22 +248,39 @@ def reproduce_section(out: str | Path, *, link: str | Path, seed: int = 0, data_
     if not QUICK_CONFIG.is_file():
         return f"*The benchmark section needs {QUICK_CONFIG} (a source checkout); skipped.*"
     cfg = load_bench_config(QUICK_CONFIG).select(agents=("supervised", "ppo"), seeds=(seed,), games=())
-    defences = tuple(d if not d.learned else dataclasses.replace(d, train_transmissions=transmissions) for d in cfg.defences)
-    cfg = cfg.replace(links={"mnist": str(link)}, transmissions=transmissions, fresh_k=0, data_root=data_root,
-                      defences=defences)
+    defences = tuple(
+        d if not d.learned else dataclasses.replace(d, train_transmissions=transmissions) for d in cfg.defences
+    )
+    cfg = cfg.replace(
+        links={"mnist": str(link)}, transmissions=transmissions, fresh_k=0, data_root=data_root, defences=defences
+    )
     out = Path(out)
-    summary = run_bench(cfg, out, device=device, say=say,
-                        command="semgame reproduce (bench section: quick profile, agents supervised + ppo)")
-    lines = ["## Eavesdroppers through the game env (`semgame bench`, quick profile)", "",
-             (f"Supervised vs PPO eavesdropper (RL from the 1/0 reward alone) under each defence of "
-             f"`benchmarks/configs/mnist-quick.toml`, on this job's link, seed {seed}, {transmissions:,} intercepted "
-             f"transmissions each, evaluated every {cfg.eval_every:,} on {cfg.eval_size:,} held-out defended test "
-             "transmissions. For the supervised eavesdropper the curve is leakage against its labelled-data budget. "
-             f"TensorBoard: `tensorboard --logdir {out}`."), "",
-             "| defence | agent | final eve acc | to 90 % of supervised | legit acc |", "|---|---|---|---|---|"]
+    summary = run_bench(
+        cfg,
+        out,
+        device=device,
+        say=say,
+        command="semgame reproduce (bench section: quick profile, agents supervised + ppo)",
+    )
+    lines = [
+        "## Eavesdroppers through the game env (`semgame bench`, quick profile)",
+        "",
+        (
+            f"Supervised vs PPO eavesdropper (RL from the 1/0 reward alone) under each defence of "
+            f"`benchmarks/configs/mnist-quick.toml`, on this job's link, seed {seed}, {transmissions:,} intercepted "
+            f"transmissions each, evaluated every {cfg.eval_every:,} on {cfg.eval_size:,} held-out defended test "
+            "transmissions. For the supervised eavesdropper the curve is leakage against its labelled-data budget. "
+            f"TensorBoard: `tensorboard --logdir {out}`."
+        ),
+        "",
+        "| defence | agent | final eve acc | to 90 % of supervised | legit acc |",
+        "|---|---|---|---|---|",
+    ]
     for r in summary["eve_rows"]:
-        lines.append(f"| {r['defence']} | {r['agent']} | {r['final_eve_acc_mean']:.3f} | "
-                     f"{reach_text(r['reach_90']) if 'reach_90' in r else '–'} | {r['legit_acc']:.3f} |")
+        lines.append(
+            f"| {r['defence']} | {r['agent']} | {r['final_eve_acc_mean']:.3f} | "
+            f"{reach_text(r['reach_90']) if 'reach_90' in r else '–'} | {r['legit_acc']:.3f} |"
+        )
     if summary["failed"]:
         lines += ["", "Failed cells: " + ", ".join(f"`{c}` ({e})" for c, e in sorted(summary["failed"].items()))]
     lines += [""] + [f"![{p}]({out.name}/{p})" for p in summary["plots"]]

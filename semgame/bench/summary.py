@@ -68,16 +68,27 @@ def _groups(cells: list[Cell], records: dict[str, dict], kind: str, key) -> dict
 
 
 def _eve_rows(cfg: BenchConfig, cells: list[Cell], records: dict) -> tuple[list[dict], dict]:
-    groups = _groups(cells, records, "eve", lambda p: (p["dataset"], p["defence"]["name"], p["agent"]["name"], p["eve_snr_db"]))
+    groups = _groups(
+        cells, records, "eve", lambda p: (p["dataset"], p["defence"]["name"], p["agent"]["name"], p["eve_snr_db"])
+    )
     ref = cfg.reference
     rows, timings = [], {}
     for (ds, defence, agent, snr), recs in groups.items():
         finals = [r["result"]["final_eve_acc"] for r in recs]
-        row = {"dataset": ds, "defence": defence, "agent": agent, "eve_snr_db": snr, "seeds": [r["params"]["seed"] for r in recs],
-               "final_eve_acc_mean": _mean_std(finals)[0], "final_eve_acc_std": _mean_std(finals)[1],
-               "final_eve_acc": finals, "legit_acc": _mean_std([r["result"]["legit_acc"] for r in recs])[0],
-               "legit_psnr": _mean_std([r["result"]["legit_psnr"] for r in recs])[0], "chance": recs[0]["result"]["chance"],
-               "transmissions": recs[0]["result"]["transmissions"]}
+        row = {
+            "dataset": ds,
+            "defence": defence,
+            "agent": agent,
+            "eve_snr_db": snr,
+            "seeds": [r["params"]["seed"] for r in recs],
+            "final_eve_acc_mean": _mean_std(finals)[0],
+            "final_eve_acc_std": _mean_std(finals)[1],
+            "final_eve_acc": finals,
+            "legit_acc": _mean_std([r["result"]["legit_acc"] for r in recs])[0],
+            "legit_psnr": _mean_std([r["result"]["legit_psnr"] for r in recs])[0],
+            "chance": recs[0]["result"]["chance"],
+            "transmissions": recs[0]["result"]["transmissions"],
+        }
         ref_recs = groups.get((ds, defence, ref.name, snr)) if ref else None
         if ref_recs:
             ref_final = _mean_std([r["result"]["final_eve_acc"] for r in ref_recs])[0]
@@ -87,7 +98,10 @@ def _eve_rows(cfg: BenchConfig, cells: list[Cell], records: dict) -> tuple[list[
         rows.append(row)
         timings["/".join([ds, defence, agent, f"eve{snr:g}dB"])] = {
             "wall_s": [r["result"]["wall_s"] for r in recs],
-            "transmissions_per_s": [statistics.fmean([p[tags.TRANSMISSIONS_PER_S] for p in r["result"]["points"]]) for r in recs]}
+            "transmissions_per_s": [
+                statistics.fmean([p[tags.TRANSMISSIONS_PER_S] for p in r["result"]["points"]]) for r in recs
+            ],
+        }
     return rows, timings
 
 
@@ -99,13 +113,25 @@ def _defence_rows(cells: list[Cell], records: dict) -> list[dict]:
         if not vs:
             continue
         fresh = [a for v in vs for a in v["fresh_eve_accs"]]
-        rows.append({"dataset": ds, "defence": defence, "eve_snr_db": snr, "kind": vs[0]["kind"], "psr_db": vs[0]["psr_db"],
-                     "legit_acc": _mean_std([v["legit_acc"] for v in vs])[0], "legit_psnr": _mean_std([v["legit_psnr"] for v in vs])[0],
-                     "in_loop_eve_acc": _mean_std([v["in_loop_eve_acc"] for v in vs])[0],
-                     "transfer_eve_acc": _mean_std([v["transfer_eve_acc"] for v in vs])[0],
-                     "fresh_eve_mean": _mean_std(fresh)[0], "fresh_eve_std": _mean_std(fresh)[1], "fresh_eve_accs": fresh,
-                     "fresh_k": len(vs[0]["fresh_eve_accs"]), "seeds": [r["params"]["seed"] for r in recs],
-                     "tx_power": vs[0]["tx_power"]})
+        rows.append(
+            {
+                "dataset": ds,
+                "defence": defence,
+                "eve_snr_db": snr,
+                "kind": vs[0]["kind"],
+                "psr_db": vs[0]["psr_db"],
+                "legit_acc": _mean_std([v["legit_acc"] for v in vs])[0],
+                "legit_psnr": _mean_std([v["legit_psnr"] for v in vs])[0],
+                "in_loop_eve_acc": _mean_std([v["in_loop_eve_acc"] for v in vs])[0],
+                "transfer_eve_acc": _mean_std([v["transfer_eve_acc"] for v in vs])[0],
+                "fresh_eve_mean": _mean_std(fresh)[0],
+                "fresh_eve_std": _mean_std(fresh)[1],
+                "fresh_eve_accs": fresh,
+                "fresh_k": len(vs[0]["fresh_eve_accs"]),
+                "seeds": [r["params"]["seed"] for r in recs],
+                "tx_power": vs[0]["tx_power"],
+            }
+        )
     return rows
 
 
@@ -119,12 +145,21 @@ def _game_rows(cells: list[Cell], records: dict) -> list[dict]:
             rs = [r["result"]["rounds"][i] for r in recs]
             per_round.append({k: _mean_std([x[k] for x in rs])[0] for k in rs[0] if k != "round"} | {"round": i + 1})
         fresh = [a for r in recs for a in r["result"]["verdict"]["fresh_eve_accs"]]
-        rows.append({"dataset": ds, "game": game, "eve_snr_db": snr, "seeds": [r["params"]["seed"] for r in recs],
-                     "rounds": per_round, "in_loop_eve_acc": _mean_std([r["result"]["in_loop_eve_acc"] for r in recs])[0],
-                     "fresh_eve_mean": _mean_std(fresh)[0], "fresh_eve_std": _mean_std(fresh)[1],
-                     "legit_acc": _mean_std([r["result"]["legit_acc"] for r in recs])[0],
-                     "transmitter": _relative(recs[0]["params"]["game"]["transmitter"]),
-                     "eavesdropper": _relative(recs[0]["params"]["game"]["eavesdropper"])})
+        rows.append(
+            {
+                "dataset": ds,
+                "game": game,
+                "eve_snr_db": snr,
+                "seeds": [r["params"]["seed"] for r in recs],
+                "rounds": per_round,
+                "in_loop_eve_acc": _mean_std([r["result"]["in_loop_eve_acc"] for r in recs])[0],
+                "fresh_eve_mean": _mean_std(fresh)[0],
+                "fresh_eve_std": _mean_std(fresh)[1],
+                "legit_acc": _mean_std([r["result"]["legit_acc"] for r in recs])[0],
+                "transmitter": _relative(recs[0]["params"]["game"]["transmitter"]),
+                "eavesdropper": _relative(recs[0]["params"]["game"]["eavesdropper"]),
+            }
+        )
     return rows
 
 
@@ -134,11 +169,8 @@ def _show(spec: Any) -> str:
         return str(spec)
     target, attr = spec.rsplit(":", 1)
     path = Path(target)
-    if path.is_absolute():
-        try:
-            target = str(path.relative_to(Path.cwd()))
-        except ValueError:
-            pass
+    if path.is_absolute() and path.is_relative_to(Path.cwd()):
+        target = str(path.relative_to(Path.cwd()))
     return f"{target}:{attr}"
 
 
@@ -172,15 +204,30 @@ def _plot(cfg: BenchConfig, cells: list[Cell], records: dict, defence_rows: list
         for snr in cfg.eve_snr_db:
             n = len(cfg.defences)
             cols = min(n, 3)
-            fig, axes = plt.subplots((n + cols - 1) // cols, cols, figsize=(5 * cols, 3.8 * ((n + cols - 1) // cols)),
-                                     squeeze=False, sharey=True)
+            fig, axes = plt.subplots(
+                (n + cols - 1) // cols,
+                cols,
+                figsize=(5 * cols, 3.8 * ((n + cols - 1) // cols)),
+                squeeze=False,
+                sharey=True,
+            )
             drawn = False
             for ax, d in zip(axes.flat, cfg.defences):
                 chance = None
                 for i, a in enumerate(cfg.agents):
-                    curves = [records[c.id]["result"] for c in cells if c.kind == "eve" and c.id in records and
-                              (c.params["dataset"], c.params["defence"]["name"], c.params["agent"]["name"], c.params["eve_snr_db"])
-                              == (ds, d.name, a.name, snr)]
+                    curves = [
+                        records[c.id]["result"]
+                        for c in cells
+                        if c.kind == "eve"
+                        and c.id in records
+                        and (
+                            c.params["dataset"],
+                            c.params["defence"]["name"],
+                            c.params["agent"]["name"],
+                            c.params["eve_snr_db"],
+                        )
+                        == (ds, d.name, a.name, snr)
+                    ]
                     if not curves:
                         continue
                     chance = curves[0]["chance"]
@@ -203,8 +250,11 @@ def _plot(cfg: BenchConfig, cells: list[Cell], records: dict, defence_rows: list
                 ax.set_visible(False)
             axes[0, 0].set_ylabel("eavesdropper accuracy (held-out)")
             axes[0, 0].legend(fontsize=7, loc="best")
-            fig.suptitle(f"{ds}, eavesdropper SNR {snr:g} dB: accuracy vs intercepted transmissions "
-                         f"(band: min-max over {len(cfg.seeds)} seeds)", fontsize=10)
+            fig.suptitle(
+                f"{ds}, eavesdropper SNR {snr:g} dB: accuracy vs intercepted transmissions "
+                f"(band: min-max over {len(cfg.seeds)} seeds)",
+                fontsize=10,
+            )
             fig.tight_layout()
             if drawn:
                 name = f"eve_acc_{ds}_eve{snr:g}dB.png"
@@ -222,44 +272,96 @@ def _schedule(cfg: BenchConfig) -> str:
     return (f"after {', '.join(early)} and then " if early else "") + f"every {cfg.eval_every:,}"
 
 
-def _markdown(cfg: BenchConfig, eve_rows: list[dict], timings: dict, defence_rows: list[dict], game_rows: list[dict],
-              failed: dict[str, str], plots: list[str], meta: dict) -> str:
+def _markdown(
+    cfg: BenchConfig,
+    eve_rows: list[dict],
+    timings: dict,
+    defence_rows: list[dict],
+    game_rows: list[dict],
+    failed: dict[str, str],
+    plots: list[str],
+    meta: dict,
+) -> str:
     ref = cfg.reference
-    lines = ["# semgame bench", "", f"Command: `{meta['command']}`" if meta.get("command") else "", "",
-             (f"Grid: datasets {list(cfg.datasets)}, eavesdropper SNR {list(cfg.eve_snr_db)} dB, seeds {list(cfg.seeds)}; "
-             f"{cfg.transmissions:,} intercepted transmissions per eavesdropper, evaluated {_schedule(cfg)} on "
-             f"{cfg.eval_size:,} held-out defended test transmissions; fresh eavesdroppers: K={cfg.fresh_k}, "
-             f"{cfg.fresh_epochs} epochs on {cfg.fresh_limit:,} recorded defended training transmissions. Executor "
-             f"{meta['executor']}, device {meta['device']}, torch threads 1, {meta['machine']}. Accuracies are "
-             "fractions; mean ± std over seeds."), "", "## Eavesdroppers", ""]
+    lines = [
+        "# semgame bench",
+        "",
+        f"Command: `{meta['command']}`" if meta.get("command") else "",
+        "",
+        (
+            f"Grid: datasets {list(cfg.datasets)}, eavesdropper SNR {list(cfg.eve_snr_db)} dB, "
+            f"seeds {list(cfg.seeds)}; "
+            f"{cfg.transmissions:,} intercepted transmissions per eavesdropper, evaluated {_schedule(cfg)} on "
+            f"{cfg.eval_size:,} held-out defended test transmissions; fresh eavesdroppers: K={cfg.fresh_k}, "
+            f"{cfg.fresh_epochs} epochs on {cfg.fresh_limit:,} recorded defended training transmissions. Executor "
+            f"{meta['executor']}, device {meta['device']}, torch threads 1, {meta['machine']}. Accuracies are "
+            "fractions; mean ± std over seeds."
+        ),
+        "",
+        "## Eavesdroppers",
+        "",
+    ]
     ref_txt = f" of the reference `{ref.name}`" if ref else ""
-    lines += [(f"| dataset | defence | agent | eve SNR (dB) | final eve acc | to 50 %{ref_txt} | to 90 %{ref_txt} | legit acc | "
-              "legit PSNR (dB) | wall (s) |"), "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        (
+            f"| dataset | defence | agent | eve SNR (dB) | final eve acc | to 50 %{ref_txt} | to 90 %{ref_txt} | "
+            "legit acc | "
+            "legit PSNR (dB) | wall (s) |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in eve_rows:
         t = timings["/".join([r["dataset"], r["defence"], r["agent"], f"eve{r['eve_snr_db']:g}dB"])]
-        lines.append(f"| {r['dataset']} | {r['defence']} | {r['agent']} | {r['eve_snr_db']:g} | {_pm(r['final_eve_acc'])} | "
-                     f"{reach_text(r['reach_50']) if 'reach_50' in r else '–'} | "
-                     f"{reach_text(r['reach_90']) if 'reach_90' in r else '–'} | {_fmt(r['legit_acc'])} | "
-                     f"{_fmt(r['legit_psnr'], 2)} | {_pm(t['wall_s'], '{:.0f}')} |")
+        lines.append(
+            f"| {r['dataset']} | {r['defence']} | {r['agent']} | {r['eve_snr_db']:g} | {_pm(r['final_eve_acc'])} | "
+            f"{reach_text(r['reach_50']) if 'reach_50' in r else '–'} | "
+            f"{reach_text(r['reach_90']) if 'reach_90' in r else '–'} | {_fmt(r['legit_acc'])} | "
+            f"{_fmt(r['legit_psnr'], 2)} | {_pm(t['wall_s'], '{:.0f}')} |"
+        )
     if defence_rows:
-        lines += ["", "## Defences, judged by fresh eavesdroppers", "",
-                  "| dataset | defence | eve SNR (dB) | legit acc | legit PSNR (dB) | in-loop eve | fresh eve mean ± std | tx power |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Defences, judged by fresh eavesdroppers",
+            "",
+            "| dataset | defence | eve SNR (dB) | legit acc | legit PSNR (dB) | in-loop eve | fresh eve mean ± std "
+            "| tx power |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for r in defence_rows:
-            lines.append(f"| {r['dataset']} | {r['defence']} | {r['eve_snr_db']:g} | {_fmt(r['legit_acc'])} | "
-                         f"{_fmt(r['legit_psnr'], 2)} | {_fmt(r['in_loop_eve_acc'])} | {_fmt(r['fresh_eve_mean'])} ± "
-                         f"{_fmt(r['fresh_eve_std'])} | {r['tx_power']:.2f} |")
-        lines += ["", ("*in-loop*: the eavesdropper the defence was crafted or learnt against (the link's own); *fresh*: "
-                  "trained from scratch against the frozen defence.")]
+            lines.append(
+                f"| {r['dataset']} | {r['defence']} | {r['eve_snr_db']:g} | {_fmt(r['legit_acc'])} | "
+                f"{_fmt(r['legit_psnr'], 2)} | {_fmt(r['in_loop_eve_acc'])} | {_fmt(r['fresh_eve_mean'])} ± "
+                f"{_fmt(r['fresh_eve_std'])} | {r['tx_power']:.2f} |"
+            )
+        lines += [
+            "",
+            (
+                "*in-loop*: the eavesdropper the defence was crafted or learnt against (the link's own); *fresh*: "
+                "trained from scratch against the frozen defence."
+            ),
+        ]
     for g in game_rows:
-        lines += ["", f"## Game `{g['game']}` ({g['dataset']}, eve SNR {g['eve_snr_db']:g} dB, seeds {g['seeds']})", "",
-                  f"Transmitter `{g['transmitter']}` vs eavesdropper `{g['eavesdropper']}`.", "",
-                  "| round | eve acc after eve adapts | eve acc after tx adapts | legit acc | tx reward |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"## Game `{g['game']}` ({g['dataset']}, eve SNR {g['eve_snr_db']:g} dB, seeds {g['seeds']})",
+            "",
+            f"Transmitter `{g['transmitter']}` vs eavesdropper `{g['eavesdropper']}`.",
+            "",
+            "| round | eve acc after eve adapts | eve acc after tx adapts | legit acc | tx reward |",
+            "|---|---|---|---|---|",
+        ]
         for r in g["rounds"]:
-            lines.append(f"| {r['round']} | {_fmt(r['eve_acc_after_eve'])} | {_fmt(r['eve_acc_after_tx'])} | "
-                         f"{_fmt(r['legit_acc'])} | {_fmt(r['tx_reward'])} |")
-        lines += ["", (f"Verdict: in-loop eavesdropper {_fmt(g['in_loop_eve_acc'])}, fresh eavesdroppers "
-                  f"{_fmt(g['fresh_eve_mean'])} ± {_fmt(g['fresh_eve_std'])}, legit {_fmt(g['legit_acc'])}.")]
+            lines.append(
+                f"| {r['round']} | {_fmt(r['eve_acc_after_eve'])} | {_fmt(r['eve_acc_after_tx'])} | "
+                f"{_fmt(r['legit_acc'])} | {_fmt(r['tx_reward'])} |"
+            )
+        lines += [
+            "",
+            (
+                f"Verdict: in-loop eavesdropper {_fmt(g['in_loop_eve_acc'])}, fresh eavesdroppers "
+                f"{_fmt(g['fresh_eve_mean'])} ± {_fmt(g['fresh_eve_std'])}, legit {_fmt(g['legit_acc'])}."
+            ),
+        ]
     if failed:
         lines += ["", "## Failed cells (rerun the command to retry them)", ""]
         lines += [f"- `{cid}`: {err}" for cid, err in sorted(failed.items())]
@@ -267,20 +369,34 @@ def _markdown(cfg: BenchConfig, eve_rows: list[dict], timings: dict, defence_row
     return "\n".join(lines) + "\n"
 
 
-def write_summary(cfg: BenchConfig, cells: list[Cell], records: dict[str, dict], failed: dict[str, str], out: Path,
-                  meta: dict) -> dict:
+def write_summary(
+    cfg: BenchConfig, cells: list[Cell], records: dict[str, dict], failed: dict[str, str], out: Path, meta: dict
+) -> dict:
     """Write ``summary.md``, ``summary.json`` and the plots into ``out``; returns the summary dict."""
     import torch
 
-    meta = {**meta, "machine": f"{platform.machine()} {platform.processor() or ''}".strip()
-            + f", {_cpus()} CPU core(s) available to the process",
-            "torch": torch.__version__, "python": platform.python_version()}
+    meta = {
+        **meta,
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip()
+        + f", {_cpus()} CPU core(s) available to the process",
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
     eve_rows, timings = _eve_rows(cfg, cells, records)
     defence_rows = _defence_rows(cells, records)
     game_rows = _game_rows(cells, records)
     plots = _plot(cfg, cells, records, defence_rows, out)
-    summary = {"config": _relative(cfg.to_dict()), "eve_rows": eve_rows, "defence_rows": defence_rows, "game_rows": game_rows,
-               "failed": failed, "finished": sorted(records), "plots": plots, "timings": timings, "meta": meta}
+    summary = {
+        "config": _relative(cfg.to_dict()),
+        "eve_rows": eve_rows,
+        "defence_rows": defence_rows,
+        "game_rows": game_rows,
+        "failed": failed,
+        "finished": sorted(records),
+        "plots": plots,
+        "timings": timings,
+        "meta": meta,
+    }
     write_json(out / "summary.json", summary)
     write_text(out / "summary.md", _markdown(cfg, eve_rows, timings, defence_rows, game_rows, failed, plots, meta))
     return summary

@@ -104,7 +104,8 @@ class SemComVectorEnv(VectorEnv):
         self.game.set_eavesdropper(agent)
 
     def set_defence(self, defence: Any) -> None:
-        """Replace the defence of every sub-env (a config, a Defence, a Transmitter policy or ``None``), between rollouts."""
+        """Replace the defence of every sub-env (a config, a Defence, a Transmitter policy or ``None``);
+        call between rollouts."""
         self.game.set_defence(defence)
 
     # -- helpers --------------------------------------------------------------------------------

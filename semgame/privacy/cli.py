@@ -95,7 +95,8 @@ def cmd_eval_fresh(args: argparse.Namespace) -> int:
         link.channel.awgn.snr_db = args.snr_db
     train, test = load_data(cfg)
     tr, te = encode(link, train), encode(link, test)
-    defence = build_defence(spec, DefenceContext(link=link, surrogate=eve, fit_data=lambda: (tr.x, tr.labels), seed=cfg.seed))
+    ctx = DefenceContext(link=link, surrogate=eve, fit_data=lambda: (tr.x, tr.labels), seed=cfg.seed)
+    defence = build_defence(spec, ctx)
     und = new_eavesdropper(cfg, snr, eve_seed(cfg.seed, UNDEFENDED_EVE), device)
     fit_eavesdropper(und, lambda a, b: a, torch.utils.data.TensorDataset(tr.x, tr.labels), epochs=args.fresh_epochs,
                      lr=cfg.lr, batch_size=cfg.batch_size, seed=eve_seed(cfg.seed, UNDEFENDED_EVE), device=device)

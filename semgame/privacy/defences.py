@@ -23,7 +23,8 @@ built from the same config and seed are identical; one env reset twice with the 
 images and channel draws but not a keyed mask.
 
 **Config.** :func:`build_defence` turns a config into a defence: ``None`` or ``{kind = "none"}``
-(undefended), ``{kind = "keyed", psr_db = 10, key = "...", power = "add"}``, ``{kind = "rotation", key = "...", rounds = 3}``,
+(undefended), ``{kind = "keyed", psr_db = 10, key = "...", power = "add"}``,
+``{kind = "rotation", key = "...", rounds = 3}``,
 ``{kind = "adversarial", psr_db = -10, method = "pgd", scope = "per_sample", objective = "cooperative"}``,
 ``{kind = "policy", agent = "path/to/file.py:Class", psr_db = -10}`` (any
 :class:`~semgame.protocols.Transmitter` policy; a policy *object* works too), or a ready
@@ -70,7 +71,6 @@ from semgame.config import ConfigError
 from semgame.link import SemanticLink
 from semgame.privacy.keyed import KeyedPerturbation
 from semgame.privacy.keystream import key_bytes
-from semgame.privacy.rotation import KeyedRotation
 from semgame.privacy.perturbation import (
     METHODS,
     OBJECTIVES,
@@ -81,6 +81,7 @@ from semgame.privacy.perturbation import (
     check_mu,
     check_psr,
 )
+from semgame.privacy.rotation import KeyedRotation
 from semgame.seeds import Stream, seeded_generator
 
 __all__ = [
@@ -217,12 +218,16 @@ class AdversarialDefence(Defence):
 
     kind = "adversarial"
 
-    def __init__(self, pert: AdversarialPerturbation, name: str | None = None, receiver: nn.Module | None = None) -> None:
+    def __init__(
+        self, pert: AdversarialPerturbation, name: str | None = None, receiver: nn.Module | None = None
+    ) -> None:
         self.pert, self.budget = pert, pert.budget
         self.psr_db = pert.psr_db
         self._receiver = receiver
-        self.name = name or (f"{pert.method}-{pert.scope}-{pert.objective} PSR {pert.psr_db:+g} dB"
-                             + (" (legit fine-tuned)" if receiver is not None else ""))
+        self.name = name or (
+            f"{pert.method}-{pert.scope}-{pert.objective} PSR {pert.psr_db:+g} dB"
+            + (" (legit fine-tuned)" if receiver is not None else "")
+        )
 
     def transmit(self, x: Tensor, labels: Tensor, nonces: Tensor) -> Tensor:
         gen = seeded_generator(int(nonces[0]) if len(nonces) else 0, Stream.ADVERSARIAL_CRAFT, device=x.device)
@@ -236,8 +241,13 @@ class AdversarialDefence(Defence):
 
     def describe(self) -> dict:
         d = super().describe()
-        d.update(method=self.pert.method, scope=self.pert.scope, objective=self.pert.objective,
-                 mu=self.pert.mu, legit_finetuned=self._receiver is not None)
+        d.update(
+            method=self.pert.method,
+            scope=self.pert.scope,
+            objective=self.pert.objective,
+            mu=self.pert.mu,
+            legit_finetuned=self._receiver is not None,
+        )
         return d
 
 
@@ -260,8 +270,9 @@ class PolicyDefence(Defence):
 
     kind = "policy"
 
-    def __init__(self, policy: Any, psr_db: float, *, include_label: bool = False, num_classes: int = 10,
-                 name: str | None = None) -> None:
+    def __init__(
+        self, policy: Any, psr_db: float, *, include_label: bool = False, num_classes: int = 10, name: str | None = None
+    ) -> None:
         from semgame.protocols import Transmitter, check_agent
 
         self.policy = check_agent(policy, Transmitter)
@@ -280,8 +291,10 @@ class PolicyDefence(Defence):
         n, d = x.shape[0], 2 * x.shape[1]
         name = type(agent).__name__
         if tuple(a.shape) != (n, d) or not a.dtype.is_floating_point:
-            raise ValueError(f"transmitter {name}.act must return float perturbations of shape ({n}, {d}), "
-                             f"got {tuple(a.shape)} {a.dtype}")
+            raise ValueError(
+                f"transmitter {name}.act must return float perturbations of shape ({n}, {d}), "
+                f"got {tuple(a.shape)} {a.dtype}"
+            )
         if bool(torch.isnan(a).any()) or bool((a.abs() > 1).any()):
             raise ValueError(f"transmitter {name}.act returned NaN or values outside [-1, 1]")
         return self.budget.send(x, self.budget.box(a, x))
@@ -330,6 +343,7 @@ def register_defence(kind: str, *, keys: Mapping[str, Any], check: Callable[[dic
     ``cfg`` holds every key (defaults filled in) plus ``name`` (``None`` unless given); ``check(cfg)``
     validates values without building anything (raise :class:`ConfigError`).
     """
+
     def deco(build: Callable[[dict, DefenceContext], Defence]) -> Callable[[dict, DefenceContext], Defence]:
         DEFENCES[kind] = DefenceKind(dict(keys), check or (lambda cfg: None), build)
         return build
@@ -385,18 +399,41 @@ def _check_adversarial(cfg: dict) -> None:
         _int_at_least("adversarial", key, cfg[key], 1)
 
 
-@register_defence("adversarial", keys={"psr_db": REQUIRED, "method": "pgd", "scope": "per_sample", "objective": "cooperative",
-                                       "mu": 1.0, "steps": 10, "eot": 1, "power": "add", "fit_epochs": 1},
-                  check=_check_adversarial)
+@register_defence(
+    "adversarial",
+    keys={
+        "psr_db": REQUIRED,
+        "method": "pgd",
+        "scope": "per_sample",
+        "objective": "cooperative",
+        "mu": 1.0,
+        "steps": 10,
+        "eot": 1,
+        "power": "add",
+        "fit_epochs": 1,
+    },
+    check=_check_adversarial,
+)
 def _adversarial(cfg: dict, ctx: DefenceContext) -> Defence:
     if ctx.surrogate is None:
-        raise ConfigError("defence 'adversarial' needs a surrogate eavesdropper: use a link that carries its "
-                          "eavesdropper (shipped weights or a run folder) or pass an AdversarialDefence object")
+        raise ConfigError(
+            "defence 'adversarial' needs a surrogate eavesdropper: use a link that carries its "
+            "eavesdropper (shipped weights or a run folder) or pass an AdversarialDefence object"
+        )
     if cfg["objective"] == "cooperative" and ctx.link is None:
         raise ConfigError("defence 'adversarial' with objective 'cooperative' needs the legitimate link")
-    pert = AdversarialPerturbation(ctx.surrogate, float(cfg["psr_db"]), method=cfg["method"], scope=cfg["scope"],
-                                   objective=cfg["objective"], legit=ctx.link, mu=float(cfg["mu"]), steps=cfg["steps"],
-                                   eot=cfg["eot"], power=cfg["power"])
+    pert = AdversarialPerturbation(
+        ctx.surrogate,
+        float(cfg["psr_db"]),
+        method=cfg["method"],
+        scope=cfg["scope"],
+        objective=cfg["objective"],
+        legit=ctx.link,
+        mu=float(cfg["mu"]),
+        steps=cfg["steps"],
+        eot=cfg["eot"],
+        power=cfg["power"],
+    )
     if cfg["scope"] == "universal":
         if ctx.fit_data is None:
             raise ConfigError("defence 'adversarial' with scope 'universal' needs training waveforms to fit on")
@@ -418,8 +455,9 @@ def _check_policy(cfg: dict) -> None:
         raise ConfigError(f"defence 'policy': {err}") from None
 
 
-@register_defence("policy", keys={"agent": REQUIRED, "args": {}, "psr_db": None, "include_label": False},
-                  check=_check_policy)
+@register_defence(
+    "policy", keys={"agent": REQUIRED, "args": {}, "psr_db": None, "include_label": False}, check=_check_policy
+)
 def _policy(cfg: dict, ctx: DefenceContext) -> Defence:
     from semgame.protocols import Transmitter, make_agent
 
@@ -437,7 +475,7 @@ def check_defence_config(config: Mapping[str, Any]) -> dict:
     """Validate a defence config (kind, keys, values; nothing is built) and return it with defaults
     filled in; one-line :class:`ConfigError` on any problem."""
     if not isinstance(config, Mapping):
-        raise ConfigError(f"a defence config must be a table like {{kind = \"keyed\", psr_db = 10}}, got {config!r}")
+        raise ConfigError(f'a defence config must be a table like {{kind = "keyed", psr_db = 10}}, got {config!r}')
     kind = config.get("kind")
     if kind not in DEFENCES:
         raise ConfigError(f"unknown defence kind {kind!r}; expected one of {', '.join(DEFENCES)}")
@@ -476,8 +514,10 @@ def build_defence(config: Any, ctx: DefenceContext | None = None) -> Defence:
             raise ConfigError("a Transmitter policy as a defence needs a PSR budget (psr_db)")
         return PolicyDefence(config, ctx.psr_db, include_label=ctx.include_label, num_classes=ctx.num_classes)
     if not isinstance(config, Mapping):
-        raise ConfigError("defence must be None, a config like {'kind': 'keyed', 'psr_db': 10}, a Defence or a "
-                          f"Transmitter policy; got {type(config).__name__}")
+        raise ConfigError(
+            "defence must be None, a config like {'kind': 'keyed', 'psr_db': 10}, a Defence or a "
+            f"Transmitter policy; got {type(config).__name__}"
+        )
     cfg = check_defence_config(config)
     return DEFENCES[cfg["kind"]].build(cfg, ctx)
 

@@ -11,7 +11,8 @@ purpose ``"mask"``), so every sample of the transmission has ``||p||^2 = rho * k
 (``[batch]`` nonces for a batch); a nonce must never repeat under a key (a repeated nonce repeats the
 mask: the difference of the two transmissions is then mask-free).
 
-**Transmission.** ``x_tx = c (x + p)`` (:class:`~semgame.privacy.perturbation.PSRBudget`) with ``c = 1`` (``power="add"``, default) or
+**Transmission.** ``x_tx = c (x + p)`` (:class:`~semgame.privacy.perturbation.PSRBudget`) with
+``c = 1`` (``power="add"``, default) or
 ``c = 1 / sqrt(1 + rho)`` (``power="fixed"``), see :mod:`semgame.privacy.perturbation`.
 
 **Removal.** The legitimate channel gives ``y_raw = h x_tx + n``. The receiver knows ``h`` (its CSI),
