@@ -231,7 +231,6 @@ def _run_phase(
 def reproduce_section(
     out: str | Path,
     *,
-    link: str | Path,
     seed: int = 0,
     data_root: str | None = None,
     device: str = "cpu",
@@ -239,11 +238,12 @@ def reproduce_section(
     say: Callable[[str], None] = print,
 ) -> str:
     """The ``semgame reproduce`` section: supervised vs PPO eavesdroppers under each defence of the quick
-    MNIST profile, one seed, on the main job's ``link``, ``transmissions`` intercepted transmissions each
-    (learned transmitters learn from as many), no fresh-eavesdropper verdicts (the main job's tables have
-    them), into ``out``. Returns markdown."""
+    MNIST profile (its link: the shipped weights, whose eavesdropper is the adversarial defence's
+    surrogate), one seed, ``transmissions`` intercepted transmissions each (learned transmitters learn
+    from as many), no fresh-eavesdropper verdicts (the main job's tables have them), into ``out``.
+    Returns markdown."""
     from semgame.bench.config import load_bench_config
-    from semgame.bench.summary import reach_text
+    from semgame.bench.summary import reach_text, schedule
 
     if not QUICK_CONFIG.is_file():
         return f"*The benchmark section needs {QUICK_CONFIG} (a source checkout); skipped.*"
@@ -251,9 +251,7 @@ def reproduce_section(
     defences = tuple(
         d if not d.learned else dataclasses.replace(d, train_transmissions=transmissions) for d in cfg.defences
     )
-    cfg = cfg.replace(
-        links={"mnist": str(link)}, transmissions=transmissions, fresh_k=0, data_root=data_root, defences=defences
-    )
+    cfg = cfg.replace(transmissions=transmissions, fresh_k=0, data_root=data_root, defences=defences)
     out = Path(out)
     summary = run_bench(
         cfg,
@@ -266,10 +264,11 @@ def reproduce_section(
         "## Eavesdroppers through the game env (`semgame bench`, quick profile)",
         "",
         (
-            f"Supervised vs PPO eavesdropper (RL from the 1/0 reward alone) under each defence of "
-            f"`benchmarks/configs/mnist-quick.toml`, on this job's link, seed {seed}, {transmissions:,} intercepted "
-            f"transmissions each, evaluated every {cfg.eval_every:,} on {cfg.eval_size:,} held-out defended test "
-            "transmissions. For the supervised eavesdropper the curve is leakage against its labelled-data budget. "
+            "Supervised vs PPO eavesdropper (RL from the 1/0 reward alone) under each defence of "
+            "`benchmarks/configs/mnist-quick.toml` (its link: the shipped MNIST weights, not this job's), "
+            f"seed {seed}, {transmissions:,} intercepted transmissions each, evaluated {schedule(cfg)} on "
+            f"{cfg.eval_size:,} held-out defended test transmissions. For the supervised eavesdropper the curve "
+            "is leakage against its labelled-data budget. "
             f"TensorBoard: `tensorboard --logdir {out}`."
         ),
         "",

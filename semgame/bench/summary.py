@@ -55,7 +55,7 @@ def reach_text(steps: list[int | None]) -> str:
     if not got:
         return "never"
     m, s = _mean_std([float(x) for x in got])
-    text = f"{m:,.0f} ± {s:,.0f}"
+    text = f"{m:,.0f} ± {s:,.0f}" if len(steps) > 1 else f"{m:,.0f}"
     return text if len(got) == len(steps) else f"{text} ({len(got)}/{len(steps)} seeds)"
 
 
@@ -264,7 +264,8 @@ def _plot(cfg: BenchConfig, cells: list[Cell], records: dict, defence_rows: list
     return files
 
 
-def _schedule(cfg: BenchConfig) -> str:
+def schedule(cfg: BenchConfig) -> str:
+    """When eavesdroppers are evaluated, in words ("after 256, 512, 1,024 and then every 2,048")."""
     early, t = [], cfg.eval_first
     while t and t < cfg.eval_every:
         early.append(f"{t:,}")
@@ -291,7 +292,7 @@ def _markdown(
         (
             f"Grid: datasets {list(cfg.datasets)}, eavesdropper SNR {list(cfg.eve_snr_db)} dB, "
             f"seeds {list(cfg.seeds)}; "
-            f"{cfg.transmissions:,} intercepted transmissions per eavesdropper, evaluated {_schedule(cfg)} on "
+            f"{cfg.transmissions:,} intercepted transmissions per eavesdropper, evaluated {schedule(cfg)} on "
             f"{cfg.eval_size:,} held-out defended test transmissions; fresh eavesdroppers: K={cfg.fresh_k}, "
             f"{cfg.fresh_epochs} epochs on {cfg.fresh_limit:,} recorded defended training transmissions. Executor "
             f"{meta['executor']}, device {meta['device']}, torch threads 1, {meta['machine']}. Accuracies are "

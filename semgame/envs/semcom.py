@@ -175,8 +175,9 @@ class SemComEnv(Env):
       (:mod:`semgame.privacy.defences`, the same interface as the offline evaluation): ``None``
       (undefended, default); a config such as ``{"kind": "keyed", "psr_db": 10}``,
       ``{"kind": "adversarial", "psr_db": -10, "method": "pgd", "scope": "per_sample"}`` (crafted
-      against the link's own eavesdropper; a universal one is fitted on this env's images, which
-      loads them at construction) or ``{"kind": "policy", "agent": "file.py:Class", "psr_db": -10}``;
+      against the eavesdropper saved with the link, which must have been trained: the shipped
+      weights, ``semgame train --eve-epochs N`` with N > 0, or a min-max run; a universal one is
+      fitted on this env's images, which loads them at construction) or ``{"kind": "policy", "agent": "file.py:Class", "psr_db": -10}``;
       a :class:`~semgame.privacy.defences.Defence` object; or any
       :class:`~semgame.protocols.Transmitter` policy object, whose ``act`` maps the clean waveform
       [+ one-hot label with ``include_label``] to a ``[-1, 1]^(2k)`` perturbation applied under

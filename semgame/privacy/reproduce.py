@@ -53,8 +53,8 @@ def reproduce(dataset: str = "mnist", profile: str = "quick", out: str | Path = 
         from semgame.training import resolve_device
 
         t = time.perf_counter()
-        notes += "\n\n" + reproduce_section(Path(out) / "bench", link=lab.link_dir / "model.pt", seed=seed,
-                                             data_root=data_root, device=resolve_device(device).type, say=lab.say)
+        notes += "\n\n" + reproduce_section(Path(out) / "bench", seed=seed, data_root=data_root,
+                                             device=resolve_device(device).type, say=lab.say)
         lab.timings["bench"] = time.perf_counter() - t
     cmd = f"semgame reproduce --dataset {dataset} --profile {profile} --seed {seed} --out {out}"
     return write_report(out, f"semgame reproduce: {dataset} ({profile})", lab.rows, lab.meta(cmd), kind="", notes=notes)
