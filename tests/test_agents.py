@@ -36,6 +36,7 @@ def test_load_module_spec_and_protocol():
     ("majority_eavesdropper", "MajorityEavesdropper"),
     ("template_eavesdropper", "TemplateEavesdropper"),
     ("neural_eavesdropper", "NeuralSupervisedEavesdropper"),
+    ("linear_eavesdropper", "LinearEavesdropper"),
 ])
 def test_reference_agents_load_from_file_and_act(name, cls):
     agent = make_agent(f"{AGENTS / name}.py:{cls}")
@@ -90,6 +91,41 @@ def test_majority_and_neural_agents_learn_between_episodes():
     xt, yt = mod.collect(venv, 2048)
     acc = float((eve.act(xt).numpy() == yt).mean())
     assert stats["loss"] > 0 and acc > 0.5, acc
+    linear = make_agent(f"{AGENTS}/linear_eavesdropper.py:LinearEavesdropper", obs_dim=x.shape[1], epochs=5)
+    before = float((linear.act(xt).numpy() == yt).mean())
+    linear.update(x, y)
+    after = float((linear.act(xt).numpy() == yt).mean())
+    assert after > max(before, 0.5), (before, after)
+
+
+def test_rl_learners_continue_across_learn_calls_and_transmitter_weights_round_trip(tmp_path):
+    from semgame.envs import SemComSB3VecEnv
+
+    images = synthetic_dataset("mnist", 64, seed=2)
+    eve_env = SemComSB3VecEnv(num_envs=32, dataset="mnist", rounds=1, images=images, compute_psnr=False)
+    sb3 = load_agent(f"{AGENTS}/sb3_eavesdropper.py:A2CEavesdropper")
+    mod = __import__(sb3.__module__)
+    for cls in (mod.A2CEavesdropper, mod.DQNEavesdropper, mod.PPOEavesdropper):
+        agent = cls(seed=0, **({"n_steps": 2, "batch_size": 64} if cls is mod.PPOEavesdropper else {}))
+        agent.learn(eve_env, 64)
+        model = agent.model
+        agent.learn(eve_env, 64)  # the same model learns on
+        assert agent.model is model and model.num_timesteps == 128, cls
+        guesses = agent.act(OBS)
+        assert guesses.shape == (6,) and guesses.dtype == np.int64
+        assert tuple(agent.logits_model()(torch.from_numpy(OBS)).shape) == (6, 10)
+    tx_cls = load_agent(f"{AGENTS}/sb3_transmitter.py:PPOTransmitter", Transmitter)
+    tx = tx_cls(seed=0, n_steps=2, batch_size=64)
+    tx_env = SemComSB3VecEnv(num_envs=32, dataset="mnist", role="transmitter", rounds=1, images=images,
+                             compute_psnr=False, psr_db=0.0)
+    tx.learn(tx_env, 128)
+    from semgame.io import load_checkpoint, save_checkpoint
+
+    save_checkpoint(tx.state_dict(), tmp_path / "tx.pt")  # weights and shapes only
+    again = tx_cls(seed=1).load_state_dict(load_checkpoint(tmp_path / "tx.pt"))  # torch.load(weights_only=True)
+    a = tx.act(OBS)
+    assert a.shape == (6, 32) and np.abs(a).max() <= 1.0
+    np.testing.assert_array_equal(again.act(OBS), a)
 
 
 def test_custom_eavesdropper_as_opponent():
