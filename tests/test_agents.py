@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from semgame.data import synthetic_dataset
 from semgame.protocols import (
     AgentSpecError,
     ConstantEavesdropper,
@@ -17,7 +18,6 @@ from semgame.protocols import (
     load_agent,
     make_agent,
 )
-from semgame.data import synthetic_dataset
 
 torch.set_num_threads(1)
 AGENTS = Path(__file__).resolve().parent.parent / "agents"
