@@ -51,48 +51,20 @@ def alternate(p: dict, device: str, writer: Any) -> dict:
 
     import numpy as np
 
-    from semgame.bench.cells import (
-        SEED_HELD_OUT,
-        SEED_TRAIN_ENV,
-        SEED_TX_ENV,
-        _env_kwargs,
-        _seat,
-        _train_env,
-        verdict,
-    )
-    from semgame.bench.play import (
-        EavesdropperTrainer,
-        HeldOutSet,
-        Meter,
-        MeteredVecEnv,
-        eve_accuracy,
-        make_agent_for,
-    )
+    from semgame.bench.cells import SEED_HELD_OUT, SEED_TX_ENV, _env_kwargs, _seat, _train_env, trainee, verdict
+    from semgame.bench.play import HeldOutSet, Meter, MeteredVecEnv, eve_accuracy, make_agent_for
     from semgame.envs import SemComSB3VecEnv
-    from semgame.privacy.defences import (
-        AdversarialDefence,
-        PolicyDefence,
-        check_defence_config,
-    )
-    from semgame.privacy.perturbation import AdversarialPerturbation
+    from semgame.privacy.defences import DefenceContext, PolicyDefence, build_defence, check_defence_config
 
     g, seed = p["game"], p["seed"]
     start = time.perf_counter()
-    eve_env = _train_env(p, device)
+    eve, trainer = trainee(p, g["eavesdropper"], g["eavesdropper_args"], device)
+    eve_env = trainer.venv
     game = eve_env.game
-    eve = make_agent_for(
-        g["eavesdropper"],
-        g["eavesdropper_args"],
-        obs_dim=game.eve_obs_dim,
-        num_classes=game.num_classes,
-        seed=seed,
-        device=device,
-    )
-    trainer = EavesdropperTrainer(eve, eve_env, _seat(seed, SEED_TRAIN_ENV))
     held = HeldOutSet(p["eval_size"], _seat(seed, SEED_HELD_OUT), **_env_kwargs(p, device))
     gradient = isinstance(g["transmitter"], dict)
     if gradient:
-        adv = check_defence_config(g["transmitter"])
+        adv = {**check_defence_config(g["transmitter"]), "scope": "per_sample"}
     else:
         tx = make_agent_for(g["transmitter"], g["transmitter_args"], role="transmitter", seed=seed, device=device)
         tx_env = _train_env(p, device, role="transmitter", psr_db=g["psr_db"])
@@ -127,19 +99,8 @@ def alternate(p: dict, device: str, writer: Any) -> dict:
         after_eve = measure(t, {tags.EVE_REWARD: meter.mean_reward})
         if gradient:  # re-craft white-box against a frozen copy of the current eavesdropper
             surrogate = EavesdropperModel(game, copy.deepcopy(eve.logits_model()))
-            pert = AdversarialPerturbation(
-                surrogate,
-                float(adv["psr_db"]),
-                method=adv["method"],
-                scope="per_sample",
-                objective=adv["objective"],
-                legit=game.link,
-                mu=float(adv["mu"]),
-                steps=adv["steps"],
-                eot=adv["eot"],
-                power=adv["power"],
-            )
-            defence = AdversarialDefence(pert, name=f"{adv['method']} vs round-{r} eavesdropper")
+            adv["name"] = f"{adv['method']} vs round-{r} eavesdropper"
+            defence = build_defence(adv, DefenceContext(link=game.link, surrogate=surrogate))
             tx_reward = float("nan")
         else:
             tx_env.set_eavesdropper(eve)

@@ -18,6 +18,7 @@ Ray worker on another machine loses nothing; the executor writes them into the o
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 import tempfile
@@ -97,15 +98,7 @@ def plan(cfg: BenchConfig) -> list[Cell]:
             for seed in cfg.seeds:
                 base = _common(cfg, ds, snr, seed)
                 for d in cfg.defences:
-                    dp = {
-                        **base,
-                        "defence": {
-                            "name": d.name,
-                            "config": d.config,
-                            "link": d.link,
-                            "train_transmissions": d.train_transmissions,
-                        },
-                    }
+                    dp = {**base, "defence": dataclasses.asdict(d)}
                     if d.link is not None:
                         dp["link"] = d.link
                     did = f"defence/{run_name(ds, d.name, 'fresh', snr, seed)}"
@@ -128,20 +121,7 @@ def plan(cfg: BenchConfig) -> list[Cell]:
                             )
                         )
                 for g in cfg.games:
-                    gp = {
-                        **base,
-                        "game": {
-                            "name": g.name,
-                            "transmitter": g.transmitter,
-                            "eavesdropper": g.eavesdropper,
-                            "transmitter_args": g.transmitter_args,
-                            "eavesdropper_args": g.eavesdropper_args,
-                            "psr_db": g.psr_db,
-                            "rounds": g.rounds,
-                            "eve_transmissions": g.eve_transmissions,
-                            "tx_transmissions": g.tx_transmissions,
-                        },
-                    }
+                    gp = {**base, "game": dataclasses.asdict(g)}
                     gid = f"game/{run_name(ds, g.name, 'game', snr, seed)}"
                     game_cells.append(Cell("game", gid, run_name(ds, g.name, "game", snr, seed), gp))
     return defence_cells + eve_cells + game_cells
@@ -216,6 +196,17 @@ def _train_env(p: dict, device: str, **kw: Any):
         **_env_kwargs(p, device),
         **kw,
     )
+
+
+def trainee(p: dict, spec: str, args: dict, device: str, seed_seat: int = SEED_TRAIN_ENV):
+    """An eavesdropper agent from ``spec`` and the trainer that lets it learn on its training env."""
+    from semgame.bench.play import EavesdropperTrainer, make_agent_for
+
+    venv = _train_env(p, device)
+    agent = make_agent_for(
+        spec, args, obs_dim=venv.game.eve_obs_dim, num_classes=venv.game.num_classes, seed=p["seed"], device=device
+    )
+    return agent, EavesdropperTrainer(agent, venv, _seat(p["seed"], seed_seat))
 
 
 def _learned_transmitter(d: dict, seed: int, device: str):
@@ -369,27 +360,14 @@ def _defence_cell(p: dict, inputs: dict, device: str, tmp: Path, run: str) -> tu
 
 def _eve_cell(p: dict, inputs: dict, device: str, tmp: Path, run: str) -> tuple[dict, dict]:
     from semgame import tags
-    from semgame.bench.play import (
-        EavesdropperTrainer,
-        HeldOutSet,
-        Meter,
-        eve_accuracy,
-        make_agent_for,
-    )
+    from semgame.bench.play import HeldOutSet, Meter, eve_accuracy
 
     seed, a = p["seed"], p["agent"]
     start = time.perf_counter()
-    venv = _train_env(p, device)
+    agent, trainer = trainee(p, a["agent"], a["args"], device)
+    venv = trainer.venv
     defence = _defence(p, venv.game, inputs, device)
     held = HeldOutSet(p["eval_size"], _seat(seed, SEED_HELD_OUT), defence=defence, **_env_kwargs(p, device)).play()
-    agent = make_agent_for(
-        a["agent"],
-        a["args"],
-        obs_dim=venv.game.eve_obs_dim,
-        num_classes=venv.game.num_classes,
-        seed=seed,
-        device=device,
-    )
 
     def evaluate() -> dict[str, float]:
         return {
@@ -400,7 +378,7 @@ def _eve_cell(p: dict, inputs: dict, device: str, tmp: Path, run: str) -> tuple[
 
     with _writer(tmp, run) as writer:
         meter = Meter(writer, evaluate, p["eval_every"], reward_tag=tags.EVE_REWARD, first=p["eval_first"])
-        EavesdropperTrainer(agent, venv, _seat(seed, SEED_TRAIN_ENV)).run(p["transmissions"], meter)
+        trainer.run(p["transmissions"], meter)
         if not meter.points or meter.points[-1]["step"] < meter.t:
             meter.log()
         final = meter.points[-1]

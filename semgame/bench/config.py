@@ -57,10 +57,7 @@ from semgame.config import ConfigError, load_config_file
 __all__ = ["AgentSpec", "BenchConfig", "DefenceSpec", "GameSpec", "bench_config", "load_bench_config"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]*$")
-_TOP = {
-    "datasets",
-    "eve_snr_db",
-    "seeds",
+_BUDGETS = (
     "transmissions",
     "eval_every",
     "eval_first",
@@ -69,12 +66,8 @@ _TOP = {
     "fresh_k",
     "fresh_epochs",
     "fresh_limit",
-    "links",
-    "data_root",
-    "defences",
-    "agents",
-    "games",
-}
+)
+_TOP = {*_BUDGETS, "datasets", "eve_snr_db", "seeds", "links", "data_root", "defences", "agents", "games"}
 _AGENT_KEYS = {"name", "agent", "args", "reference"}
 _GAME_KEYS = {
     "name",
@@ -288,20 +281,7 @@ def bench_config(values: dict[str, Any], base: Path | None = None) -> BenchConfi
             raise ConfigError(str(err)) from None
     snrs = tuple(_number("eve_snr_db", v) for v in _list("eve_snr_db", values["eve_snr_db"]))
     seeds = tuple(_int("seeds", v, 0) for v in _list("seeds", values["seeds"]))
-    budgets = {
-        k: _int(k, values[k], 0 if k == "fresh_k" else 1)
-        for k in (
-            "transmissions",
-            "eval_every",
-            "eval_first",
-            "eval_size",
-            "num_envs",
-            "fresh_k",
-            "fresh_epochs",
-            "fresh_limit",
-        )
-        if k in values
-    }
+    budgets = {k: _int(k, values[k], 0 if k == "fresh_k" else 1) for k in _BUDGETS if k in values}
     links = _table("links", values.get("links", {}))
     for ds, path in links.items():
         if ds not in datasets:
