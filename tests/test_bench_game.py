@@ -4,6 +4,7 @@ the end (tiny synthetic data)."""
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -37,10 +38,21 @@ eve_transmissions = 256
 '''
 
 
+LEARNED = f'''
+[[defences]]
+name = "ppo-tx"
+kind = "policy"
+agent = "{AGENTS}/sb3_transmitter.py:PPOTransmitter"
+args = {{ n_steps = 2, batch_size = 64 }}
+psr_db = 0.0
+train_transmissions = 256
+'''
+
+
 def test_alternating_play_logs_both_sides_and_ends_with_a_fresh_verdict(synthetic_root, tmp_path):
     text = smoke_toml(synthetic_root, GAME)
     text = text.replace('[[defences]]\nname = "keyed10"\nkind = "keyed"\npsr_db = 10.0\n', "")
-    text = text.split('[[agents]]\nname = "ppo"')[0] + GAME  # one defence, one agent, two games
+    text = text.split('[[agents]]\nname = "ppo"')[0] + GAME + LEARNED  # two defences, one agent, two games
     (tmp_path / "g.toml").write_text(text)
     out = tmp_path / "out"
     assert main(["bench", "--config", str(tmp_path / "g.toml"), "--out", str(out), "--quiet"]) == 0
@@ -70,3 +82,12 @@ def test_alternating_play_logs_both_sides_and_ends_with_a_fresh_verdict(syntheti
     pgd = games["pgd-vs-linear"]["rounds"]
     assert pgd[0]["eve_acc_after_tx"] < pgd[0]["eve_acc_after_eve"]
     assert "Verdict: in-loop eavesdropper" in (out / "summary.md").read_text()
+    # a learned transmitter: trained in its defence cell, its weights handed to the eavesdropper cell that attacks it
+    assert (out / "mnist/ppo-tx/transmitter/eve10dB/seed0/policy.pt").is_file()
+    acc = EventAccumulator(str(out / "mnist/ppo-tx/transmitter/eve10dB/seed0"))
+    acc.Reload()
+    assert {tags.TX_REWARD, tags.LEGIT_ACC, tags.EVE_ACC} <= set(acc.Tags()["scalars"])
+    record = json.loads((out / "cells/eve/mnist/ppo-tx/supervised/eve10dB/seed0.json").read_text())
+    assert record["result"]["defence"]["kind"] == "policy" and record["result"]["defence"]["psr_db"] == 0.0
+    row = {r["defence"]: r for r in summary["defence_rows"]}["ppo-tx"]
+    assert row["kind"] == "policy" and not math.isnan(row["in_loop_eve_acc"])  # the opponent it learnt against

@@ -220,8 +220,6 @@ def _defence(p: dict, game: Any, inputs: dict, device: str):
     """The cell's defence, built in ``game`` (a learned transmitter from the defence cell's weights)."""
     import torch
 
-    from semgame.privacy.defences import PolicyDefence
-
     d = p["defence"]
     if d["train_transmissions"] is None:
         game.set_defence(d["config"])
@@ -229,6 +227,13 @@ def _defence(p: dict, game: Any, inputs: dict, device: str):
         return game.defence
     tx = _learned_transmitter(d, p["seed"], device)
     tx.load_state_dict(torch.load(io.BytesIO(inputs["policy.pt"]), map_location=device, weights_only=True))
+    return _use_transmitter(game, d, tx)
+
+
+def _use_transmitter(game: Any, d: dict, tx: Any):
+    """A learned transmitter policy as ``game``'s defence (scaled onto its config's ``psr_db``)."""
+    from semgame.privacy.defences import PolicyDefence
+
     cfg = d["config"]
     game.set_defence(
         PolicyDefence(
@@ -287,7 +292,6 @@ def _defence_cell(p: dict, inputs: dict, device: str, tmp: Path, run: str) -> tu
     from semgame import tags
     from semgame.bench.play import HeldOutSet, Meter, MeteredVecEnv
     from semgame.envs import SemComSB3VecEnv
-    from semgame.privacy.defences import PolicyDefence
 
     d, seed, files = p["defence"], p["seed"], {}
     start = time.perf_counter()
@@ -324,16 +328,7 @@ def _defence_cell(p: dict, inputs: dict, device: str, tmp: Path, run: str) -> tu
         buf = io.BytesIO()
         torch.save(tx.state_dict(), buf)
         files[f"{run}/policy.pt"] = buf.getvalue()
-        game.set_defence(
-            PolicyDefence(
-                tx,
-                cfg["psr_db"],
-                include_label=bool(cfg.get("include_label", False)),
-                num_classes=game.num_classes,
-                name=d["name"],
-            )
-        )
-        defence = game.defence
+        defence = _use_transmitter(game, d, tx)
     else:
         defence = _defence(p, game, inputs, device)
     if p["fresh_k"] == 0:
