@@ -10,7 +10,8 @@
 2. **Throughput.** Transmissions per second, 1 thread, batch 512, of the key stream + transform alone
    (rotation and the keyed mask, transmitter and receiver side), and of a whole legitimate
    transmission (encoder -> channel -> receiver heads, untrained weights) with and without the
-   rotation, for MNIST (k = 16) and CIFAR-10 (k = 256). The ratio is measured side by side.
+   rotation, for MNIST (k = 16) and CIFAR-10 (k = 256): five interleaved pairs of measurements,
+   medians and their ratio.
 
     python benchmarks/bench_rotation.py --out reports/bench-rotation
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import math
 import platform
+import statistics
 import time
 from pathlib import Path
 
@@ -87,35 +89,34 @@ def rate(fn, batch: int, min_seconds: float) -> float:
 
 
 @torch.no_grad()
-def throughput_table(batch: int, seconds: float) -> list[dict]:
-    rows = []
-    for dataset, k, width in (("mnist", 16, 16), ("cifar10", 256, 32)):
-        link = build_link(LinkConfig(dataset=dataset, k=k, width=width)).eval()
-        shape = (1, 28, 28) if dataset == "mnist" else (3, 32, 32)
-        images = torch.rand(batch, *shape, generator=torch.Generator().manual_seed(0))
-        x = link.encoder(images)
-        rot, mask = KeyedRotation(key=b"bench"), KeyedPerturbation(10.0, key=b"bench")
+def throughput_rows(dataset: str, k: int, width: int, batch: int, seconds: float) -> list[dict]:
+    link = build_link(LinkConfig(dataset=dataset, k=k, width=width)).eval()
+    shape = (1, 28, 28) if dataset == "mnist" else (3, 32, 32)
+    images = torch.rand(batch, *shape, generator=torch.Generator().manual_seed(0))
+    x = link.encoder(images)
+    rot, mask = KeyedRotation(key=b"bench"), KeyedPerturbation(10.0, key=b"bench")
 
-        def nonces(i: int) -> torch.Tensor:
-            return torch.arange(batch) + i * batch
+    def nonces(i: int) -> torch.Tensor:
+        return torch.arange(batch) + i * batch
 
-        def plain(i: int) -> None:
-            y, _ = link.channel(link.encoder(images))
-            link.receiver(y)
+    def plain(i: int) -> None:
+        y, _ = link.channel(link.encoder(images))
+        link.receiver(y)
 
-        def rotated(i: int) -> None:
-            n = nonces(i)
-            y, state = link.channel(rot(link.encoder(images), n))
-            link.receiver(rot.remove(y, state, n, csi="perfect", equalizer="mmse"))
+    def rotated(i: int) -> None:
+        n = nonces(i)
+        y, state = link.channel(rot(link.encoder(images), n))
+        link.receiver(rot.remove(y, state, n, csi="perfect", equalizer="mmse"))
 
-        for name, fn in (("rotation: key stream + U (tx)", lambda i: rot(x, nonces(i))),
-                         ("rotation: key stream + U and U^H (tx + rx)", lambda i: rot.unrotate(rot(x, nonces(i)), nonces(i))),
-                         ("keyed mask: key stream + mask (tx)", lambda i: mask(x, nonces(i)))):
-            rows.append({"dataset": dataset, "k": k, "what": name, "tx_per_s": rate(fn, batch, seconds)})
-        a, b = rate(plain, batch, seconds), rate(rotated, batch, seconds)
-        rows.append({"dataset": dataset, "k": k, "what": "whole transmission, undefended", "tx_per_s": a})
-        rows.append({"dataset": dataset, "k": k, "what": "whole transmission, rotated (tx + rx)", "tx_per_s": b,
-                     "ratio_to_undefended": b / a})
+    rows = [{"dataset": dataset, "k": k, "what": name, "tx_per_s": rate(fn, batch, seconds)}
+            for name, fn in (("rotation: key stream + U (tx)", lambda i: rot(x, nonces(i))),
+                             ("rotation: key stream + U and U^H (tx + rx)", lambda i: rot.unrotate(rot(x, nonces(i)), nonces(i))),
+                             ("keyed mask: key stream + mask (tx)", lambda i: mask(x, nonces(i))))]
+    pairs = [(rate(plain, batch, seconds), rate(rotated, batch, seconds)) for _ in range(5)]  # interleaved
+    a, b = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+    rows.append({"dataset": dataset, "k": k, "what": "whole transmission, undefended", "tx_per_s": a})
+    rows.append({"dataset": dataset, "k": k, "what": "whole transmission, rotated (tx + rx)", "tx_per_s": b,
+                 "ratio_to_undefended": b / a})
     return rows
 
 
@@ -129,8 +130,9 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
     haar = haar_table(args.ks, args.n)
-    thr = throughput_table(args.batch, args.seconds)
-    lines = [f"# Keyed rotation: Haar-likeness and throughput", "",
+    thr = [r for dataset, k, width in (("mnist", 16, 16), ("cifar10", 256, 32))
+           for r in throughput_rows(dataset, k, width, args.batch, args.seconds)]
+    lines = ["# Keyed rotation: Haar-likeness and throughput", "",
              f"Regenerate: `python benchmarks/bench_rotation.py --out {args.out} --n {args.n}`; torch {torch.__version__}, "
              f"1 thread, {platform.processor() or platform.machine()}, other jobs sharing the CPU.", "",
              f"## Distance to Haar (n = {args.n} transmissions of one waveform; KS distances, reject above the 0.001 critical value)",

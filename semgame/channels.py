@@ -135,8 +135,8 @@ def complex_to_real(x: Tensor) -> Tensor:
     """
     if not x.is_complex():
         raise TypeError(f"complex_to_real expects a complex tensor, got {x.dtype}")
-    x = x.to(torch.complex64)
-    return torch.stack((x.real, x.imag), dim=-1).flatten(-2)
+    # (Re, Im) pairs are the memory layout of complex64: a view, then one copy (never an alias of x)
+    return torch.view_as_real(x.to(torch.complex64).resolve_conj()).flatten(-2).clone()
 
 
 def normalize_power(x: Tensor, eps: float = 1e-12) -> Tensor:
@@ -250,15 +250,19 @@ class AWGN(nn.Module):
         generator: torch.Generator | None = None,
     ) -> tuple[Tensor, ChannelState]:
         _check_waveform(x)
-        batch = x.shape[0]
+        y, noise_var, snr = self.add_noise(x, snr_db, generator)
+        return y, ChannelState(h=_unit_gain(x), noise_var=noise_var, snr_db=snr)
+
+    def add_noise(
+        self, x: Tensor, snr_db: SNRSpec | None = None, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """``(x + n, N0 [batch], SNR dB [batch])``: the noise alone (``forward`` adds the state)."""
         snr = sample_snr_db(
-            self.snr_db if snr_db is None else snr_db, batch, device=x.device, generator=generator
+            self.snr_db if snr_db is None else snr_db, x.shape[0], device=x.device, generator=generator
         )
         noise_var = snr_db_to_noise_var(snr)
         noise = torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=generator)
-        y = x + noise * noise_var.sqrt().unsqueeze(-1)
-        h = torch.ones(x.shape, dtype=torch.complex64, device=x.device)
-        return y, ChannelState(h=h, noise_var=noise_var, snr_db=snr)
+        return x + noise * noise_var.sqrt().unsqueeze(-1), noise_var, snr
 
     def extra_repr(self) -> str:
         return f"snr_db={self.snr_db}"
@@ -290,22 +294,30 @@ class RayleighFading(nn.Module):
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         _check_waveform(x)
+        h = self.draw(x, generator)
+        return h * x, h.expand(x.shape)
+
+    def draw(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """The coefficients for ``x: [batch, k]``: ``[batch, 1]`` (block) or ``[batch, k]``, complex64."""
         batch, k = x.shape
-        shape = (batch, 1) if self.block else (batch, k)
-        h = torch.randn(shape, dtype=torch.complex64, device=x.device, generator=generator)
-        h = h.expand(batch, k).contiguous()
-        return h * x, h
+        return torch.randn((batch, 1) if self.block else (batch, k), dtype=torch.complex64, device=x.device,
+                           generator=generator)
 
     def extra_repr(self) -> str:
         return f"block={self.block}"
+
+
+def _unit_gain(x: Tensor) -> Tensor:
+    """``h = 1`` for every symbol of ``x``: a zero-copy ``[batch, k]`` complex64 view."""
+    return torch.ones((), dtype=torch.complex64, device=x.device).expand(x.shape)
 
 
 def equalize(y: Tensor, h: Tensor, noise_var: Tensor, method: str = "zf") -> Tensor:
     """Equalise ``y = h x + n`` with known ``h``.
 
     ``"zf"``: ``y / h``; ``"mmse"``: ``conj(h) y / (|h|^2 + N0)`` (unit signal
-    power assumed). ``y, h: [batch, k]`` complex; ``noise_var: [batch]`` (or a
-    scalar) is broadcast over ``k``.
+    power assumed). ``y: [batch, k]`` complex, ``h`` of the same shape or ``[batch, 1]``
+    (block fading); ``noise_var: [batch]`` (or a scalar) is broadcast over ``k``.
 
     >>> h = torch.full((1, 2), 2 + 0j)
     >>> x = torch.tensor([[1 + 1j, -1j]])
@@ -380,15 +392,13 @@ class FadingChannel(nn.Module):
         generator: torch.Generator | None = None,
     ) -> tuple[Tensor, ChannelState]:
         _check_waveform(x)
-        if self.rayleigh is None:
-            hx, h = x, torch.ones(x.shape, dtype=torch.complex64, device=x.device)
-        else:
-            hx, h = self.rayleigh(x, generator=generator)
-        y, state = self.awgn(hx, snr_db=snr_db, generator=generator)
-        state.h = h
+        # block fading keeps h as [batch, 1] for the arithmetic (the same numbers as a repeated h) and
+        # hands out a zero-copy [batch, k] view of it in the state
+        h = _unit_gain(x) if self.rayleigh is None else self.rayleigh.draw(x, generator)
+        y, noise_var, snr = self.awgn.add_noise(x if self.rayleigh is None else h * x, snr_db, generator)
         if self.csi == "perfect":
-            y = equalize(y, h, state.noise_var, self.equalizer)
-        return y, state
+            y = equalize(y, h, noise_var, self.equalizer)
+        return y, ChannelState(h=h.expand(x.shape), noise_var=noise_var, snr_db=snr)
 
     def extra_repr(self) -> str:
         return (

@@ -32,6 +32,7 @@ eve_snr_db = [10.0]
 seeds = [0]
 transmissions = 512
 eval_every = 128
+eval_first = 64
 eval_size = 128
 num_envs = 64
 fresh_k = 1
@@ -87,7 +88,7 @@ def test_smoke_grid_runs_tags_and_summary(smoke):
         acc.Reload()
         assert set(SCALARS) <= set(acc.Tags()["scalars"]), run
         steps = [e.step for e in acc.Scalars(tags.EVE_ACC)]
-        assert steps == [128, 256, 384, 512]  # global step = intercepted transmissions
+        assert steps == [64, 128, 256, 384, 512]  # global step = intercepted transmissions (first point early)
         assert all(0.0 <= e.value <= 1.0 for e in acc.Scalars(tags.EVE_ACC))
         assert acc.Scalars(tags.LEGIT_ACC)[0].value == acc.Scalars(tags.LEGIT_ACC)[-1].value  # fixed held-out set
     summary = json.loads((out / "summary.json").read_text())

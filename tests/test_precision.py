@@ -160,3 +160,27 @@ def test_onecycle_schedule_steps_per_batch_and_resumes_exactly(synthetic_root: P
     a = torch.load(tmp_path / "full" / "model.pt", weights_only=True)["link"]
     b = torch.load(tmp_path / "resumed" / "model.pt", weights_only=True)["link"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_env_precision_reaches_the_receiver_only() -> None:
+    import numpy as np
+
+    from semgame.data import synthetic_dataset
+    from semgame.envs import SemComVectorEnv
+
+    images = synthetic_dataset("mnist", 64, seed=2)
+    out = {}
+    for precision in ("fp32", "bf16"):
+        venv = SemComVectorEnv(16, "mnist", images=images, precision=precision)
+        obs, _ = venv.reset(seed=0)
+        step = venv.step(np.arange(16) % 10)
+        out[precision] = (obs, step)
+    (obs32, s32), (obs16, s16) = out["fp32"], out["bf16"]
+    # the channel and the cached waveforms stay float32: observations are bit-identical
+    assert np.array_equal(obs32, obs16) and np.array_equal(s32[0], s16[0])
+    assert np.array_equal(s32[1], s16[1])  # the eavesdropper's reward does not involve the receiver
+    assert not np.array_equal(s32[4]["psnr"], s16[4]["psnr"])  # the decoder ran in bf16
+    np.testing.assert_allclose(s16[4]["psnr"], s32[4]["psnr"], atol=0.5)
+    assert (s16[4]["legit_guess"] == s32[4]["legit_guess"]).mean() >= 0.9
+    with pytest.raises(ValueError, match="precision must be one of"):
+        SemComVectorEnv(4, "mnist", images=images, precision="fp16")

@@ -89,7 +89,8 @@ def plan(cfg: BenchConfig) -> list[Cell]:
                     if d.learned or cfg.fresh_k > 0:  # fresh_k = 0: no verdicts, only learned transmitters
                         defence_cells.append(Cell("defence", did, run_name(ds, d.name, "transmitter", snr, seed), dp))
                     for a in cfg.agents:
-                        ep = {**dp, "agent": {"name": a.name, "agent": a.agent, "args": a.args}, "transmissions": cfg.transmissions}
+                        ep = {**dp, "agent": {"name": a.name, "agent": a.agent, "args": a.args}, "transmissions": cfg.transmissions,
+                              "eval_first": cfg.eval_first}
                         eve_cells.append(Cell("eve", f"eve/{run_name(ds, d.name, a.name, snr, seed)}",
                                               run_name(ds, d.name, a.name, snr, seed), ep, needs=did if d.learned else None))
                 for g in cfg.games:
@@ -282,7 +283,7 @@ def _eve_cell(p: dict, inputs: dict, device: str, tmp: Path, run: str) -> tuple[
         return {tags.EVE_ACC: eve_accuracy(agent, held), tags.LEGIT_ACC: held.legit_acc, tags.LEGIT_PSNR: held.legit_psnr}
 
     with _writer(tmp, run) as writer:
-        meter = Meter(writer, evaluate, p["eval_every"], reward_tag=tags.EVE_REWARD)
+        meter = Meter(writer, evaluate, p["eval_every"], reward_tag=tags.EVE_REWARD, first=p["eval_first"])
         EavesdropperTrainer(agent, venv, _seat(seed, SEED_TRAIN_ENV)).run(p["transmissions"], meter)
         if not meter.points or meter.points[-1]["step"] < meter.t:
             meter.log()

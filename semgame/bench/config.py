@@ -6,7 +6,8 @@ Example (``benchmarks/configs/mnist-quick.toml`` is the full quick profile)::
     eve_snr_db = [10.0]
     seeds = [0, 1, 2]
     transmissions = 65536           # intercepted transmissions per eavesdropper cell
-    eval_every = 2048               # M: evaluate on the held-out set every M transmissions
+    eval_every = 2048               # M: evaluate on the held-out set every M transmissions,
+    eval_first = 256                # and after 256, 512, 1024 (early points for log-x plots)
     eval_size = 5000                # held-out defended test transmissions
     num_envs = 256                  # transmissions per env step
 
@@ -56,7 +57,7 @@ from semgame.config import ConfigError, load_config_file
 __all__ = ["AgentSpec", "BenchConfig", "DefenceSpec", "GameSpec", "bench_config", "load_bench_config"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]*$")
-_TOP = {"datasets", "eve_snr_db", "seeds", "transmissions", "eval_every", "eval_size", "num_envs", "fresh_k",
+_TOP = {"datasets", "eve_snr_db", "seeds", "transmissions", "eval_every", "eval_first", "eval_size", "num_envs", "fresh_k",
         "fresh_epochs", "fresh_limit", "links", "data_root", "defences", "agents", "games"}
 _AGENT_KEYS = {"name", "agent", "args", "reference"}
 _GAME_KEYS = {"name", "transmitter", "eavesdropper", "transmitter_args", "eavesdropper_args", "psr_db", "rounds",
@@ -116,6 +117,7 @@ class BenchConfig:
     games: tuple[GameSpec, ...] = ()
     transmissions: int = 65536
     eval_every: int = 2048
+    eval_first: int | None = None  # eavesdropper cells also evaluate after eval_first * 2^i < eval_every transmissions
     eval_size: int = 5000
     num_envs: int = 256
     fresh_k: int = 3  # 0: no fresh-eavesdropper verdicts (defence cells only train learned transmitters)
@@ -246,7 +248,8 @@ def bench_config(values: dict[str, Any], base: Path | None = None) -> BenchConfi
             raise ConfigError(str(err)) from None
     snrs = tuple(_number("eve_snr_db", v) for v in _list("eve_snr_db", values["eve_snr_db"]))
     seeds = tuple(_int("seeds", v, 0) for v in _list("seeds", values["seeds"]))
-    budgets = {k: _int(k, values[k], 0 if k == "fresh_k" else 1) for k in ("transmissions", "eval_every", "eval_size",
+    budgets = {k: _int(k, values[k], 0 if k == "fresh_k" else 1) for k in ("transmissions", "eval_every", "eval_first",
+                                                                           "eval_size",
                                                                            "num_envs", "fresh_k", "fresh_epochs",
                                                                            "fresh_limit") if k in values}
     links = _table("links", values.get("links", {}))

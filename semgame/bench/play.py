@@ -93,7 +93,9 @@ def eve_accuracy(agent: Any, held: HeldOut) -> float:
 
 
 class Meter:
-    """Counts transmissions; every ``every`` of them calls ``evaluate() -> {tag: value}`` and logs it.
+    """Counts transmissions; every ``every`` of them calls ``evaluate() -> {tag: value}`` and logs it
+    (with ``first < every``, also after ``first``, ``2 first``, ``4 first``, ... transmissions below
+    ``every``: early points for log-x plots).
 
     Logged per point (global step = transmissions so far, offset by ``start``): the evaluation's tags,
     the mean in-play reward since the last point under ``reward_tag`` and
@@ -102,10 +104,10 @@ class Meter:
     """
 
     def __init__(self, writer: Any, evaluate: Callable[[], dict[str, float]], every: int, *, reward_tag: str,
-                 start: int = 0) -> None:
+                 start: int = 0, first: int | None = None) -> None:
         self.writer, self.evaluate, self.every, self.reward_tag = writer, evaluate, every, reward_tag
         self.t, self.start, self.reward_sum = 0, start, 0.0
-        self.next = every
+        self.next = min(first or every, every)
         self.points: list[dict[str, float]] = []
         self._reward, self._n, self._clock = 0.0, 0, time.perf_counter()
 
@@ -118,7 +120,7 @@ class Meter:
         if self.t >= self.next:
             self.log()
             while self.next <= self.t:
-                self.next += self.every
+                self.next = self.next * 2 if self.next * 2 <= self.every else (self.next // self.every + 1) * self.every
 
     @property
     def mean_reward(self) -> float:

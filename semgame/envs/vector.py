@@ -265,9 +265,11 @@ class SemComVectorEnv(VectorEnv):
         if not bool(mask.any()):
             return out
         m = self._out(mask)
+        every = bool(mask.all())  # the usual step: no zeros to put in
         for key, val in values.items():
-            val = torch.where(mask, val, torch.zeros_like(val))
-            out[key] = val if self.tensors else val.cpu().numpy().astype(_INFO_DTYPES[val.dtype], copy=False)
+            if not every:
+                val = torch.where(mask, val, torch.zeros_like(val))
+            out[key] = val if self.tensors else val.cpu().numpy().astype(_INFO_DTYPES[val.dtype])
             out["_" + key] = m
         return out
 
