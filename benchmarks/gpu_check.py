@@ -31,18 +31,24 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
-
 from bench_threads import images_per_second
 from bench_vector_env import native, sync
+
 from semgame.config import LinkConfig
 from semgame.data import DataNotFoundError, load_dataset, synthetic_dataset
 from semgame.io import write_json, write_text
 from semgame.link import build_link
-from semgame.training import evaluate, resolve_device, resolve_precision, train_link_epoch
+from semgame.training import (
+    evaluate,
+    resolve_device,
+    resolve_precision,
+    train_link_epoch,
+)
 
 SECTIONS = ("env", "sync", "train", "cifar80", "bench")
 DATASETS = ("mnist", "cifar10")
@@ -209,7 +215,7 @@ def markdown(result: dict[str, Any]) -> str:
     lines += ["", "## Targets of issue #10 (one H200)", ""]
     mnist = [r["transmissions_s"] for r in env.get("rows", []) if r["dataset"] == "mnist" and not r["compute_psnr"]]
     best = max(mnist) if mnist else None
-    verdict = lambda ok: "met" if ok else "not met"  # noqa: E731
+    verdict = lambda ok: "met" if ok else "not met"
     na = "n/a (tiny or CPU run)" if result["tiny"] or result["device"] == "cpu" else None
     lines.append(f"* MNIST >= 1e7 transmissions/s without PSNR: best {best:,.0f}: {na or verdict(best >= TARGETS['mnist_tx_s'])}"
                  if best is not None else "* MNIST >= 1e7 transmissions/s without PSNR: not measured")
