@@ -1,6 +1,6 @@
 """Perturbation PSR sweep on a link trained only for its own tasks: every variant of the perturbation layer.
 
-Variants: keyed (power added, and total power renormalised), FGM per-sample (eavesdropper-only),
+Variants: keyed rotation (no power cost), keyed mask (power added, and total power renormalised), FGM per-sample (eavesdropper-only),
 PGD per-sample (eavesdropper-only and cooperative), PGD universal (cooperative), and PGD per-sample
 cooperative with a fine-tuned legitimate receiver. Adversarial variants attack the transmitter's
 own surrogate eavesdropper (the in-loop column); K fresh eavesdroppers are then trained from
@@ -24,6 +24,7 @@ if __name__ == "__main__":
 
     def body(lab):
         lab.undefended_rows(off)
+        lab.rotation_rows(off)
         lab.keyed_rows(args.keyed_psrs, off, power="add")
         lab.keyed_rows([x for x in args.keyed_psrs if x >= 0], off, power="fixed")
         lab.adversarial_rows((("fgm", "per_sample", "eve"), ("pgd", "per_sample", "eve"),

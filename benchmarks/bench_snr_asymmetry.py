@@ -1,6 +1,6 @@
 """SNR asymmetry: eavesdropper SNR from 10 dB below to 10 dB above the legitimate SNR.
 
-At each eavesdropper SNR: the undefended link, the keyed perturbation (PSR 10 dB) and a cooperative
+At each eavesdropper SNR: the undefended link, the keyed rotation, the keyed mask (PSR 10 dB) and a cooperative
 per-sample PGD perturbation (PSR -10 dB, surrogate at that SNR), each against K fresh eavesdroppers.
 
     SEMGAME_DATA=../shared/data python benchmarks/bench_snr_asymmetry.py --dataset mnist --quick --out reports/bench-snr
@@ -19,6 +19,7 @@ if __name__ == "__main__":
 
     def body(lab):
         lab.undefended_rows(args.offsets)
+        lab.rotation_rows(args.offsets)
         lab.keyed_rows([args.keyed_psr], args.offsets)
         lab.adversarial_rows((("pgd", "per_sample", "cooperative"),), [args.adv_psr], args.offsets)
 

@@ -30,7 +30,10 @@ def parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--data-root", help="data folder (default $SEMGAME_DATA)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--fresh-k", type=int, help="override: fresh eavesdroppers per row")
-    p.add_argument("--fresh-epochs", type=int, help="override: epochs per fresh eavesdropper")
+    p.add_argument("--fresh-epochs", type=int, help="override: epochs per fresh eavesdropper (the maximum with --fresh-model strong)")
+    p.add_argument("--fresh-model", choices=("standard", "strong"),
+                   help="fresh eavesdroppers: the project's (default) or the strong one (CSI input, 3x512 MLP, early stopping)")
+    p.add_argument("--test-limit", type=int, help="override: test images")
     return p
 
 
@@ -38,7 +41,7 @@ def run(args: argparse.Namespace, title: str, kind: str, body: Callable[[Lab], N
     torch.set_num_threads(1)
     profile = "quick" if args.quick else "full"
     get_profile(args.dataset, profile)
-    for name in ("fresh_k", "fresh_epochs"):
+    for name in ("fresh_k", "fresh_epochs", "fresh_model", "test_limit"):
         if getattr(args, name, None) is not None:
             overrides[name] = getattr(args, name)
     overrides = {k: v for k, v in overrides.items() if v is not None}

@@ -20,7 +20,8 @@ import sys
 from pathlib import Path
 from typing import NoReturn, Sequence
 
-from semgame.config import PRECISIONS, ConfigError
+from semgame.bench.cli import register as register_bench
+from semgame.config import MAX_THREADS, PRECISIONS, ConfigError, check_int
 from semgame.envs.play import add_play_parser
 from semgame.flags import add_config_flags, config_from_args
 from semgame.privacy.cli import add_eval_flags
@@ -56,8 +57,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and not math.isfinite(value):
             raise ConfigError(f"{name} must be a finite number, got {value!r}")
-    if args.threads < 1:
-        raise ConfigError(f"threads must be an integer >= 1, got {args.threads}")
+    check_int("threads", args.threads, high=MAX_THREADS)
     if getattr(args, "fresh_eavesdroppers", None) is not None:
         from semgame.privacy.cli import cmd_eval_fresh
 
@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(handler=_cmd_eval)
     register_privacy(sub)
     add_play_parser(sub)
+    register_bench(sub)
     return parser
 
 

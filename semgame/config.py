@@ -23,14 +23,21 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from semgame.channels import CSIS, EQUALIZERS, FADINGS
+from semgame.channels import CSIS, EQUALIZERS, FADINGS, SNR_DB_RANGE
 from semgame.models import ARCHS, latent_layout
 
-__all__ = ["ConfigError", "LinkConfig", "PRECISIONS", "from_dict", "load_config_file"]
+__all__ = ["ConfigError", "LinkConfig", "PRECISIONS", "from_dict", "load_config_file", "check_int", "MAX_WIDTH",
+           "MAX_THREADS", "MAX_SEED"]
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
 SCHEDULES = ("cosine", "onecycle")
+MAX_WIDTH = 256
+"""Largest model ``width`` (a CIFAR-10 link of width 256 has 0.24 G parameters)."""
+MAX_THREADS = 1024
+"""Largest ``threads`` (torch refuses absurd counts with an overflow deep inside)."""
+MAX_SEED = 2**32 - 1
+"""Largest ``seed`` (seeds are mixed into 64-bit generator seeds, see :mod:`semgame.seeds`)."""
 
 
 class ConfigError(ValueError):
@@ -56,6 +63,12 @@ class LinkConfig:
     ``schedule`` of :func:`semgame.training.link_schedule` (``"cosine"`` over the epochs, or
     ``"onecycle"``: warm-up to ``lr`` and cosine decay, stepped per batch); ``augment`` adds random
     horizontal flips and 4-pixel translations (useful for CIFAR-10, not for digits).
+
+    Limits: ``1 <= k <=`` the number of image values (784 for MNIST, 3072 for CIFAR-10: a latent
+    never expands the image), ``1 <= width <=`` :data:`MAX_WIDTH`, SNRs within
+    :data:`semgame.channels.SNR_DB_RANGE`, ``0 <= seed <=`` :data:`MAX_SEED`,
+    ``1 <= threads <=`` :data:`MAX_THREADS`.
+
     ``precision``: ``"fp32"``, ``"bf16"`` (autocast of the neural blocks; the channel stays
     complex64) or ``"auto"`` (bf16 only where the device computes it natively, see
     :func:`semgame.training.resolve_precision`). Like ``device`` and ``threads`` it does not
@@ -94,23 +107,27 @@ class LinkConfig:
         if not isinstance(self.dataset, str):
             raise ConfigError(f"dataset must be a name (string), got {self.dataset!r}")
         try:
-            dataset_info(self.dataset)
+            info = dataset_info(self.dataset)
         except ValueError as err:
             raise ConfigError(str(err)) from None
-        _positive_int("k", self.k)
-        _positive_int("width", self.width)
-        _positive_int("epochs", self.epochs, allow_zero=True)
-        _positive_int("eve_epochs", self.eve_epochs, allow_zero=True)
-        _positive_int("batch_size", self.batch_size)
-        _positive_int("threads", self.threads)
+        c, h, w = info.shape
+        check_int("k", self.k, high=c * h * w)
+        check_int("width", self.width, high=MAX_WIDTH)
+        check_int("epochs", self.epochs, low=0)
+        check_int("eve_epochs", self.eve_epochs, low=0)
+        check_int("batch_size", self.batch_size)
+        check_int("threads", self.threads, high=MAX_THREADS)
+        check_int("seed", self.seed, low=0, high=MAX_SEED)
         for name in ("train_limit", "test_limit"):
             if getattr(self, name) is not None:
-                _positive_int(name, getattr(self, name))
-        _finite("snr_db", self.snr_db)
+                check_int(name, getattr(self, name))
+        _snr("snr_db", self.snr_db)
         if self.eve_snr_db is not None:
-            _finite("eve_snr_db", self.eve_snr_db)
+            _snr("eve_snr_db", self.eve_snr_db)
         if self.train_snr_db is not None:
             lo, hi = _pair("train_snr_db", self.train_snr_db)
+            _snr("train_snr_db", lo)
+            _snr("train_snr_db", hi)
             object.__setattr__(self, "train_snr_db", (lo, hi))
         _finite("lr", self.lr, positive=True)
         _finite("recon_weight", self.recon_weight, nonnegative=True)
@@ -124,7 +141,7 @@ class LinkConfig:
         _choice("schedule", self.schedule, SCHEDULES)
         _choice("arch", self.arch, ARCHS)
         try:
-            latent_layout(self.arch, dataset_info(self.dataset).shape, self.k)
+            latent_layout(self.arch, info.shape, self.k)
         except ValueError as err:
             raise ConfigError(str(err)) from None
 
@@ -169,14 +186,33 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as err:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"config file {path} is not valid TOML: {err}") from None
+    except OSError as err:
+        raise ConfigError(f"config file {path} cannot be read: {err.strerror or err}") from None
 
 
-def _positive_int(name: str, value: Any, allow_zero: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
-        bound = ">= 0" if allow_zero else ">= 1"
+def check_int(name: str, value: Any, low: int = 1, high: int | None = None) -> int:
+    """``value`` if it is an integer in ``[low, high]``, else a one-line :class:`ConfigError`.
+
+    >>> check_int("epochs", 3, low=0)
+    3
+    >>> check_int("threads", 0)
+    Traceback (most recent call last):
+    ...
+    semgame.config.ConfigError: threads must be an integer >= 1, got 0
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
         raise ConfigError(f"{name} must be an integer {bound}, got {value!r}")
+    return value
+
+
+def _snr(name: str, value: Any) -> None:
+    _finite(name, value)
+    lo, hi = SNR_DB_RANGE
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name} must be in [{lo:g}, {hi:g}] dB, got {value!r}")
 
 
 def _finite(name: str, value: Any, positive: bool = False, nonnegative: bool = False) -> None:

@@ -27,17 +27,17 @@ from urllib.error import URLError
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Subset, TensorDataset
+from torch.utils.data import TensorDataset
 
 __all__ = [
     "DATASETS",
+    "CorruptDataError",
     "DataNotFoundError",
     "DatasetInfo",
     "dataset_info",
     "load_dataset",
     "resolve_root",
     "synthetic_dataset",
-    "train_val_split",
 ]
 
 ENV_VAR = "SEMGAME_DATA"
@@ -54,22 +54,15 @@ class DatasetInfo:
     classes: tuple[str, ...]
 
 
+_CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+_FASHION_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+
 DATASETS: dict[str, DatasetInfo] = {
     "mnist": DatasetInfo("mnist", (1, 28, 28), 10, tuple(str(d) for d in range(10))),
-    "cifar10": DatasetInfo(
-        "cifar10",
-        (3, 32, 32),
-        10,
-        ("airplane", "automobile", "bird", "cat", "deer",
-         "dog", "frog", "horse", "ship", "truck"),
-    ),
-    "fashion_mnist": DatasetInfo(
-        "fashion_mnist",
-        (1, 28, 28),
-        10,
-        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
-    ),
+    "cifar10": DatasetInfo("cifar10", (3, 32, 32), 10, _CIFAR10_CLASSES),
+    "fashion_mnist": DatasetInfo("fashion_mnist", (1, 28, 28), 10, _FASHION_CLASSES),
 }
 _ALIASES = {"cifar-10": "cifar10", "fashion-mnist": "fashion_mnist", "fmnist": "fashion_mnist"}
 # Folder names searched inside a root, per dataset.
@@ -84,6 +77,10 @@ _PATTERN_SEED = 1234  # fixes the class patterns of synthetic_dataset
 
 class DataNotFoundError(FileNotFoundError):
     """No copy of the requested dataset was found and it could not be downloaded."""
+
+
+class CorruptDataError(ValueError):
+    """A dataset file exists but cannot be read or holds invalid arrays."""
 
 
 def dataset_info(name: str) -> DatasetInfo:
@@ -139,8 +136,8 @@ def _candidates(info: DatasetInfo, split: str, root: Path) -> list[_Candidate]:
     return found
 
 
-def _corrupt(path: Path, detail: object) -> ValueError:
-    return ValueError(f"corrupt or unreadable dataset file {path}: {detail}")
+def _corrupt(path: Path, detail: object) -> CorruptDataError:
+    return CorruptDataError(f"corrupt or unreadable dataset file {path}: {detail}")
 
 
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -294,15 +291,3 @@ def synthetic_dataset(name: str, n: int, *, seed: int = 0) -> TensorDataset:
     labels = labels[torch.randperm(n, generator=gen)]
     noise = torch.randn(n, c, h, w, generator=gen) * 0.15
     return TensorDataset((means[labels] + noise).clamp_(0, 1), labels)
-
-
-def train_val_split(ds: Dataset, val_fraction: float, seed: int) -> tuple[Subset, Subset]:
-    """Split ``ds`` at random (deterministic in ``seed``) into (train, validation) subsets."""
-    n = len(ds)  # type: ignore[arg-type]
-    if not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
-    n_val = min(max(round(n * val_fraction), 1), n - 1)
-    if n_val < 1:
-        raise ValueError(f"cannot split a dataset of {n} sample(s)")
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    return Subset(ds, perm[n_val:].sort().values.tolist()), Subset(ds, perm[:n_val].sort().values.tolist())

@@ -5,33 +5,42 @@ NumPy or Gymnasium: semgame checks them first and raises one of these. The ``sem
 prints any of :data:`USER_ERRORS` as ``semgame: error: <message>`` and exits with status 2;
 argument-parsing errors look the same.
 
-========================================  ====================  ======================================================
-type                                      base                  raised for
-========================================  ====================  ======================================================
-:class:`semgame.config.ConfigError`       ``ValueError``        an unknown or invalid config key / value, TOML file or flag
-:class:`semgame.privacy.keyed.MissingKeyError`  ``ConfigError``  a keyed perturbation without a key
-:class:`semgame.protocols.AgentSpecError` ``ValueError``        an agent spec that does not resolve or lacks ``act``
-:class:`semgame.io.CheckpointError`       ``RuntimeError``      a checkpoint that is missing, corrupt or not semgame's
-:class:`semgame.data.DataNotFoundError`   ``FileNotFoundError`` no copy of a dataset (the message says where it looked)
-:class:`semgame.io.OutputError`           ``OSError``           a file that cannot be written (disk full, read-only);
-                                                                the previous version is intact
-:class:`semgame.runloop.RunLockedError`   ``RuntimeError``      a run folder in use by another live process
-``ValueError``                            --                    the envs: an invalid constructor argument or action
-                                                                (Gymnasium's convention; ``ConfigError`` is one too)
-``TypeError``                             --                    the envs: ``link=`` of an unsupported type
-``gymnasium.error.ResetNeeded``           ``Exception``         the envs: ``step()`` before ``reset()``
-========================================  ====================  ======================================================
+* :class:`semgame.config.ConfigError` (a ``ValueError``): an unknown or invalid config key or value,
+  config file or flag; :class:`semgame.privacy.keyed.MissingKeyError` (a ``ConfigError``): a keyed
+  perturbation without its key;
+* :class:`semgame.protocols.AgentSpecError` (``ValueError``): an agent spec that does not resolve,
+  whose file fails to import, whose agent cannot be built or lacks ``act``;
+* :class:`semgame.io.CheckpointError` (``RuntimeError``): a checkpoint that is missing, corrupt or
+  not semgame's (never unpickled);
+* :class:`semgame.data.DataNotFoundError` (``FileNotFoundError``): no copy of a dataset (the message
+  says where it looked); :class:`semgame.data.CorruptDataError` (``ValueError``): a dataset file that
+  is unreadable or holds bad arrays;
+* :class:`semgame.io.OutputError` (``OSError``): a file that cannot be written (disk full, read-only
+  folder); the previous version is intact;
+* :class:`semgame.runloop.RunLockedError` (``RuntimeError``): a run folder in use by another live
+  process;
+* the environments raise ``ValueError`` (``ConfigError`` is one) for an invalid constructor
+  argument, of any type, or an invalid action, and ``gymnasium.error.ResetNeeded`` for ``step()``
+  before ``reset()``.
 """
 
 from __future__ import annotations
 
 from semgame.config import ConfigError
-from semgame.data import DataNotFoundError
+from semgame.data import CorruptDataError, DataNotFoundError
 from semgame.io import CheckpointError, OutputError
 from semgame.protocols import AgentSpecError
 from semgame.runloop import RunLockedError
 
 __all__ = ["USER_ERRORS"]
 
-USER_ERRORS = (ConfigError, AgentSpecError, CheckpointError, DataNotFoundError, OutputError, RunLockedError)
+USER_ERRORS = (
+    ConfigError,
+    AgentSpecError,
+    CheckpointError,
+    DataNotFoundError,
+    CorruptDataError,
+    OutputError,
+    RunLockedError,
+)
 """What the ``semgame`` command reports as ``semgame: error: ...`` (exit status 2)."""

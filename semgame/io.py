@@ -13,14 +13,22 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 __all__ = [
-    "CheckpointError", "OutputError", "atomic_write", "save_checkpoint", "load_checkpoint", "remove_temp_files",
-    "write_json", "write_png", "write_text",
+    "CheckpointError",
+    "OutputError",
+    "atomic_write",
+    "save_checkpoint",
+    "load_checkpoint",
+    "remove_temp_files",
+    "write_json",
+    "write_png",
+    "write_text",
 ]
 
 _TEMP_GLOB = ".*.tmp"

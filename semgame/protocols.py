@@ -119,10 +119,16 @@ def _import_file(path: Path) -> Any:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except BaseException:
+    except BaseException as err:
         del sys.modules[name]
+        if isinstance(err, Exception):  # the agent file's own error, as one line
+            raise AgentSpecError(f"cannot import {path}: {_one_line(err)}") from None
         raise
     return module
+
+
+def _one_line(err: BaseException) -> str:
+    return f"{type(err).__name__}: " + " ".join(str(err).split())
 
 
 def load_agent(spec: str, protocol: type = Eavesdropper) -> Any:
@@ -146,8 +152,8 @@ def load_agent(spec: str, protocol: type = Eavesdropper) -> Any:
     else:
         try:
             module = importlib.import_module(target)
-        except ModuleNotFoundError as err:
-            raise AgentSpecError(f"agent spec {spec!r}: cannot import module {target!r} ({err})") from None
+        except Exception as err:  # not found, or the module's own error at import
+            raise AgentSpecError(f"agent spec {spec!r}: cannot import module {target!r} ({_one_line(err)})") from None
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):
@@ -167,4 +173,9 @@ def load_agent(spec: str, protocol: type = Eavesdropper) -> Any:
 
 def make_agent(spec: str, protocol: type = Eavesdropper, **kwargs: Any) -> Any:
     """``load_agent(spec, protocol)(**kwargs)``, checked against the protocol."""
-    return check_agent(load_agent(spec, protocol)(**kwargs), protocol)
+    factory = load_agent(spec, protocol)
+    try:
+        agent = factory(**kwargs)
+    except Exception as err:  # the agent's own constructor failed (e.g. it needs arguments)
+        raise AgentSpecError(f"agent spec {spec!r}: building the agent failed ({_one_line(err)})") from None
+    return check_agent(agent, protocol)

@@ -25,7 +25,8 @@ run repeats exactly what an uninterrupted one does.
 **What "bit-identical" covers.** A run interrupted at any moment (even by ``SIGKILL``, even inside a
 checkpoint write) and re-run ends with the same weights in ``model.pt`` and ``checkpoint.pt``, the same
 TensorBoard scalars except ``perf/*``, and the same ``metrics.json`` except its wall-clock entries
-(:data:`TIMING_KEYS`, removed by :func:`without_timings`).
+(:data:`TIMING_KEYS`, removed by :func:`without_timings`): :func:`run_differences` lists what differs,
+:func:`check_run_folder` what is not whole (``benchmarks/bench_kill.py`` runs both after real kills).
 
 Example:
     >>> without_timings({"test": {"legit_acc": 0.9}, "history": [{"epoch": 1, "seconds": 2.5}], "wall_seconds": 3.0})
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -44,13 +46,30 @@ from pathlib import Path
 from typing import Any
 
 from semgame.config import ConfigError
-from semgame.io import CheckpointError, OutputError, load_checkpoint, remove_temp_files, save_checkpoint, write_json, write_text
+from semgame.io import (
+    CheckpointError,
+    OutputError,
+    load_checkpoint,
+    remove_temp_files,
+    save_checkpoint,
+    write_json,
+    write_text,
+)
 from semgame.loader import MODEL_FORMAT
 from semgame.tags import EVE_ACC, LEGIT_ACC, LEGIT_PSNR, LEGIT_SSIM, SAMPLES_PER_S
 
 __all__ = [
-    "Phase", "Plan", "RunLock", "RunLockedError", "run_phases", "repair_event_files", "without_timings",
-    "TIMING_KEYS", "TEST_TAGS",
+    "Phase",
+    "Plan",
+    "RunLock",
+    "RunLockedError",
+    "run_phases",
+    "repair_event_files",
+    "check_run_folder",
+    "run_differences",
+    "without_timings",
+    "TIMING_KEYS",
+    "TEST_TAGS",
 ]
 
 TIMING_KEYS = frozenset({"seconds", "wall_seconds", "seconds_per_epoch", "finished"})
@@ -123,26 +142,110 @@ class RunLock:
             self.run_dir.rmdir()
 
 
+def _whole_records(data: bytes) -> int:
+    """Length of the prefix of a TFRecord stream (``uint64 length, uint32 crc, data, uint32 crc`` per
+    record) made of whole records."""
+    pos = 0
+    while pos + 12 <= len(data):
+        end = pos + 12 + int.from_bytes(data[pos : pos + 8], "little") + 4
+        if end > len(data):
+            break
+        pos = end
+    return pos
+
+
 def repair_event_files(tb_dir: str | Path) -> list[Path]:
     """Cut TensorBoard event files back to their last whole record (a killed writer may leave half a record).
 
-    Event files are TFRecord streams (``uint64 length, uint32 crc, data, uint32 crc`` per record).
     Returns the files that were cut. Call it only while no process writes there.
     """
     cut = []
     for path in sorted(Path(tb_dir).glob("events.out.tfevents.*")):
-        data = path.read_bytes()
-        pos = 0
-        while pos + 12 <= len(data):
-            end = pos + 12 + int.from_bytes(data[pos : pos + 8], "little") + 4
-            if end > len(data):
-                break
-            pos = end
-        if pos < len(data):
+        whole = _whole_records(path.read_bytes())
+        if whole < path.stat().st_size:
             with path.open("r+b") as fh:
-                fh.truncate(pos)
+                fh.truncate(whole)
             cut.append(path)
     return cut
+
+
+def check_run_folder(run_dir: str | Path) -> list[str]:
+    """What is wrong with the files of a run folder, one line each (empty: every file is whole).
+
+    Checkpoints must load (:func:`~semgame.io.load_checkpoint`), JSON and TOML files parse, TensorBoard
+    event files consist of whole records; anything else (e.g. a temporary file of a killed writer) is
+    reported, except the lock file.
+    """
+    from semgame.config import load_config_file
+
+    problems = []
+    for path in sorted(p for p in Path(run_dir).rglob("*") if p.is_file()):
+        try:
+            if path.name == _LOCK_NAME:
+                continue
+            if path.name.startswith("."):
+                problems.append(f"{path}: left-over temporary file")
+            elif path.suffix == ".pt":
+                load_checkpoint(path)
+            elif path.suffix == ".json":
+                json.loads(path.read_text())
+            elif path.suffix == ".toml":
+                load_config_file(path)
+            elif path.name.startswith("events.out.tfevents."):
+                if _whole_records(path.read_bytes()) < path.stat().st_size:
+                    problems.append(f"{path}: ends in half a record")
+            else:
+                problems.append(f"{path}: not a file a run writes")
+        except (CheckpointError, ConfigError, ValueError) as err:
+            problems.append(f"{path}: {err}")
+    return problems
+
+
+def _same(a: Any, b: Any) -> bool:
+    import torch
+
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b)
+    if isinstance(a, dict):
+        return (
+            isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a if k not in TIMING_KEYS)
+        )
+    if isinstance(a, (list, tuple)):
+        return isinstance(b, type(a)) and len(a) == len(b) and all(map(_same, a, b))
+    return a == b
+
+
+def run_differences(a: str | Path, b: str | Path) -> list[str]:
+    """How two finished run folders differ in results, one line each (empty: bit-identical).
+
+    Compared: every entry of ``model.pt`` and ``checkpoint.pt`` (weights, optimiser and scheduler
+    states bit for bit), ``metrics.json`` without :data:`TIMING_KEYS`, and every TensorBoard scalar
+    but ``perf/*`` (steps and values).
+    """
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    a, b = Path(a), Path(b)
+    diffs = []
+    for name in ("model.pt", "checkpoint.pt"):
+        sa, sb = load_checkpoint(a / name), load_checkpoint(b / name)
+        diffs += [
+            f"{name}: {k}"
+            for k in sorted(set(sa) | set(sb))
+            if k not in TIMING_KEYS and not _same(sa.get(k), sb.get(k))
+        ]
+    ma, mb = (without_timings(json.loads((d / "metrics.json").read_text())) for d in (a, b))
+    diffs += [f"metrics.json: {k}" for k in sorted(set(ma) | set(mb)) if ma.get(k) != mb.get(k)]
+    scalars = []
+    for d in (a, b):
+        acc = EventAccumulator(str(d / "tb"))
+        acc.Reload()
+        scalars.append(
+            {t: [(e.step, e.value) for e in acc.Scalars(t)] for t in acc.Tags()["scalars"] if not t.startswith("perf/")}
+        )
+    diffs += [
+        f"tensorboard: {t}" for t in sorted(set(scalars[0]) | set(scalars[1])) if scalars[0].get(t) != scalars[1].get(t)
+    ]
+    return diffs
 
 
 def without_timings(obj: Any) -> Any:
@@ -189,7 +292,9 @@ class Plan:
 
 def _diff(saved: Any, wanted: Any, prefix: str = "") -> list[str]:
     if isinstance(saved, dict) and isinstance(wanted, dict):
-        return [d for k in sorted(set(saved) | set(wanted)) for d in _diff(saved.get(k), wanted.get(k), f"{prefix}{k}.")]
+        return [
+            d for k in sorted(set(saved) | set(wanted)) for d in _diff(saved.get(k), wanted.get(k), f"{prefix}{k}.")
+        ]
     return [] if saved == wanted else [prefix.rstrip(".")]
 
 
@@ -236,10 +341,15 @@ def run_phases(
             if state["format"] != fmt:
                 raise ConfigError(f"{run_dir} holds a {state['format']!r} run, not a {fmt!r} one; use a new --run-dir")
             if "counters" not in state or "results_config" not in state:
-                raise CheckpointError(f"{ckpt_path} was written by an older semgame; finish that run with it or use a new --run-dir")
+                raise CheckpointError(
+                    f"{ckpt_path} was written by an older semgame; finish that run with it or use a new --run-dir"
+                )
             diff = _diff(state["results_config"], dict(results_config))
             if diff:
-                raise ConfigError(f"{run_dir} holds a run with a different config (differs in: {', '.join(diff)}); use a new --run-dir")
+                raise ConfigError(
+                    f"{run_dir} holds a run with a different config (differs in: {', '.join(diff)}); "
+                    "use a new --run-dir"
+                )
             if metrics_path.is_file():
                 say(f"{run_dir} has finished already; its metrics:")
                 return json.loads(metrics_path.read_text())
@@ -249,7 +359,9 @@ def run_phases(
         wall_before = 0.0
         if state is not None:
             if set(state["counters"]) != set(done):
-                raise CheckpointError(f"{ckpt_path} was written by an older semgame; finish that run with it or use a new --run-dir")
+                raise CheckpointError(
+                    f"{ckpt_path} was written by an older semgame; finish that run with it or use a new --run-dir"
+                )
             for name, obj in plan.state.items():
                 obj.load_state_dict(state[name])
             done, history, wall_before = dict(state["counters"]), state["history"], state["wall_seconds"]
@@ -262,11 +374,18 @@ def run_phases(
         samples = sum(done[p.name] * p.samples for p in plan.phases)
 
         def checkpoint() -> None:
-            save_checkpoint({
-                "format": fmt, **meta, "results_config": dict(results_config), "counters": dict(done),
-                "history": history, "wall_seconds": wall_before + time.perf_counter() - t0,
-                **{name: obj.state_dict() for name, obj in plan.state.items()},
-            }, ckpt_path)
+            save_checkpoint(
+                {
+                    "format": fmt,
+                    **meta,
+                    "results_config": dict(results_config),
+                    "counters": dict(done),
+                    "history": history,
+                    "wall_seconds": wall_before + time.perf_counter() - t0,
+                    **{name: obj.state_dict() for name, obj in plan.state.items()},
+                },
+                ckpt_path,
+            )
 
         from torch.utils.tensorboard import SummaryWriter
 
@@ -276,31 +395,44 @@ def run_phases(
             for phase in plan.phases:
                 while done[phase.name] < phase.epochs:
                     record = phase.run_epoch(done[phase.name])
+                    bad = [f"{k} = {v}" for k, v in record.items() if not math.isfinite(v)]
+                    if bad:  # nothing of this epoch is kept: the checkpoint stays at the epoch before
+                        raise ConfigError(
+                            f"training diverged in {phase.label} {done[phase.name] + 1}: {', '.join(bad)}; "
+                            f"{run_dir} keeps the epoch before (try a lower lr or recon_weight)"
+                        )
                     done[phase.name] += 1
                     samples += phase.samples
                     history.append({"phase": phase.name, "epoch": done[phase.name], **record})
                     for key, tag in phase.tags.items():
                         writer.add_scalar(tag, record[key], samples)
                     writer.add_scalar(SAMPLES_PER_S, phase.samples / max(record["seconds"], 1e-9), samples)
-                    say(f"{phase.label} {done[phase.name]}/{phase.epochs}: "
+                    say(
+                        f"{phase.label} {done[phase.name]}/{phase.epochs}: "
                         + " ".join(f"{tag} {record[key]:.4f}" for key, tag in phase.tags.items())
-                        + f" ({record['seconds']:.1f} s)")
+                        + f" ({record['seconds']:.1f} s)"
+                    )
                     writer.flush()
                     checkpoint()
             final = plan.final()
             _log_hparams(writer, hparams, final, samples + 1)
             writer.flush()
-            save_checkpoint({"format": MODEL_FORMAT, **meta, **{k: plan.state[k].state_dict() for k in plan.model}},
-                            run_dir / "model.pt")
+            save_checkpoint(
+                {"format": MODEL_FORMAT, **meta, **{k: plan.state[k].state_dict() for k in plan.model}},
+                run_dir / "model.pt",
+            )
             seconds = {p.name: [h["seconds"] for h in history if h["phase"] == p.name] for p in plan.phases}
             metrics = {
-                **meta, "test": final, "history": history, "samples_seen": samples,
+                **meta,
+                "test": final,
+                "history": history,
+                "samples_seen": samples,
                 "seconds_per_epoch": {k: sum(v) / len(v) for k, v in seconds.items() if v},
-                "wall_seconds": wall_before + time.perf_counter() - t0, "device": plan.device,
+                "wall_seconds": wall_before + time.perf_counter() - t0,
+                "device": plan.device,
                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             }
             write_json(metrics_path, metrics)
         finally:
             writer.close()
     return metrics
-

@@ -110,6 +110,7 @@ def test_custom_eavesdropper_as_opponent():
     assert info["eve_guess"] == 5
 
 
+@pytest.mark.slow
 def test_sb3_eavesdropper_saves_weights_only_and_loads_back(tmp_path, monkeypatch):
     import os
 

@@ -127,7 +127,7 @@ def test_unknown_key_in_toml_file(tmp_path: Path) -> None:
 def test_bad_value_in_toml_file(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text("k = 0\n")
-    with pytest.raises(ConfigError, match="k must be an integer >= 1, got 0"):
+    with pytest.raises(ConfigError, match=r"k must be an integer in \[1, 784\], got 0"):
         from_dict(load_config_file(path))
     path.write_text("snr_db = nan\n")  # TOML has nan and inf literals
     with pytest.raises(ConfigError, match="snr_db must be a finite number"):

@@ -19,7 +19,6 @@ from semgame.data import (
     load_dataset,
     resolve_root,
     synthetic_dataset,
-    train_val_split,
 )
 
 torch.set_num_threads(1)
@@ -265,16 +264,3 @@ def test_synthetic_dataset(name: str) -> None:
 def test_synthetic_dataset_rejects_empty() -> None:
     with pytest.raises(ValueError, match="n must be positive"):
         synthetic_dataset("mnist", 0)
-
-
-def test_train_val_split() -> None:
-    ds = synthetic_dataset("mnist", 100)
-    train, val = train_val_split(ds, 0.2, seed=0)
-    assert (len(train), len(val)) == (80, 20)
-    assert sorted(train.indices + val.indices) == list(range(100))
-    again = train_val_split(ds, 0.2, seed=0)
-    assert again[0].indices == train.indices and again[1].indices == val.indices
-    assert train_val_split(ds, 0.2, seed=1)[1].indices != val.indices
-    for bad in (0.0, 1.0, -0.1):
-        with pytest.raises(ValueError, match="val_fraction"):
-            train_val_split(ds, bad, seed=0)

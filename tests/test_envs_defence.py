@@ -142,7 +142,7 @@ def test_each_defence_kind_in_single_vector_and_pettingzoo(kind, images, policy_
     # what goes on the air respects the defence's budget
     game = venv.game
     idx = torch.arange(16)
-    x_tx, nonces = game.transmit(idx)
+    x_tx, _ = game.transmit(idx)
     psr = measured_psr_db(x_tx - game.x[idx], game.x[idx])
     budget = {"none": None, "keyed": 10.0, "fgm": -10.0, "pgd-universal": -10.0, "policy": -6.0}[kind]
     if budget is None:

@@ -35,6 +35,7 @@ def mnist():
         pytest.skip(f"real MNIST not found: {err}")
 
 
+@pytest.mark.slow
 def test_ppo_eavesdropper_beats_chance_on_mnist(mnist):
     ppo = _load("sb3_eavesdropper")
     rand = _load("random_eavesdropper")

@@ -227,13 +227,35 @@ def test_leakage_report_columns_and_keyed_legit_unchanged(trained):
     assert math.isnan(base["in_loop_eve_acc"])
 
 
+def test_strong_fresh_eavesdroppers_stop_early_and_keep_their_best_weights(trained):
+    from semgame.privacy.leakage import _accuracy, fit_early_stopping
+    from semgame.seeds import Stream
+
+    cfg, link, eve, tr, te, _ = trained
+    res = fresh_eavesdroppers(cfg, tr.x, tr.labels, te.x, te.labels, k=1, epochs=4, seed=0, model="strong")
+    assert res["model"] == "strong" and 1 <= res["epochs_run"][0] <= 4 and res["mean"] > 0.5
+    strong = new_eavesdropper(cfg, 10.0, 3, model="strong")
+    out = fit_early_stopping(strong, tr.x, tr.labels, max_epochs=40, lr=1e-3, batch_size=64, seed=3, patience=1)
+    assert out["epochs_run"] < 40 and out["best_epoch"] == out["epochs_run"] - 1  # stopped one epoch after its best
+    # the returned weights are the best epoch's: its held-out accuracy, re-measured
+    order = torch.randperm(len(tr), generator=seeded_generator(3, Stream.HOLDOUT_SPLIT))[: round(0.1 * len(tr))]
+    again = _accuracy(strong, tr.x[order], tr.labels[order], seeded_generator(3, Stream.HOLDOUT_NOISE))
+    assert again == out["holdout_acc"]
+    with pytest.raises(ConfigError, match="fresh eavesdropper model"):
+        new_eavesdropper(cfg, 10.0, 0, model="kernel")
+
+
 def test_adversarial_defence_with_labels_roundtrip(trained):
     cfg, link, eve, tr, te, _ = trained
     d = AdversarialDefence(AdversarialPerturbation(eve, -10.0, method="fgm"))
     tx, nonces = defend(d, te)
     assert tx.shape == te.x.shape
+    # FGM spends the whole -10 dB budget on every transmission, and the unaware legitimate receiver
+    # decodes the perturbed waveforms (not the clean ones): its metrics are those of a NoDefence on them
+    assert torch.allclose(measured_psr_db(tx - te.x, te.x), torch.full((len(te),), -10.0), atol=1e-3)
     m = legit_metrics(link, d, te, tx, nonces)
-    assert 0.0 <= m["legit_acc"] <= 1.0
+    assert m == legit_metrics(link, NoDefence(), te, tx, nonces)
+    assert m != legit_metrics(link, NoDefence(), te, te.x, nonces)
 
 
 def test_check_k():
@@ -253,6 +275,8 @@ def test_check_k():
         (dict(legit_steps=0), "legit_steps"),
         (dict(objective="mi"), "objective must be one of"),
         (dict(eve_lr=0.0), "eve_lr"),
+        (dict(gate_snr_db=float("nan")), "gate_snr_db"),
+        (dict(eve_snr_spread_db=-1.0), "eve_snr_spread_db"),
     ],
 )
 def test_minmax_config_errors(kwargs, match):
@@ -268,6 +292,40 @@ def test_leakage_terms():
     peaked = torch.zeros(4, 10)
     peaked[:, 0] = 10.0
     assert float(leakage_term(peaked, labels, "kl_uniform")) > 1.0
+
+
+def test_leakage_term_weights_and_sample_snr():
+    from semgame.channels import ChannelState
+    from semgame.privacy.minmax import sample_snr_db
+
+    peaked = torch.zeros(4, 10)
+    peaked[:, 0] = 10.0
+    labels = torch.arange(4)
+    full = leakage_term(peaked, labels, "kl_uniform")
+    w = torch.tensor([1.0, 0.0, 1.0, 0.0])
+    assert float(leakage_term(peaked, labels, "kl_uniform", w)) == pytest.approx(float(full) / 2)  # mean over the batch
+    assert float(leakage_term(peaked, labels, "neg_ce", torch.zeros(4))) == 0.0
+    h = torch.tensor([[2.0 + 0j, 2.0 + 0j], [1.0 + 0j, 0j]])
+    st = ChannelState(h=h, noise_var=torch.tensor([0.1, 1.0]), snr_db=torch.tensor([10.0, 0.0]))
+    assert sample_snr_db(st).tolist() == pytest.approx([10 * math.log10(40.0), 10 * math.log10(0.5)])
+
+
+@pytest.mark.parametrize("gate,zero", [(200.0, "task"), (-200.0, "leak")])
+def test_minmax_gate_selects_transmissions_by_effective_snr(gate, zero):
+    """A gate above every SNR drops the whole legit task loss; below every SNR, the whole leakage."""
+    from torch.utils.data import TensorDataset
+
+    from semgame.data import synthetic_dataset
+    from semgame.privacy.minmax import minmax_epoch
+
+    torch.manual_seed(0)
+    link, eve = build_link(CFG), build_eavesdropper(CFG)
+    data = TensorDataset(*synthetic_dataset("mnist", 64, seed=0).tensors)
+    opts = (torch.optim.Adam(link.parameters()), torch.optim.Adam(eve.parameters()))
+    stats = minmax_epoch(link, eve, data, *opts, CFG.replace(batch_size=32), MinMaxConfig(lambda_=1.0, gate_snr_db=gate),
+                         0, torch.device("cpu"))
+    other = "leak" if zero == "task" else "task"
+    assert stats[zero] == 0.0 and abs(stats[other]) > 1e-3
 
 
 def _state(run, name="model.pt"):
@@ -364,6 +422,8 @@ def test_fresh_eval_cli_errors(trained, capsys, argv, needle):
         (["--lambda", "-1"], "lambda must be >= 0"),
         (["--lambda", "nan"], "lambda must be a finite"),
         (["--eve-steps", "0"], "eve_steps"),
+        (["--gate-snr-db", "inf"], "gate_snr_db must be a finite number"),
+        (["--eve-snr-spread-db", "-2"], "eve_snr_spread_db must be a finite number >= 0"),
     ],
 )
 def test_minmax_cli_errors(tmp_path, capsys, argv, needle):

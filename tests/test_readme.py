@@ -27,12 +27,19 @@ def test_readme_has_exactly_two_setup_commands_and_ci_runs_the_test_one() -> Non
     assert "<!-- test-command -->" in ci
 
 
-@pytest.mark.parametrize("index", range(len(python_blocks())))
+def _needs_real_data(code: str) -> bool:
+    return "SemCom-" in code or "parallel_env" in code
+
+
+@pytest.mark.parametrize("index", [
+    pytest.param(i, marks=[pytest.mark.slow] if _needs_real_data(code) else [])  # they play and learn on real MNIST
+    for i, code in enumerate(python_blocks())
+])
 def test_readme_python_example_runs(index: int, tmp_path: Path) -> None:
     """Each ```python block runs as written in a fresh interpreter (env examples need real images)."""
     code = python_blocks()[index]
     env = dict(os.environ)
-    if "SemCom-" in code or "parallel_env" in code:
+    if _needs_real_data(code):
         if not env.get("SEMGAME_DATA"):
             pytest.skip("environment examples need SEMGAME_DATA (real test images)")
         env["SEMGAME_DATA"] = str(Path(env["SEMGAME_DATA"]).resolve())  # the script runs in tmp_path

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import torch
 
+import semgame.run as run_mod
 from semgame.config import ConfigError, LinkConfig, from_dict, load_config_file
 from semgame.io import CheckpointError, atomic_write, load_checkpoint, save_checkpoint, write_json, write_text
 from semgame.link import build_eavesdropper, build_link
@@ -217,6 +218,25 @@ def test_train_run_tensorboard_tags(finished_run: tuple[LinkConfig, Path, dict])
     assert [v for _, v in tb[tags.LEGIT_PSNR]] == pytest.approx([h["legit_psnr"] for h in history[:2]])
     assert [v for _, v in tb[tags.EVE_LOSS]] == pytest.approx([history[2]["loss"]])
     assert tb[f"hparam/{tags.LEGIT_ACC}"] == [(1537, pytest.approx(metrics["test"]["legit_acc"]))]
+
+
+def test_train_run_hparams(finished_run: tuple[LinkConfig, Path, dict]) -> None:
+    """The HPARAMS plugin sees every results key of the config and the four final test metrics."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    cfg, run_dir, _ = finished_run
+    acc = EventAccumulator(str(run_dir / "tb"))
+    acc.Reload()
+    content = acc.PluginTagToContent("hparams")
+    start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"]).session_start_info
+    values = {k: getattr(v, v.WhichOneof("kind")) for k, v in start.hparams.items()}
+    expected = run_mod.results_config(cfg)
+    assert set(expected) >= {"dataset", "k", "width", "snr_db", "epochs", "lr", "seed"}
+    assert values == {k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in expected.items()}
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
+    assert {m.name.tag for m in experiment.metric_infos} == {"hparam/legit/acc", "hparam/legit/psnr", "hparam/legit/ssim",
+                                                             "hparam/eve/acc"}
 
 
 def test_load_run_reproduces_metrics_in_eval_mode(finished_run: tuple[LinkConfig, Path, dict]) -> None:

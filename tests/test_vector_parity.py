@@ -36,7 +36,11 @@ def structure(info: dict) -> dict:
         if isinstance(value, dict):
             out[key] = structure(value)
         elif value.dtype == object:
-            out[key] = ("object", tuple(v is None for v in value), {(v.dtype.str, v.shape) for v in value if v is not None})
+            out[key] = (
+                "object",
+                tuple(v is None for v in value),
+                {(v.dtype.str, v.shape) for v in value if v is not None},
+            )
         elif key.startswith("_"):
             out[key] = ("mask", value.dtype.str, value.tolist())
         else:
@@ -77,11 +81,13 @@ def check_definitions(mode: str, role: str, action, prev_obs, obs, rew, term, in
 @pytest.mark.parametrize("rounds", [1, 3])
 def test_native_vector_env_matches_sync_vector_env(images, role, mode, rounds):
     kw = dict(role=role, rounds=rounds, images=images)
-    native = gym.make_vec("SemCom-MNIST-v0", num_envs=N, vectorization_mode="vector_entry_point",
-                          autoreset_mode=mode, **kw)
+    native = gym.make_vec(
+        "SemCom-MNIST-v0", num_envs=N, vectorization_mode="vector_entry_point", autoreset_mode=mode, **kw
+    )
     autoreset = {"next_step": gym.vector.AutoresetMode.NEXT_STEP, "same_step": gym.vector.AutoresetMode.SAME_STEP}[mode]
-    sync = gym.make_vec("SemCom-MNIST-v0", num_envs=N, vectorization_mode="sync",
-                        vector_kwargs={"autoreset_mode": autoreset}, **kw)
+    sync = gym.make_vec(
+        "SemCom-MNIST-v0", num_envs=N, vectorization_mode="sync", vector_kwargs={"autoreset_mode": autoreset}, **kw
+    )
     assert native.metadata["autoreset_mode"] == sync.metadata["autoreset_mode"] == autoreset
     assert native.single_observation_space == sync.single_observation_space
     assert native.observation_space == sync.observation_space and native.action_space == sync.action_space
@@ -93,11 +99,19 @@ def test_native_vector_env_matches_sync_vector_env(images, role, mode, rounds):
     saw_end = saw_autoreset = False
     for _ in range(STEPS):
         action = native.action_space.sample()
-        (obs_n2, rew_n, term_n, trunc_n, step_n), (obs_s2, rew_s, term_s, trunc_s, step_s) = native.step(action), sync.step(action)
+        (obs_n2, rew_n, term_n, trunc_n, step_n), (obs_s2, rew_s, term_s, trunc_s, step_s) = (
+            native.step(action),
+            sync.step(action),
+        )
         check_definitions(mode, role, action, obs_n, obs_n2, rew_n, term_n, step_n, info_n["round"])
         check_definitions(mode, role, action, obs_s, obs_s2, rew_s, term_s, step_s, info_s["round"])
         assert structure(step_n) == structure(step_s)
-        assert (rew_n.dtype, rew_n.shape, obs_n2.dtype, obs_n2.shape) == (rew_s.dtype, rew_s.shape, obs_s2.dtype, obs_s2.shape)
+        assert (rew_n.dtype, rew_n.shape, obs_n2.dtype, obs_n2.shape) == (
+            rew_s.dtype,
+            rew_s.shape,
+            obs_s2.dtype,
+            obs_s2.shape,
+        )
         np.testing.assert_array_equal(term_n, term_s)
         np.testing.assert_array_equal(trunc_n, trunc_s)
         np.testing.assert_array_equal(step_n["round"], step_s["round"])

@@ -138,8 +138,9 @@ class SemComParallelEnv(ParallelEnv):
             legit = game.legit(x, idx, nonces, gen)
             eve_obs = game.eavesdropper_obs(x, gen)[0].cpu().numpy()
             self._pending = {"label": int(game.labels[idx][0]), "legit_correct": bool(legit.correct[0]),
-                             "legit_guess": int(legit.guess[0]), "psnr": float(legit.psnr[0]),
-                             "transmission": self._step + 1}
+                             "legit_guess": int(legit.guess[0]), "transmission": self._step + 1}
+            if game.compute_psnr:  # (no NaN placeholder in infos)
+                self._pending["psnr"] = float(legit.psnr[0])
         self._step += 1
         self._obs = {TX: self._tx_obs(), EVE: eve_obs}
         done = self._step > self.rounds

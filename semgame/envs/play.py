@@ -19,19 +19,32 @@ from typing import Any
 __all__ = ["add_play_parser", "play"]
 
 
-def play(env_id: str, agent: Any, *, role: str = "eavesdropper", episodes: int = 1000, num_envs: int = 256,
-         seed: int = 0, **env_kwargs: Any) -> dict[str, float]:
+def play(
+    env_id: str,
+    agent: Any,
+    *,
+    role: str = "eavesdropper",
+    episodes: int = 1000,
+    num_envs: int = 256,
+    seed: int = 0,
+    **env_kwargs: Any,
+) -> dict[str, float]:
     """Play ``episodes`` episodes (rounded up to whole batches of ``num_envs``) and average the outcome."""
     import gymnasium as gym
-    import numpy as np
 
-    from semgame.config import ConfigError
+    from semgame.config import MAX_SEED, check_int
 
-    for name, value in (("episodes", episodes), ("num_envs", num_envs)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
-    venv = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point",
-                        role=role, autoreset_mode="same_step", **env_kwargs)
+    check_int("episodes", episodes)
+    check_int("num_envs", num_envs)
+    check_int("seed", seed, low=0, high=MAX_SEED)
+    venv = gym.make_vec(
+        env_id,
+        num_envs=num_envs,
+        vectorization_mode="vector_entry_point",
+        role=role,
+        autoreset_mode="same_step",
+        **env_kwargs,
+    )
     obs, _ = venv.reset(seed=seed)
     sums = {"reward": 0.0, "legit_acc": 0.0, "psnr": 0.0, "eve_acc": 0.0}
     transmissions = finished = 0
@@ -39,15 +52,21 @@ def play(env_id: str, agent: Any, *, role: str = "eavesdropper", episodes: int =
         obs, rew, term, trunc, info = venv.step(agent.act(obs))
         sums["reward"] += float(rew.sum())
         sums["legit_acc"] += float(_played(info, "legit_correct").sum())
-        sums["psnr"] += float(np.nansum(_played(info, "psnr")))
+        sums["psnr"] += float(_played(info, "psnr").sum()) if venv.game.compute_psnr else 0.0
         sums["eve_acc"] += float(_played(info, "eve_correct").sum()) if role == "transmitter" else float(rew.sum())
         transmissions += num_envs
         finished += int((term | trunc).sum())
     out: dict[str, Any] = {k: v / transmissions for k, v in sums.items()}
     if not venv.game.compute_psnr:
         out["psnr"] = None
-    out.update(env=env_id, role=role, episodes=finished, transmissions=transmissions,
-               rounds=venv.game.rounds, psr_db=venv.game.psr_db)
+    out.update(
+        env=env_id,
+        role=role,
+        episodes=finished,
+        transmissions=transmissions,
+        rounds=venv.game.rounds,
+        psr_db=venv.game.psr_db,
+    )
     return out
 
 
@@ -66,17 +85,21 @@ def _played(info: dict[str, Any], key: str) -> Any:
 def _cmd_play(args: argparse.Namespace) -> int:
     import torch
 
-    from semgame.config import ConfigError
+    from semgame.config import MAX_THREADS, ConfigError, check_int
     from semgame.protocols import AgentSpecError, Eavesdropper, Transmitter, make_agent
 
-    if args.threads < 1:
-        raise ConfigError(f"threads must be an integer >= 1, got {args.threads}")
+    check_int("threads", args.threads, high=MAX_THREADS)
     torch.set_num_threads(args.threads)
     try:
         protocol = Eavesdropper if args.role == "eavesdropper" else Transmitter
         agent = make_agent(args.agent, protocol)
-        kw: dict[str, Any] = {"rounds": args.rounds, "split": args.split, "device": args.device,
-                              "psr_db": args.psr_db, "compute_psnr": not args.no_psnr}
+        kw: dict[str, Any] = {
+            "rounds": args.rounds,
+            "split": args.split,
+            "device": args.device,
+            "psr_db": args.psr_db,
+            "compute_psnr": not args.no_psnr,
+        }
         for key in ("snr_db", "eve_snr_db", "link", "data_root"):
             if getattr(args, key) is not None:
                 kw[key] = str(getattr(args, key)) if key == "link" else getattr(args, key)
@@ -84,8 +107,9 @@ def _cmd_play(args: argparse.Namespace) -> int:
             if args.role != "transmitter":
                 raise ConfigError("--opponent is the eavesdropper facing --role transmitter")
             kw["eavesdropper"] = make_agent(args.opponent, Eavesdropper)
-        result = play(args.env, agent, role=args.role, episodes=args.episodes, num_envs=args.num_envs,
-                      seed=args.seed, **kw)
+        result = play(
+            args.env, agent, role=args.role, episodes=args.episodes, num_envs=args.num_envs, seed=args.seed, **kw
+        )
     except (AgentSpecError, ValueError, TypeError) as err:
         if isinstance(err, ConfigError):
             raise

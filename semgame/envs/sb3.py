@@ -15,7 +15,8 @@ episodes carry ``episode = {"r", "l", "t"}``, so ``rollout/ep_rew_mean`` is logg
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from stable_baselines3.common.vec_env import VecMonitor
@@ -35,7 +36,9 @@ class _NativeVecEnv(VecEnv):
         elif kwargs:
             raise ValueError("pass either venv= or SemComVectorEnv keyword arguments, not both")
         if venv.autoreset_mode.value != "SameStep" or venv.tensors:
-            raise ValueError("the SB3 adapter needs a SemComVectorEnv with autoreset_mode='same_step' and tensors=False")
+            raise ValueError(
+                "the SB3 adapter needs a SemComVectorEnv with autoreset_mode='same_step' and tensors=False"
+            )
         self.native = venv
         super().__init__(venv.num_envs, venv.single_observation_space, venv.single_action_space)
         self._actions: np.ndarray | None = None
@@ -59,8 +62,11 @@ class _NativeVecEnv(VecEnv):
         if dones.any():
             final = _per_env(info["final_info"], self.num_envs)
             for i in np.flatnonzero(dones):
-                infos[i] = {**final[i], "terminal_observation": info["final_obs"][i],
-                            "TimeLimit.truncated": bool(trunc[i] and not term[i])}
+                infos[i] = {
+                    **final[i],
+                    "terminal_observation": info["final_obs"][i],
+                    "TimeLimit.truncated": bool(trunc[i] and not term[i]),
+                }
         return obs, rew.astype(np.float32), dones, infos
 
     def close(self) -> None:

@@ -144,8 +144,9 @@ class SemComEnv(Env):
     ## Info
 
     ``step`` returns ``label`` (true class), ``legit_correct`` (bool), ``psnr`` (dB, the legitimate
-    reconstruction; NaN with ``compute_psnr=False``), ``legit_guess`` and ``round`` (1-based index of
-    the transmission just played); the transmitter role adds ``eve_guess`` and ``eve_correct``.
+    reconstruction; absent with ``compute_psnr=False``), ``legit_guess`` and ``round`` (1-based index
+    of the transmission just played); the transmitter role adds ``eve_guess`` and ``eve_correct``.
+    Observations, rewards and info values are always finite.
 
     ## Arguments
 
@@ -227,8 +228,6 @@ class SemComEnv(Env):
 
     def set_eavesdropper(self, agent: Any) -> None:
         """Replace the opponent of role ``"transmitter"`` (call between episodes, e.g. after refitting it)."""
-        if self.role != "transmitter":
-            raise ValueError("set_eavesdropper applies to role='transmitter'")
         self.game.set_eavesdropper(agent)
 
     def set_defence(self, defence: Any) -> None:
@@ -273,8 +272,9 @@ class SemComEnv(Env):
             reward = float(bool(legit.correct[0])) - float(eve_guess == label)
             info = {"eve_guess": eve_guess, "eve_correct": eve_guess == label}
         self._round += 1
-        info.update(label=label, legit_correct=bool(legit.correct[0]), legit_guess=int(legit.guess[0]),
-                    psnr=float(legit.psnr[0]), round=self._round)
+        info.update(label=label, legit_correct=bool(legit.correct[0]), legit_guess=int(legit.guess[0]), round=self._round)
+        if game.compute_psnr:
+            info["psnr"] = float(legit.psnr[0])
         terminated = self._round >= self.rounds
         if terminated:
             self._done = True

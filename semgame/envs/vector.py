@@ -52,7 +52,7 @@ class SemComVectorEnv(VectorEnv):
     sub-env, ``info["_" + key]`` says which sub-envs have it, masked-out entries are 0, and a key that
     no sub-env has is absent. A sub-env
     has the step keys ``label`` (int64), ``legit_correct`` (bool), ``legit_guess`` (int64), ``psnr``
-    (float64) and, for the transmitter, ``eve_guess`` (int64) and ``eve_correct`` (bool) when it played
+    (float64; only with ``compute_psnr=True``) and, for the transmitter, ``eve_guess`` (int64) and ``eve_correct`` (bool) when it played
     a transmission this step and did not restart in it; ``round`` (int64) is always there: the
     transmission's 1-based index, or 0 for a sub-env that (re)started (its reset info). With
     ``tensors=True`` the same keys hold tensors on ``device`` and ``final_obs`` is a
@@ -101,8 +101,6 @@ class SemComVectorEnv(VectorEnv):
 
     def set_eavesdropper(self, agent: Any) -> None:
         """Replace the opponent of role ``"transmitter"`` for every sub-env (between rollouts)."""
-        if self.role != "transmitter":
-            raise ValueError("set_eavesdropper applies to role='transmitter'")
         self.game.set_eavesdropper(agent)
 
     def set_defence(self, defence: Any) -> None:
@@ -219,7 +217,7 @@ class SemComVectorEnv(VectorEnv):
             terminated = self._round >= game.rounds
         any_terminated = bool(terminated.any())
         values = {"label": labels, "legit_correct": legit.correct, "legit_guess": legit.guess,
-                  "psnr": legit.psnr, "round": self._round, **extra}
+                  **({"psnr": legit.psnr} if game.compute_psnr else {}), "round": self._round, **extra}
         old_obs = self._obs
         if self.autoreset_mode == AutoresetMode.NEXT_STEP and not any_terminated:
             self._idx, self._obs, self._x, self._nonces = new_idx, new_obs, new_x, new_nonces

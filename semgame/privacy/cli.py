@@ -1,6 +1,6 @@
 """Command-line pieces of the privacy game, plugged into :mod:`semgame.cli`.
 
-* ``semgame eval --fresh-eavesdroppers K [--defence keyed --psr-db 10 --key 1234]`` — honest leakage
+* ``semgame eval --fresh-eavesdroppers K [--defence keyed --psr-db 10 --key 1234 | --defence rotation --key 1234]`` — honest leakage
   evaluation of a run folder (plain or min-max): K eavesdroppers trained from scratch. The defence is
   built from a config by :func:`semgame.privacy.defences.build_defence`, as in the game envs.
 * ``semgame minmax --run-dir D [--init RUN] --lambda 1 --objective kl_uniform ...`` — min-max training.
@@ -25,6 +25,7 @@ _MINMAX_FLAGS = (
     ("lambda_", "--lambda", float), ("objective", "--objective", str), ("eve_steps", "--eve-steps", int),
     ("legit_steps", "--legit-steps", int), ("rounds", "--rounds", int), ("pretrain_epochs", "--pretrain-epochs", int),
     ("eve_pretrain_epochs", "--eve-pretrain-epochs", int), ("eve_lr", "--eve-lr", float),
+    ("gate_snr_db", "--gate-snr-db", float), ("eve_snr_spread_db", "--eve-snr-spread-db", float),
 )
 
 
@@ -35,11 +36,11 @@ def add_eval_flags(ev: argparse.ArgumentParser) -> None:
                    help="train K eavesdroppers from scratch on the (defended) transmissions and report mean/std/max")
     g.add_argument("--fresh-epochs", type=int, default=5, help="training epochs of each fresh eavesdropper (default 5)")
     g.add_argument("--train-limit", type=int, help="recorded training transmissions for the fresh eavesdroppers (default: the run's)")
-    g.add_argument("--defence", choices=("none", "keyed", "adversarial"), default="none",
-                   help="defence applied on top of the run's link (adversarial: PGD per-sample cooperative against "
-                        "the run's own eavesdropper)")
+    g.add_argument("--defence", choices=("none", "keyed", "rotation", "adversarial"), default="none",
+                   help="defence applied on top of the run's link (rotation: keyed unitary x -> U_n x, no power cost; "
+                        "adversarial: PGD per-sample cooperative against the run's own eavesdropper)")
     g.add_argument("--psr-db", type=float, help="perturbation budget of the defence (dB)")
-    g.add_argument("--key", help="keyed perturbation secret")
+    g.add_argument("--key", help="secret of the keyed defences (keyed, rotation)")
     g.add_argument("--power", choices=("add", "fixed"), default="add", help="renormalise total power or not")
 
 
@@ -60,7 +61,13 @@ def cmd_eval_fresh(args: argparse.Namespace) -> int:
     spec: dict[str, Any] = {"kind": args.defence}
     if args.defence == "none":
         if args.psr_db is not None or args.key is not None:
-            raise ConfigError("--psr-db/--key need --defence keyed or adversarial")
+            raise ConfigError("--psr-db/--key need --defence keyed, rotation or adversarial")
+    elif args.defence == "rotation":
+        if args.psr_db is not None:
+            raise ConfigError("--defence rotation has no PSR budget (it costs no power); drop --psr-db")
+        if args.key is None:
+            raise ConfigError("--defence rotation needs --key")
+        spec["key"] = args.key
     else:
         if args.psr_db is None:
             raise ConfigError(f"--defence {args.defence} needs --psr-db")
@@ -73,6 +80,10 @@ def cmd_eval_fresh(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     torch.set_num_threads(args.threads)
     cfg, link, eve = load_run(args.run_dir, device=device)
+    if args.defence == "rotation":
+        from semgame.privacy.rotation import check_rotation_channel
+
+        check_rotation_channel(fading=cfg.fading, block=cfg.block, csi=cfg.csi, equalizer=cfg.equalizer)
     link.requires_grad_(False)
     changes = {k: v for k, v in (("data_root", args.data_root), ("test_limit", args.test_limit),
                                  ("train_limit", args.train_limit)) if v is not None}

@@ -23,7 +23,7 @@ built from the same config and seed are identical; one env reset twice with the 
 images and channel draws but not a keyed mask.
 
 **Config.** :func:`build_defence` turns a config into a defence: ``None`` or ``{kind = "none"}``
-(undefended), ``{kind = "keyed", psr_db = 10, key = "...", power = "add"}``,
+(undefended), ``{kind = "keyed", psr_db = 10, key = "...", power = "add"}``, ``{kind = "rotation", key = "...", rounds = 3}``,
 ``{kind = "adversarial", psr_db = -10, method = "pgd", scope = "per_sample", objective = "cooperative"}``,
 ``{kind = "policy", agent = "path/to/file.py:Class", psr_db = -10}`` (any
 :class:`~semgame.protocols.Transmitter` policy; a policy *object* works too), or a ready
@@ -33,19 +33,21 @@ not a layer: it is the link itself, so pass it as the envs' ``link=`` (a ``link`
 
 * :class:`NoDefence` — the undefended link.
 * :class:`KeyedDefence` — :class:`~semgame.privacy.keyed.KeyedPerturbation`, removed with the key.
+* :class:`RotationDefence` — :class:`~semgame.privacy.rotation.KeyedRotation` (``x_tx = U_n x``, no power
+  cost), undone with ``U_n^H`` by the key holder.
 * :class:`AdversarialDefence` — :class:`~semgame.privacy.perturbation.AdversarialPerturbation`;
   the legitimate receiver is unaware (its own weights) or fine-tuned on perturbed waveforms
   (:func:`finetune_receiver`).
 * :class:`PolicyDefence` — a Transmitter policy's ``[-1, 1]^(2k)`` action scaled onto ``psr_db``.
 
-**Adding a defence** (e.g. a keyed rotation ``x_tx = U_n x``, undone with ``U_n^H``): subclass
-:class:`Defence` with ``kind``, ``name``, ``psr_db`` (or ``None``), ``transmit`` and ``receive`` (use
-``nonces`` for anything per-transmission; scale additive perturbations with
-:class:`~semgame.privacy.perturbation.PSRBudget` and set ``self.budget``), then register a builder::
+**Adding a defence**: subclass :class:`Defence` with ``kind``, ``name``, ``psr_db`` (or ``None``),
+``transmit`` and ``receive`` (use ``nonces`` for anything per-transmission; scale additive
+perturbations with :class:`~semgame.privacy.perturbation.PSRBudget` and set ``self.budget``), then
+register a builder, as the keyed rotation does::
 
-    @register_defence("rotation", keys={"key": DEMO_KEY})
+    @register_defence("rotation", keys={"key": DEMO_KEY, "rounds": 3}, check=_check_rotation)
     def _rotation(cfg: dict, ctx: DefenceContext) -> Defence:
-        return RotationDefence(key=cfg["key"], name=cfg["name"])
+        return RotationDefence(KeyedRotation(key=cfg["key"], rounds=cfg["rounds"]), name=cfg["name"])
 
 It is then usable everywhere: ``defence={"kind": "rotation"}`` in every env, ``semgame bench`` configs
 and the offline evaluation.
@@ -66,7 +68,9 @@ from torch import Tensor, nn
 from semgame.channels import ChannelState, complex_to_real
 from semgame.config import ConfigError
 from semgame.link import SemanticLink
-from semgame.privacy.keyed import KeyedPerturbation, _key_bytes
+from semgame.privacy.keyed import KeyedPerturbation
+from semgame.privacy.keystream import key_bytes
+from semgame.privacy.rotation import KeyedRotation
 from semgame.privacy.perturbation import (
     METHODS,
     OBJECTIVES,
@@ -81,19 +85,20 @@ from semgame.seeds import Stream, seeded_generator
 
 __all__ = [
     "DEMO_KEY",
-    "Encoded",
-    "encode",
-    "Defence",
-    "NoDefence",
-    "KeyedDefence",
-    "AdversarialDefence",
-    "PolicyDefence",
-    "DefenceContext",
     "DEFENCES",
-    "register_defence",
-    "check_defence_config",
+    "AdversarialDefence",
+    "Defence",
+    "DefenceContext",
+    "Encoded",
+    "KeyedDefence",
+    "NoDefence",
+    "PolicyDefence",
+    "RotationDefence",
     "build_defence",
+    "check_defence_config",
+    "encode",
     "finetune_receiver",
+    "register_defence",
 ]
 
 DEMO_KEY = 0x5EC2E7
@@ -183,6 +188,25 @@ class KeyedDefence(Defence):
 
     def receive(self, link: SemanticLink, y: Tensor, state: ChannelState, nonces: Tensor) -> Tensor:
         return self.pert.remove(y, state, nonces, csi=link.channel.csi, equalizer=link.channel.equalizer)
+
+
+class RotationDefence(Defence):
+    """Keyed rotation on the air (power unchanged), undone by the legitimate receiver with the key."""
+
+    kind = "rotation"
+
+    def __init__(self, rot: KeyedRotation, name: str | None = None) -> None:
+        self.rot = rot
+        self.name = name or "keyed rotation"
+
+    def transmit(self, x: Tensor, labels: Tensor, nonces: Tensor) -> Tensor:
+        return self.rot(x, nonces)
+
+    def receive(self, link: SemanticLink, y: Tensor, state: ChannelState, nonces: Tensor) -> Tensor:
+        return self.rot.remove(y, state, nonces, csi=link.channel.csi, equalizer=link.channel.equalizer)
+
+    def describe(self) -> dict:
+        return {**super().describe(), "rounds": self.rot.rounds}
 
 
 class AdversarialDefence(Defence):
@@ -334,12 +358,22 @@ def _none(cfg: dict, ctx: DefenceContext) -> Defence:
 def _check_keyed(cfg: dict) -> None:
     check_psr(cfg["psr_db"], "keyed")
     _choice("keyed", "power", cfg["power"], POWER_MODES)
-    _key_bytes(cfg["key"])
+    key_bytes(cfg["key"])
 
 
 @register_defence("keyed", keys={"psr_db": REQUIRED, "key": DEMO_KEY, "power": "add"}, check=_check_keyed)
 def _keyed(cfg: dict, ctx: DefenceContext) -> Defence:
     return KeyedDefence(KeyedPerturbation(cfg["psr_db"], key=cfg["key"], power=cfg["power"]), name=cfg["name"])
+
+
+def _check_rotation(cfg: dict) -> None:
+    key_bytes(cfg["key"])
+    _int_at_least("rotation", "rounds", cfg["rounds"], 1)
+
+
+@register_defence("rotation", keys={"key": DEMO_KEY, "rounds": 3}, check=_check_rotation)
+def _rotation(cfg: dict, ctx: DefenceContext) -> Defence:
+    return RotationDefence(KeyedRotation(key=cfg["key"], rounds=cfg["rounds"]), name=cfg["name"])
 
 
 def _check_adversarial(cfg: dict) -> None:

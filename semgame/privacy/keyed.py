@@ -4,11 +4,12 @@ The transmitter adds a pseudo-random mask derived from a secret ``key`` and a pu
 counter (the *nonce*); the legitimate receiver regenerates the same mask and removes it with its
 channel state information; an eavesdropper knows the nonce and the scheme, but not the key.
 
-**Mask.** For nonce ``n`` the mask is ``p = sqrt(rho) * normalize_power(g)`` with
-``g ~ CN(0, I)`` drawn from a ``torch.Generator`` seeded by ``SHA-256(key || n)``, so every sample of
-the transmission has ``||p||^2 = rho * k`` exactly (``PSR = 10 log10 rho`` dB, per sample). A batch
-sample is one transmission with its own nonce (``[batch]`` nonces for a batch). Torch's Mersenne Twister is *not* a cryptographic generator: this simulates a keyed
-stream cipher (e.g. AES-CTR); an attacker who can invert the PRNG is outside the threat model.
+**Mask.** For nonce ``n`` the mask is ``p = sqrt(rho) * normalize_power(g)`` with ``g ~ CN(0, I)``
+drawn from the AES-256-CTR key stream of ``(key, n)`` (:class:`~semgame.privacy.keystream.KeyStream`,
+purpose ``"mask"``), so every sample of the transmission has ``||p||^2 = rho * k`` exactly
+(``PSR = 10 log10 rho`` dB, per sample). A batch sample is one transmission with its own nonce
+(``[batch]`` nonces for a batch); a nonce must never repeat under a key (a repeated nonce repeats the
+mask: the difference of the two transmissions is then mask-free).
 
 **Transmission.** ``x_tx = c (x + p)`` (:class:`~semgame.privacy.perturbation.PSRBudget`) with ``c = 1`` (``power="add"``, default) or
 ``c = 1 / sqrt(1 + rho)`` (``power="fixed"``), see :mod:`semgame.privacy.perturbation`.
@@ -29,50 +30,15 @@ power ``rho`` relative to the signal (after its own equaliser).
 
 from __future__ import annotations
 
-import hashlib
-
 import torch
 from torch import Tensor, nn
 
 from semgame.channels import ChannelState
 from semgame.config import ConfigError
+from semgame.privacy.keystream import KeyStream, MissingKeyError, nonce_array
 from semgame.privacy.perturbation import POWER_MODES, PSRBudget, check_psr
 
 __all__ = ["KeyedPerturbation", "MissingKeyError", "mask_gain"]
-
-
-class MissingKeyError(ConfigError):
-    """A keyed operation was attempted without the key."""
-
-
-def _key_bytes(key: object) -> bytes:
-    if key is None:
-        raise MissingKeyError("a keyed perturbation needs a secret key (got key=None); pass key=<int|str|bytes>")
-    if isinstance(key, bool):
-        raise MissingKeyError(f"key must be an int, str or bytes, got {key!r}")
-    if isinstance(key, int):
-        return key.to_bytes((key.bit_length() + 8) // 8 or 1, "big", signed=True)
-    if isinstance(key, str):
-        if not key:
-            raise MissingKeyError("key must not be empty")
-        return key.encode()
-    if isinstance(key, bytes):
-        if not key:
-            raise MissingKeyError("key must not be empty")
-        return key
-    raise MissingKeyError(f"key must be an int, str or bytes, got {type(key).__name__}")
-
-
-def _nonce_list(nonces: object) -> list[int]:
-    if isinstance(nonces, Tensor):
-        nonces = nonces.tolist()
-    elif isinstance(nonces, int) and not isinstance(nonces, bool):
-        nonces = [nonces]
-    out = list(nonces)  # type: ignore[call-overload]
-    for n in out:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ConfigError(f"nonces must be integers >= 0, got {n!r}")
-    return out
 
 
 def mask_gain(state: ChannelState, csi: str, equalizer: str) -> Tensor:
@@ -98,31 +64,24 @@ class KeyedPerturbation(nn.Module):
     def __init__(self, psr_db: float, key: int | str | bytes | None, power: str = "add") -> None:
         super().__init__()
         self.psr_db = check_psr(psr_db, "keyed")
-        self._key = _key_bytes(key)
+        self._stream = KeyStream(key, "mask")
         if power not in POWER_MODES:
             raise ConfigError(f"power must be one of {', '.join(POWER_MODES)}; got {power!r}")
         self.power = power
         self.budget = PSRBudget(self.psr_db, power)
         self.c = self.budget.c
 
-    def _generator(self, nonce: int, device: torch.device) -> torch.Generator:
-        digest = hashlib.sha256(self._key + b"|" + int(nonce).to_bytes(16, "big")).digest()
-        return torch.Generator(device="cpu").manual_seed(int.from_bytes(digest[:8], "big") & (2**63 - 1))
-
     def mask(self, nonces: Tensor | list[int] | int, k: int, device: torch.device | str = "cpu") -> Tensor:
         """Masks ``p [len(nonces), k] complex64``, one transmission (row) per nonce; ``||p_i||^2 = rho k``.
 
-        Nonces are public non-negative integers, unique per transmission (a counter).
+        Nonces are public integers in ``[0, 2**96)``, never reused under a key (a counter); a nonce
+        repeated within one call is a :class:`~semgame.privacy.keystream.NonceError`.
         """
-        nonces = _nonce_list(nonces)
-        rows = [torch.randn(k, dtype=torch.complex64, generator=self._generator(n, torch.device("cpu")))
-                for n in nonces]
-        g = torch.stack(rows).to(device) if rows else torch.zeros(0, k, dtype=torch.complex64, device=device)
-        return self.budget.unit(g)
+        return self.budget.unit(self._stream.complex_normal(nonces, k, device))
 
     def forward(self, x: Tensor, nonces: Tensor | list[int]) -> Tensor:
         """``x_tx = c (x + p)``; ``nonces [batch]`` identify the transmissions."""
-        nonces = _nonce_list(nonces)
+        nonces = nonce_array(nonces)
         if len(nonces) != x.shape[0]:
             raise ConfigError(f"need one nonce per sample: {len(nonces)} nonces for a batch of {x.shape[0]}")
         return self.budget.send(x, self.mask(nonces, x.shape[1], x.device))

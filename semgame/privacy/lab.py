@@ -39,6 +39,7 @@ from semgame.privacy.leakage import COLUMNS, defend, leakage_report, new_eavesdr
 from semgame.privacy.minmax import MinMaxConfig, minmax_run
 from semgame.loader import load_run
 from semgame.run import load_data, train_run
+from semgame.runloop import TEST_TAGS
 from semgame.seeds import SURROGATE_EVE, UNDEFENDED_EVE, eve_seed
 from semgame.training import fit_eavesdropper
 
@@ -68,6 +69,7 @@ class Profile:
     width: int = 16
     k: int = 16
     recon_weight: float = 1.0
+    fresh_model: str = "standard"
 
 
 PROFILES: dict[str, dict[str, Profile]] = {
@@ -201,7 +203,8 @@ class Lab:
         if fresh:
             row = leakage_report(link, self.cfg, defence, train, test, k=self.p.fresh_k, epochs=self.p.fresh_epochs,
                                  eve_snr_db=eve_snr, in_loop_eve=in_loop, undefended_eve=self.undefended_eve(eve_snr),
-                                 undefended_legit_acc=self._cache.get("undefended_legit_acc"), seed=self.seed)
+                                 undefended_legit_acc=self._cache.get("undefended_legit_acc"), seed=self.seed,
+                                 model=self.p.fresh_model)
         else:
             from semgame.privacy.leakage import legit_metrics
             tx, nonces = defend(defence, test, nonce_offset=1 << 40)
@@ -213,7 +216,9 @@ class Lab:
         self.rows.append(row)
         self.say(f"{row['defence']} @ eve {eve_snr:g} dB: legit {row['legit_acc']:.4f} psnr {row['legit_psnr']:.2f} | "
                  f"in-loop {row['in_loop_eve_acc']:.4f} transfer {row['transfer_eve_acc']:.4f} fresh "
-                 f"{row['fresh_eve_mean']:.4f}±{row['fresh_eve_std']:.4f} (max {row['fresh_eve_max']:.4f}) [{row['seconds']:.1f} s]")
+                 f"{row['fresh_eve_mean']:.4f}±{row['fresh_eve_std']:.4f} (max {row['fresh_eve_max']:.4f}) | gap "
+                 f"{row['gap_fresh']:.1f} ceiling {row['ceiling_pts'] if row['ceiling_pts'] is None else round(row['ceiling_pts'], 1)} "
+                 f"(a_max {row['a_max']:.4f}) [{row['seconds']:.1f} s]")
         self._tb(row)
         return row
 
@@ -224,7 +229,7 @@ class Lab:
         hp = {k: (v if isinstance(v, (int, float, str, bool)) and v is not None else str(v))
               for k, v in row.items() if k in ("defence", "kind", "psr_db", "eve_snr_db", "lambda_", "objective",
                                                 "method", "scope", "mu", "legit_finetuned", "power", "tx_power")}
-        metrics = {f"hparam/{k}": float(row[k]) for k, _ in COLUMNS if k != "defence" and isinstance(row.get(k), (int, float))
+        metrics = {f"hparam/{TEST_TAGS.get(k, k)}": float(row[k]) for k, _ in COLUMNS if k != "defence" and isinstance(row.get(k), (int, float))
                    and not (isinstance(row[k], float) and math.isnan(row[k]))}
         with SummaryWriter(str(self.out / "tb" / name)) as w:
             w.add_hparams(hp, metrics, run_name=".")
@@ -235,37 +240,43 @@ class Lab:
             self.row_for(NoDefence(), self.cfg.snr_db + off, label="undefended", group="undefended")
 
     def minmax_rows(self, lambdas: Iterable[float] | None = None, offsets: Iterable[float] | None = None,
-                    objective: str | None = None, legit_finetune_epochs: int = 0) -> None:
+                    objective: str | None = None, legit_finetune_epochs: int = 0, **options: Any) -> None:
         """Min-max from the trained link, for each lambda and eavesdropper SNR offset.
 
         ``legit_finetune_epochs > 0``: after the game, the encoder is frozen (so the waveforms every
         eavesdropper sees are unchanged) and the legitimate receiver alone is fine-tuned on its tasks.
+        ``options``: further :class:`~semgame.privacy.minmax.MinMaxConfig` fields (e.g. ``gate_snr_db``,
+        ``eve_snr_spread_db``, ``rounds``), named in the run folder and the row label.
         """
         self.base()
         obj = objective or self.p.objective
+        options = {"rounds": self.p.minmax_rounds, "eve_pretrain_epochs": 1, **options}
+        extras = {k: v for k, v in options.items() if k not in ("rounds", "eve_pretrain_epochs") and v is not None}
+        tag = "".join(f"_{k}{v:g}" if isinstance(v, float) else f"_{k}{v}" for k, v in sorted(extras.items()))
         for off in self.p.eve_offsets if offsets is None else offsets:
             snr = self.cfg.snr_db + off
             for lam in self.p.lambdas if lambdas is None else lambdas:
                 t = time.perf_counter()
-                mm = MinMaxConfig(lambda_=float(lam), objective=obj, rounds=self.p.minmax_rounds, eve_pretrain_epochs=1)
+                mm = MinMaxConfig(lambda_=float(lam), objective=obj, **options)
                 mcfg = self.cfg.replace(eve_snr_db=snr, train_limit=self.p.minmax_train_limit or self.p.train_limit)
-                run = self.out / "runs" / _slug(f"minmax_{obj}_lam{lam:g}_eve{snr:g}dB")
-                self.say(f"min-max {obj} lambda={lam:g} eve {snr:g} dB -> {run}")
+                run = self.out / "runs" / _slug(f"minmax_{obj}_lam{lam:g}_eve{snr:g}dB{tag}")
+                self.say(f"min-max {obj} lambda={lam:g} eve {snr:g} dB {extras or ''} -> {run}")
                 minmax_run(mcfg, mm, run, init=self.link_dir, quiet=True)
                 _, link, eve = load_run(run)
                 link.requires_grad_(False)
                 train, test = load_data(self.cfg)
                 tr, te = encode(link, train), encode(link, test)
-                label = f"min-max {obj} λ={lam:g}"
+                opts = "".join(f" {k}={v:g}" if isinstance(v, float) else f" {k}={v}" for k, v in sorted(extras.items()))
+                label = f"min-max {obj} λ={lam:g}{opts}"
                 if legit_finetune_epochs:
                     tx, nonces = defend(NoDefence(), tr)
                     link.receiver = finetune_receiver(link, tx, tr, NoDefence(), nonces, epochs=legit_finetune_epochs,
                                                       seed=self.seed, recon_weight=self.cfg.recon_weight)
                     label += f" + legit rx fine-tuned {legit_finetune_epochs} ep"
-                self.row_for(NoDefence(), snr, label=label, group=f"min-max (eve {off:+g} dB)",
+                self.row_for(NoDefence(), snr, label=label, group=f"min-max{opts} (eve {off:+g} dB)",
                              link=link, train=tr, test=te, in_loop=eve.eval(),
                              extra={"lambda_": float(lam), "objective": obj, "rounds": mm.rounds, "run": str(run),
-                                    "seconds_minmax": time.perf_counter() - t})
+                                    "minmax": mm.to_dict(), "seconds_minmax": time.perf_counter() - t})
 
     def keyed_rows(self, psrs: Iterable[float] | None = None, offsets: Iterable[float] = (0.0,), power: str = "add") -> None:
         self.base()
@@ -273,6 +284,13 @@ class Lab:
             for psr in self.p.keyed_psrs if psrs is None else psrs:
                 d = build_defence({"kind": "keyed", "psr_db": float(psr), "key": KEY, "power": power})
                 self.row_for(d, self.cfg.snr_db + off, group=f"keyed {power} (eve {off:+g} dB)", extra={"power": power})
+
+    def rotation_rows(self, offsets: Iterable[float] = (0.0,), rounds: int = 3) -> None:
+        """Keyed rotation (:class:`~semgame.privacy.rotation.KeyedRotation`, demo key) at each eavesdropper SNR offset."""
+        self.base()
+        for off in offsets:
+            d = build_defence({"kind": "rotation", "key": KEY, "rounds": rounds})
+            self.row_for(d, self.cfg.snr_db + off, group="keyed rotation", extra={"power": "fixed"})
 
     def adversarial_rows(self, variants: Iterable[tuple[str, str, str]] | None = None, psrs: Iterable[float] | None = None,
                          offsets: Iterable[float] = (0.0,), mu: float = 1.0, finetune: bool = False) -> None:

@@ -7,7 +7,15 @@ eavesdropper SNR, a fixed budget of ``epochs`` epochs of Adam) on *recorded defe
 of the training set (the eavesdropper's labelled data), and tests them on the defended test
 transmissions. :func:`leakage_report` puts their mean / std / max next to the in-loop
 eavesdropper, an eavesdropper trained on the undefended link (transfer), the legitimate accuracy
-and PSNR, and chance.
+and PSNR, and chance. ``model="strong"`` trains :class:`~semgame.privacy.strong_eve.CSIEavesdropper`
+instead (its own CSI as input, a normalised 3x512 MLP, up to ``epochs`` epochs with early stopping on a
+held-out tenth of its training transmissions).
+
+Every row also carries the physical ceiling of keyless privacy (:mod:`semgame.privacy.ceiling`):
+``a_max`` (the legitimate receiver's accuracy on the row's transmissions at :data:`AMAX_SNR_DB`),
+``ceiling_pts`` with that ``a_max``, ``ceiling_pts_amax1`` with ``a_max = 1``, ``fraction_of_ceiling``
+(``gap_fresh / ceiling_pts``) and ``ceiling_flag`` when the fresh gap lies above a ceiling (the fresh
+eavesdroppers are under-trained). Not-applicable ceilings are ``None`` with ``ceiling_note`` saying why.
 
 Nonces: training transmission ``i`` uses nonce ``i``, test transmission ``i`` uses
 ``TEST_NONCE_OFFSET + i``: the eavesdropper never sees a test mask during training.
@@ -26,25 +34,39 @@ from torch.utils.data import TensorDataset
 
 from semgame.config import ConfigError, LinkConfig
 from semgame.data import dataset_info
-from semgame.link import NeuralEavesdropper, SemanticLink, build_eavesdropper
+from semgame.link import NeuralEavesdropper, SemanticLink, build_eavesdropper, make_channel
 from semgame.metrics import accuracy, psnr
+from semgame.privacy.ceiling import ceiling
 from semgame.privacy.defences import Defence, Encoded
+from semgame.privacy.strong_eve import CSIEavesdropper
 from semgame.seeds import Stream, eve_seed, seeded_generator
-from semgame.training import fit_eavesdropper
+from semgame.training import fit_eavesdropper, train_eavesdropper_epoch
 
 __all__ = [
     "TEST_NONCE_OFFSET",
+    "AMAX_SNR_DB",
+    "FRESH_MODELS",
+    "KEYED_KINDS",
     "COLUMNS",
     "check_k",
     "defend",
     "legit_metrics",
     "eve_accuracy",
     "new_eavesdropper",
+    "fit_early_stopping",
     "fresh_eavesdroppers",
+    "ceiling_columns",
     "leakage_report",
 ]
 
 TEST_NONCE_OFFSET = 1 << 40
+AMAX_SNR_DB = 80.0
+"""SNR at which ``a_max`` (the noiseless accuracy) is measured: below 30 dB effective for 1e-5 of fades."""
+FRESH_MODELS = ("standard", "strong")
+"""Fresh eavesdroppers: the project's :class:`~semgame.link.NeuralEavesdropper` (fixed epochs) or the
+stronger :class:`~semgame.privacy.strong_eve.CSIEavesdropper` (early stopping)."""
+KEYED_KINDS = ("keyed", "rotation")
+"""Defence kinds that use a key (the keyless ceiling does not apply to them)."""
 COLUMNS = (
     ("defence", "defence"),
     ("eve_snr_db", "eve SNR (dB)"),
@@ -58,6 +80,10 @@ COLUMNS = (
     ("fresh_eve_max", "fresh eve max"),
     ("chance", "chance"),
     ("gap_fresh", "legit - fresh mean (pts)"),
+    ("a_max", "a_max"),
+    ("ceiling_pts", "ceiling (pts)"),
+    ("ceiling_pts_amax1", "ceiling a_max=1 (pts)"),
+    ("fraction_of_ceiling", "fraction of ceiling"),
     ("tx_power", "tx power"),
 )
 """Report columns (key, header) shared by every benchmark table."""
@@ -100,22 +126,70 @@ def legit_metrics(
 
 
 @torch.no_grad()
-def eve_accuracy(eve: NeuralEavesdropper, x_tx: Tensor, labels: Tensor, *, seed: int = 0, snr_db: float | None = None,
-                 batch_size: int = 1024) -> float:
-    """Test accuracy of an eavesdropper on recorded transmissions (its own seeded channel)."""
+def _accuracy(eve: torch.nn.Module, x_tx: Tensor, labels: Tensor, gen: torch.Generator, snr_db: float | None = None,
+              batch_size: int = 1024) -> float:
     eve.eval()
-    gen = seeded_generator(seed, Stream.EVAL_EVE_NOISE, device=x_tx.device)
     hits = 0.0
     for s in range(0, len(labels), batch_size):
         hits += float(accuracy(eve(x_tx[s : s + batch_size], snr_db=snr_db, generator=gen), labels[s : s + batch_size]).sum())
     return hits / len(labels)
 
 
-def new_eavesdropper(cfg: LinkConfig, eve_snr_db: float, seed: int, device: torch.device | str = "cpu") -> NeuralEavesdropper:
-    """A freshly initialised eavesdropper (weights from ``seed``; global RNG left untouched)."""
+def eve_accuracy(eve: torch.nn.Module, x_tx: Tensor, labels: Tensor, *, seed: int = 0, snr_db: float | None = None,
+                 batch_size: int = 1024) -> float:
+    """Test accuracy of an eavesdropper on recorded transmissions (its own seeded channel)."""
+    gen = seeded_generator(seed, Stream.EVAL_EVE_NOISE, device=x_tx.device)
+    return _accuracy(eve, x_tx, labels, gen, snr_db=snr_db, batch_size=batch_size)
+
+
+def new_eavesdropper(cfg: LinkConfig, eve_snr_db: float, seed: int, device: torch.device | str = "cpu",
+                     model: str = "standard") -> NeuralEavesdropper | CSIEavesdropper:
+    """A freshly initialised eavesdropper (weights from ``seed``; global RNG left untouched).
+
+    ``model``: ``"standard"`` (:class:`~semgame.link.NeuralEavesdropper`) or ``"strong"``
+    (:class:`~semgame.privacy.strong_eve.CSIEavesdropper`).
+    """
+    if model not in FRESH_MODELS:
+        raise ConfigError(f"fresh eavesdropper model must be one of {', '.join(FRESH_MODELS)}; got {model!r}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return build_eavesdropper(cfg.replace(eve_snr_db=float(eve_snr_db))).to(device)
+        if model == "strong":
+            eve = CSIEavesdropper(make_channel(cfg, float(eve_snr_db)), cfg.k, dataset_info(cfg.dataset).num_classes)
+        else:
+            eve = build_eavesdropper(cfg.replace(eve_snr_db=float(eve_snr_db)))
+        return eve.to(device)
+
+
+def fit_early_stopping(
+    eve: torch.nn.Module, x: Tensor, labels: Tensor, *, max_epochs: int, lr: float, batch_size: int, seed: int,
+    holdout: float = 0.1, patience: int = 3,
+) -> dict[str, Any]:
+    """Train ``eve`` on recorded transmissions with early stopping; keeps the best weights.
+
+    A seeded ``holdout`` fraction of ``(x, labels)`` is set aside; after each epoch (Adam, cosine
+    schedule over ``max_epochs``) the held-out accuracy is measured (fixed channel draws), and training
+    stops after ``patience`` epochs without improvement. Returns ``epochs_run``, ``best_epoch`` and
+    ``holdout_acc``.
+    """
+    n_val = max(1, int(round(holdout * len(labels))))
+    order = torch.randperm(len(labels), generator=seeded_generator(seed, Stream.HOLDOUT_SPLIT)).to(x.device)
+    val, fit = order[:n_val], order[n_val:]
+    data = TensorDataset(x[fit], labels[fit])
+    opt = torch.optim.Adam(eve.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max_epochs)
+    best, best_epoch, best_state, epoch = -1.0, 0, None, 0
+    for epoch in range(1, max_epochs + 1):
+        train_eavesdropper_epoch(eve, lambda a, b: a, data, opt, batch_size=batch_size, seed=seed, epoch=epoch - 1,
+                                 device=x.device)
+        schedule.step()
+        acc = _accuracy(eve, x[val], labels[val], seeded_generator(seed, Stream.HOLDOUT_NOISE, device=x.device))
+        if acc > best:
+            best, best_epoch = acc, epoch
+            best_state = {k: v.detach().clone() for k, v in eve.state_dict().items()}
+        elif epoch - best_epoch >= patience:
+            break
+    eve.load_state_dict(best_state)
+    return {"epochs_run": epoch, "best_epoch": best_epoch, "holdout_acc": best}
 
 
 def fresh_eavesdroppers(
@@ -131,12 +205,16 @@ def fresh_eavesdroppers(
     lr: float | None = None,
     batch_size: int | None = None,
     seed: int = 0,
+    model: str = "standard",
 ) -> dict[str, Any]:
     """Train ``k`` eavesdroppers from scratch on recorded (defended) training transmissions.
 
     Returns ``accs`` (test accuracy of each), ``mean``, ``std`` (population), ``max``, ``seeds``,
-    ``epochs`` and ``seconds``. Eavesdropper ``j`` uses seed ``eve_seed(seed, j) = seed * 1000 + j`` for its
-    initialisation, shuffling and channel draws.
+    ``epochs``, ``model``, ``epochs_run`` (per eavesdropper) and ``seconds``. Eavesdropper ``j`` uses seed
+    ``eve_seed(seed, j) = seed * 1000 + j`` for its initialisation, shuffling and channel draws.
+    ``model="standard"`` trains exactly ``epochs`` epochs; ``model="strong"`` (a
+    :class:`~semgame.privacy.strong_eve.CSIEavesdropper`) at most ``epochs``, with early stopping
+    (:func:`fit_early_stopping`).
     """
     check_k(k)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
@@ -144,17 +222,40 @@ def fresh_eavesdroppers(
     snr = cfg.eve_snr if eve_snr_db is None else float(eve_snr_db)
     device = train_tx.device
     data = TensorDataset(train_tx, train_labels)
-    accs, seeds, start = [], [], time.perf_counter()
+    accs, seeds, runs, start = [], [], [], time.perf_counter()
     for j in range(k):
         s = eve_seed(seed, j)
-        eve = new_eavesdropper(cfg, snr, s, device)
-        fit_eavesdropper(eve, lambda x, y: x, data, epochs=epochs, lr=lr or cfg.lr, batch_size=batch_size or cfg.batch_size,
-                         seed=s, device=device)
+        eve = new_eavesdropper(cfg, snr, s, device, model=model)
+        if model == "strong":
+            runs.append(fit_early_stopping(eve, train_tx, train_labels, max_epochs=epochs, lr=lr or cfg.lr,
+                                           batch_size=batch_size or cfg.batch_size, seed=s)["epochs_run"])
+        else:
+            fit_eavesdropper(eve, lambda x, y: x, data, epochs=epochs, lr=lr or cfg.lr,
+                             batch_size=batch_size or cfg.batch_size, seed=s, device=device)
+            runs.append(epochs)
         accs.append(eve_accuracy(eve, test_tx, test_labels, seed=s))
         seeds.append(s)
     return {
         "accs": accs, "mean": statistics.fmean(accs), "std": statistics.pstdev(accs), "max": max(accs),
-        "seeds": seeds, "epochs": epochs, "eve_snr_db": snr, "seconds": time.perf_counter() - start,
+        "seeds": seeds, "epochs": epochs, "model": model, "epochs_run": runs, "eve_snr_db": snr,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def ceiling_columns(cfg: LinkConfig, *, legit_acc: float, gap_pts: float, chance: float, a_max: float, eve_snr_db: float,
+                    keyed: bool) -> dict[str, Any]:
+    """The ceiling columns of one row (see the module docstring): ``ceiling_pts``, ``ceiling_pts_amax1``,
+    ``fraction_of_ceiling``, ``ceiling_note`` and ``ceiling_flag``."""
+    kw = dict(legit_snr_db=cfg.snr_db, eve_snr_db=eve_snr_db, fading=cfg.fading, block=cfg.block, csi=cfg.csi, keyed=keyed)
+    measured, bound = ceiling(legit_acc, chance, a_max, **kw), ceiling(legit_acc, chance, 1.0, **kw)
+    flag = None
+    if bound.points is not None and gap_pts > bound.points:
+        flag = "above the a_max = 1 ceiling: fresh eavesdroppers under-trained"
+    elif measured.points is not None and gap_pts > measured.points:
+        flag = "above the ceiling: fresh eavesdroppers under-trained (or a_max underestimated)"
+    return {
+        "ceiling_pts": measured.points, "ceiling_pts_amax1": bound.points, "fraction_of_ceiling": measured.fraction(gap_pts),
+        "ceiling_note": measured.reason or bound.reason or None, "ceiling_flag": flag,
     }
 
 
@@ -173,12 +274,14 @@ def leakage_report(
     undefended_legit_acc: float | None = None,
     seed: int = 0,
     fresh_limit: int | None = None,
+    model: str = "standard",
 ) -> dict[str, Any]:
-    """One table row: legit metrics, in-loop / transfer / fresh eavesdropper accuracy, chance.
+    """One table row: legit metrics, in-loop / transfer / fresh eavesdropper accuracy, chance, ceiling.
 
     ``in_loop_eve``: the eavesdropper the defence was built against (``None`` -> NaN);
     ``undefended_eve``: one trained on undefended waveforms (transfer; ``None`` -> NaN).
-    ``fresh_limit`` caps the number of recorded training transmissions the fresh eavesdroppers get.
+    ``fresh_limit`` caps the number of recorded training transmissions the fresh eavesdroppers get;
+    ``model`` picks the fresh eavesdroppers (:data:`FRESH_MODELS`).
     """
     snr = cfg.eve_snr if eve_snr_db is None else float(eve_snr_db)
     t0 = time.perf_counter()
@@ -186,14 +289,17 @@ def leakage_report(
     test_tx, test_nonces = defend(defence, test, nonce_offset=TEST_NONCE_OFFSET)
     defend_s = time.perf_counter() - t0
     legit = legit_metrics(link, defence, test, test_tx, test_nonces, seed=seed)
+    a_max = legit_metrics(link, defence, test, test_tx, test_nonces, seed=seed, snr_db=AMAX_SNR_DB)["legit_acc"]
     n = len(train) if fresh_limit is None else min(fresh_limit, len(train))
     fresh = fresh_eavesdroppers(cfg, train_tx[:n], train.labels[:n], test_tx, test.labels, k=k, epochs=epochs,
-                                eve_snr_db=snr, seed=seed)
+                                eve_snr_db=snr, seed=seed, model=model)
     nan = math.nan
     row = {
         **defence.describe(),
         "eve_snr_db": snr,
         "legit_snr_db": cfg.snr_db,
+        "fading": cfg.fading,
+        "block": cfg.block,
         **legit,
         "undefended_legit_acc": nan if undefended_legit_acc is None else undefended_legit_acc,
         "in_loop_eve_acc": nan if in_loop_eve is None else eve_accuracy(in_loop_eve, test_tx, test.labels, seed=seed, snr_db=snr),
@@ -204,6 +310,8 @@ def leakage_report(
         "fresh_eve_accs": fresh["accs"],
         "fresh_eve_seeds": fresh["seeds"],
         "fresh_eve_epochs": epochs,
+        "fresh_eve_model": model,
+        "fresh_eve_epochs_run": fresh["epochs_run"],
         "fresh_eve_train_n": n,
         "chance": 1.0 / dataset_info(cfg.dataset).num_classes,
         "seconds_defend": defend_s,
@@ -214,4 +322,7 @@ def leakage_report(
         p = test_tx - test.x * c
         row["psr_measured_db"] = float(10 * torch.log10((p / c).abs().square().sum(-1).mean() / test.x.abs().square().sum(-1).mean()))
     row["gap_fresh"] = 100.0 * (row["legit_acc"] - row["fresh_eve_mean"])
+    row["a_max"] = a_max
+    row.update(ceiling_columns(cfg, legit_acc=row["legit_acc"], gap_pts=row["gap_fresh"], chance=row["chance"], a_max=a_max,
+                               eve_snr_db=snr, keyed=row["kind"] in KEYED_KINDS))
     return row

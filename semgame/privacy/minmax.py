@@ -12,6 +12,15 @@ Per mini-batch of a *round* (one pass over the training set):
    loss up), and for ``objective="kl_uniform"``, ``KL(U || p_eve) = -log C - mean_c log p_eve(c|x)``
    (push its posterior toward uniform; bounded below by 0, unlike ``neg_ce``).
 
+**Step shaping** (``gate_snr_db = t``, issue #8). The ceiling of :mod:`semgame.privacy.ceiling` is
+reached by an encoder whose accuracy-vs-effective-SNR curve is a step at some ``t``: every receiver
+fails below ``t`` and succeeds above. With a gate, the leakage counts only the eavesdropper's
+transmissions whose effective SNR ``|h|^2 / N0`` (its mean over the symbols) lies below ``t`` (above it
+hiding would cost the legitimate receiver just as much), and the legitimate task loss only the
+legitimate transmissions above ``t`` (below it the step gives up). Both are still averaged over the
+whole batch, so ``lambda_`` keeps its meaning. ``eve_snr_spread_db = d`` draws the eavesdropper's
+SNR per transmission uniformly in ``eve_snr +- d`` dB (leakage averaged over a range of SNRs).
+
 The eavesdropper's weights are not updated in step 2. Optionally the link is pre-trained first
 (``pretrain_epochs``, plain multi-task training; skipped when an initial run ``init=`` supplies the
 link), then the eavesdropper (``eve_pretrain_epochs``).
@@ -36,6 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from semgame.channels import ChannelState
 from semgame.config import ConfigError, LinkConfig, from_dict
 from semgame.link import NeuralEavesdropper, SemanticLink
 from semgame.loader import load_run
@@ -45,7 +55,7 @@ from semgame.seeds import Stream, seeded_generator
 from semgame.tags import EVE_LOSS, MINMAX_LEAKAGE, TRAIN_LOSS
 from semgame.training import autocast, batches, evaluate
 
-__all__ = ["OBJECTIVES", "MinMaxConfig", "leakage_term", "minmax_epoch", "minmax_run", "FORMAT"]
+__all__ = ["OBJECTIVES", "MinMaxConfig", "leakage_term", "sample_snr_db", "task_loss", "minmax_epoch", "minmax_run", "FORMAT"]
 
 FORMAT = "semgame-minmax-v1"
 OBJECTIVES = ("neg_ce", "kl_uniform")
@@ -58,7 +68,8 @@ class MinMaxConfig:
     ``lambda_`` >= 0 weights the leakage term; ``objective`` in :data:`OBJECTIVES`; ``eve_steps`` /
     ``legit_steps`` >= 1 updates per mini-batch; ``rounds`` game epochs; ``pretrain_epochs`` /
     ``eve_pretrain_epochs`` plain epochs first (ignored for the link when starting from ``init``);
-    ``eve_lr`` (``None``: the link's ``lr``).
+    ``eve_lr`` (``None``: the link's ``lr``); ``gate_snr_db`` (``None``: no gate) and
+    ``eve_snr_spread_db`` >= 0 (see the module docstring).
     """
 
     lambda_: float = 1.0
@@ -69,6 +80,8 @@ class MinMaxConfig:
     pretrain_epochs: int = 0
     eve_pretrain_epochs: int = 1
     eve_lr: float | None = None
+    gate_snr_db: float | None = None
+    eve_snr_spread_db: float = 0.0
 
     def __post_init__(self) -> None:
         lam = self.lambda_
@@ -87,19 +100,47 @@ class MinMaxConfig:
             or not math.isfinite(self.eve_lr) or self.eve_lr <= 0
         ):
             raise ConfigError(f"eve_lr must be a finite number > 0, got {self.eve_lr!r}")
+        if self.gate_snr_db is not None and (
+            isinstance(self.gate_snr_db, bool) or not isinstance(self.gate_snr_db, (int, float))
+            or not math.isfinite(self.gate_snr_db)
+        ):
+            raise ConfigError(f"gate_snr_db must be a finite number (dB) or unset, got {self.gate_snr_db!r}")
+        d = self.eve_snr_spread_db
+        if isinstance(d, bool) or not isinstance(d, (int, float)) or not math.isfinite(d) or d < 0:
+            raise ConfigError(f"eve_snr_spread_db must be a finite number >= 0, got {d!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
-def leakage_term(eve_logits: Tensor, labels: Tensor, objective: str) -> Tensor:
-    """The leakage penalty the transmitter *minimises* (see the module docstring)."""
+def leakage_term(eve_logits: Tensor, labels: Tensor, objective: str, weight: Tensor | None = None) -> Tensor:
+    """The leakage penalty the transmitter *minimises* (see the module docstring).
+
+    ``weight [batch]`` (e.g. the 0/1 gate of step shaping) weights each transmission's term; the result
+    is still the mean over the batch.
+    """
     if objective == "neg_ce":
-        return -F.cross_entropy(eve_logits, labels)
-    if objective == "kl_uniform":
-        logp = F.log_softmax(eve_logits, dim=-1)
-        return -math.log(eve_logits.shape[-1]) - logp.mean(-1).mean()
-    raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}; got {objective!r}")
+        per = -F.cross_entropy(eve_logits, labels, reduction="none")
+    elif objective == "kl_uniform":
+        per = -math.log(eve_logits.shape[-1]) - F.log_softmax(eve_logits, dim=-1).mean(-1)
+    else:
+        raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}; got {objective!r}")
+    return (per if weight is None else per * weight).mean()
+
+
+def sample_snr_db(state: ChannelState) -> Tensor:
+    """Effective SNR of each transmission, ``10 log10(mean_k |h|^2 / N0)`` ``[batch]`` (block fading: ``|h|^2 / N0``)."""
+    gain = (state.h.real.square() + state.h.imag.square()).mean(-1)
+    return 10.0 * torch.log10(gain / state.noise_var)
+
+
+def task_loss(logits: Tensor, recon: Tensor, images: Tensor, labels: Tensor, recon_weight: float,
+              weight: Tensor | None = None) -> Tensor:
+    """``CE + recon_weight * MSE``, each transmission weighted by ``weight [batch]`` (mean over the batch)."""
+    if weight is None:
+        return F.cross_entropy(logits, labels) + recon_weight * F.mse_loss(recon, images)
+    per = F.cross_entropy(logits, labels, reduction="none") + recon_weight * (recon - images).square().flatten(1).mean(1)
+    return (per * weight).mean()
 
 
 def minmax_epoch(
@@ -121,6 +162,8 @@ def minmax_epoch(
     eve_noise = seeded_generator(cfg.seed, Stream.MINMAX_EVE_NOISE, epoch, device=device)
     snr = cfg.train_snr_db if cfg.train_snr_db is not None else cfg.snr_db
     amp = autocast(cfg.precision, device)
+    eve_snr = None if not mm.eve_snr_spread_db else (cfg.eve_snr - mm.eve_snr_spread_db, cfg.eve_snr + mm.eve_snr_spread_db)
+    gate = mm.gate_snr_db
     sums = {"task": 0.0, "leak": 0.0, "eve_ce": 0.0, "loss": 0.0}
     n, start = 0, time.perf_counter()
     for images, labels in batches(data, cfg.batch_size, device=device, generator=shuffle):
@@ -133,17 +176,22 @@ def minmax_epoch(
                 x_det = out.x.detach()
                 for _ in range(mm.eve_steps):
                     with amp:
-                        eve_logits = eve(x_det, generator=eve_noise)
+                        eve_logits = eve(x_det, snr_db=eve_snr, generator=eve_noise)
                     eve_ce = F.cross_entropy(eve_logits.float(), labels)
                     eve_opt.zero_grad(set_to_none=True)
                     eve_ce.backward()
                     eve_opt.step()
                 sums["eve_ce"] += float(eve_ce.detach()) * len(labels)
             eve.requires_grad_(False)
-            task = F.cross_entropy(out.logits.float(), labels) + cfg.recon_weight * F.mse_loss(out.recon.float(), images)
+            y_eve, eve_state = eve.channel(out.x, snr_db=eve_snr, generator=eve_noise)
+            legit_w = eve_w = None
+            if gate is not None:
+                legit_w = (sample_snr_db(out.state) >= gate).float()
+                eve_w = (sample_snr_db(eve_state) < gate).float()
+            task = task_loss(out.logits.float(), out.recon.float(), images, labels, cfg.recon_weight, legit_w)
             with amp:
-                eve_logits = eve(out.x, generator=eve_noise)
-            leak = leakage_term(eve_logits.float(), labels, mm.objective)
+                eve_logits = eve.classifier(y_eve)
+            leak = leakage_term(eve_logits.float(), labels, mm.objective, eve_w)
             loss = task + mm.lambda_ * leak
             link_opt.zero_grad(set_to_none=True)
             loss.backward()

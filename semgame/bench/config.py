@@ -1,0 +1,338 @@
+"""The ``semgame bench`` config: the grid, the budgets, the defences, the agents and the games (TOML).
+
+Example (``benchmarks/configs/mnist-quick.toml`` is the full quick profile)::
+
+    datasets = ["mnist"]            # grid axes
+    eve_snr_db = [10.0]
+    seeds = [0, 1, 2]
+    transmissions = 65536           # intercepted transmissions per eavesdropper cell
+    eval_every = 2048               # M: evaluate on the held-out set every M transmissions,
+    eval_first = 256                # and after 256, 512, 1024 (early points for log-x plots)
+    eval_size = 5000                # held-out defended test transmissions
+    num_envs = 256                  # transmissions per env step
+
+    [[defences]]
+    name = "keyed+10dB"
+    kind = "keyed"                  # any defence config of semgame.privacy.defences
+    psr_db = 10.0
+
+    [[defences]]
+    name = "ppo-tx-0dB"             # a learned transmitter: trained first, then attacked
+    kind = "policy"
+    agent = "agents/sb3_transmitter.py:PPOTransmitter"
+    psr_db = 0.0
+    train_transmissions = 65536
+
+    [[agents]]
+    name = "supervised"
+    agent = "agents/neural_eavesdropper.py:NeuralSupervisedEavesdropper"
+    reference = true                # the 50 % / 90 % columns are relative to its final accuracy
+
+    [[games]]                       # alternating play
+    name = "ppo-vs-ppo"
+    transmitter = "agents/sb3_transmitter.py:PPOTransmitter"
+    eavesdropper = "agents/sb3_eavesdropper.py:PPOEavesdropper"
+    psr_db = 0.0
+    rounds = 3
+
+Besides its defence keys a ``[[defences]]`` entry may carry ``link`` (a min-max-trained link: the link
+*is* the defence) and, for ``kind = "policy"``, ``train_transmissions`` (learn the policy against the
+link's eavesdropper before judging it). File specs (``path/to/file.py:Class``) and ``link`` paths are
+resolved against the current directory, then against the repository the config lives in (two folders
+above it). Everything is validated by :func:`load_bench_config` before any cell starts: one-line
+:class:`~semgame.config.ConfigError` otherwise. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from semgame.config import ConfigError, load_config_file
+
+__all__ = ["AgentSpec", "BenchConfig", "DefenceSpec", "GameSpec", "bench_config", "load_bench_config"]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]*$")
+_TOP = {"datasets", "eve_snr_db", "seeds", "transmissions", "eval_every", "eval_first", "eval_size", "num_envs", "fresh_k",
+        "fresh_epochs", "fresh_limit", "links", "data_root", "defences", "agents", "games"}
+_AGENT_KEYS = {"name", "agent", "args", "reference"}
+_GAME_KEYS = {"name", "transmitter", "eavesdropper", "transmitter_args", "eavesdropper_args", "psr_db", "rounds",
+              "eve_transmissions", "tx_transmissions"}
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """An eavesdropper agent of the grid: ``name``, ``agent`` spec, constructor ``args``, ``reference``."""
+
+    name: str
+    agent: str
+    args: dict = field(default_factory=dict)
+    reference: bool = False
+
+
+@dataclass(frozen=True)
+class DefenceSpec:
+    """A defence of the grid: its ``name``, the defence ``config`` (for
+    :func:`~semgame.privacy.defences.build_defence`), an optional ``link`` and ``train_transmissions``."""
+
+    name: str
+    config: dict
+    link: str | None = None
+    train_transmissions: int | None = None
+
+    @property
+    def learned(self) -> bool:
+        return self.train_transmissions is not None
+
+
+@dataclass(frozen=True)
+class GameSpec:
+    """An alternating game: ``transmitter`` (a learning Transmitter spec, or an adversarial defence config
+    re-crafted each round against the current eavesdropper), ``eavesdropper`` spec, budgets per round."""
+
+    name: str
+    transmitter: str | dict
+    eavesdropper: str
+    psr_db: float = 0.0
+    rounds: int = 3
+    eve_transmissions: int = 16384
+    tx_transmissions: int = 16384
+    transmitter_args: dict = field(default_factory=dict)
+    eavesdropper_args: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """A validated bench config (see the module docstring)."""
+
+    datasets: tuple[str, ...]
+    eve_snr_db: tuple[float, ...]
+    seeds: tuple[int, ...]
+    defences: tuple[DefenceSpec, ...]
+    agents: tuple[AgentSpec, ...]
+    games: tuple[GameSpec, ...] = ()
+    transmissions: int = 65536
+    eval_every: int = 2048
+    eval_first: int | None = None  # eavesdropper cells also evaluate after eval_first * 2^i < eval_every transmissions
+    eval_size: int = 5000
+    num_envs: int = 256
+    fresh_k: int = 3  # 0: no fresh-eavesdropper verdicts (defence cells only train learned transmitters)
+    fresh_epochs: int = 3
+    fresh_limit: int = 20000
+    links: dict = field(default_factory=dict)
+    data_root: str | None = None
+
+    @property
+    def reference(self) -> AgentSpec | None:
+        """The reference (supervised) eavesdropper of the 50 % / 90 % columns, if any."""
+        return next((a for a in self.agents if a.reference), None)
+
+    def select(self, *, agents: tuple[str, ...] | None = None, defences: tuple[str, ...] | None = None,
+               seeds: tuple[int, ...] | None = None, games: tuple[str, ...] | None = None) -> BenchConfig:
+        """A sub-grid (names must exist)."""
+        def pick(items, names, what):
+            if names is None:
+                return items
+            unknown = set(names) - {i.name for i in items}
+            if unknown:
+                raise ConfigError(f"no {what} named {', '.join(sorted(unknown))}")
+            return tuple(i for i in items if i.name in names)
+
+        out = dataclasses.replace(self, agents=pick(self.agents, agents, "agent"),
+                                  defences=pick(self.defences, defences, "defence"),
+                                  games=pick(self.games, games, "game"), seeds=tuple(seeds) if seeds is not None else self.seeds)
+        return _check_axes(out)
+
+    def replace(self, **changes: Any) -> BenchConfig:
+        """A copy with some budgets changed (``transmissions``, ``fresh_k``, ``data_root``, ``links``, ...)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _int(name: str, value: Any, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+    return value
+
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _list(name: str, value: Any) -> list:
+    if not isinstance(value, list):
+        raise ConfigError(f"{name} must be a list, got {value!r}")
+    if not value:
+        raise ConfigError(f"grid axis {name} is empty")
+    return value
+
+
+def _name(what: str, value: Any, seen: set[str]) -> str:
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise ConfigError(f"{what} name must be a non-empty string of letters, digits and ._+=- , got {value!r}")
+    if value in seen:
+        raise ConfigError(f"duplicate {what} name {value!r}")
+    seen.add(value)
+    return value
+
+
+def _resolve(path: str, base: Path | None) -> str:
+    """A path that exists relative to the current directory or to ``base`` (absolute if found)."""
+    p = Path(path).expanduser()
+    if p.exists() or p.is_absolute() or base is None:
+        return str(p.resolve()) if p.exists() else str(p)
+    q = base / p
+    return str(q.resolve()) if q.exists() else str(p)
+
+
+def _resolve_spec(spec: Any, base: Path | None, what: str) -> str:
+    if not isinstance(spec, str) or spec.count(":") != 1:
+        raise ConfigError(f"{what}: agent spec must look like 'package.module:Class' or 'path/to/file.py:Class', got {spec!r}")
+    target, attr = spec.split(":")
+    if target.endswith(".py") or "/" in target:
+        target = _resolve(target, base)
+    return f"{target}:{attr}"
+
+
+def _load(spec: str, protocol: str, what: str, needs: tuple[str, ...] = ()) -> None:
+    """Check that an agent spec loads (class or factory), naming the problem in one line."""
+    from semgame.protocols import Eavesdropper, Transmitter, load_agent
+
+    try:
+        obj = load_agent(spec, Eavesdropper if protocol == "eavesdropper" else Transmitter)
+    except ValueError as err:
+        raise ConfigError(f"{what}: {err}") from None
+    missing = [m for m in needs if isinstance(obj, type) and not callable(getattr(obj, m, None))]
+    if missing:
+        raise ConfigError(f"{what}: {spec} has no {', '.join(missing)}() (a learning transmitter needs learn, "
+                          "state_dict and load_state_dict)")
+
+
+def _table(what: str, value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{what} must be a table, got {value!r}")
+    return value
+
+
+def _check_axes(cfg: BenchConfig) -> BenchConfig:
+    for name in ("datasets", "eve_snr_db", "seeds", "defences", "agents"):
+        if not getattr(cfg, name):
+            raise ConfigError(f"grid axis {name} is empty")
+    return cfg
+
+
+def bench_config(values: dict[str, Any], base: Path | None = None) -> BenchConfig:
+    """Validate a config dict (what the TOML file holds) into a :class:`BenchConfig`."""
+    from semgame.data import dataset_info
+    from semgame.privacy.defences import check_defence_config
+
+    unknown = sorted(set(values) - _TOP)
+    if unknown:
+        raise ConfigError(f"unknown bench config key(s) {', '.join(unknown)}; known: {', '.join(sorted(_TOP))}")
+    for axis in ("datasets", "eve_snr_db", "seeds", "defences", "agents"):
+        if axis not in values:
+            raise ConfigError(f"the bench config needs {axis} (a grid axis)")
+    datasets = []
+    for d in _list("datasets", values["datasets"]):
+        try:
+            datasets.append(dataset_info(d).name if isinstance(d, str) else dataset_info(str(d)).name)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+    snrs = tuple(_number("eve_snr_db", v) for v in _list("eve_snr_db", values["eve_snr_db"]))
+    seeds = tuple(_int("seeds", v, 0) for v in _list("seeds", values["seeds"]))
+    budgets = {k: _int(k, values[k], 0 if k == "fresh_k" else 1) for k in ("transmissions", "eval_every", "eval_first",
+                                                                           "eval_size",
+                                                                           "num_envs", "fresh_k", "fresh_epochs",
+                                                                           "fresh_limit") if k in values}
+    links = _table("links", values.get("links", {}))
+    for ds, path in links.items():
+        if ds not in datasets:
+            raise ConfigError(f"links: {ds!r} is not one of the datasets {datasets}")
+        links[ds] = _resolve(str(path), base)
+        if not Path(links[ds]).exists():
+            raise ConfigError(f"links: {path} not found")
+    names: set[str] = set()
+    defences = []
+    for entry in _list("defences", values["defences"]):
+        entry = dict(_table("a [[defences]] entry", entry))
+        name = _name("defence", entry.get("name"), names)
+        link = entry.pop("link", None)
+        train = entry.pop("train_transmissions", None)
+        if link is not None:
+            link = _resolve(str(link), base)
+            if not Path(link).exists():
+                raise ConfigError(f"defence {name!r}: link {link} not found")
+        if entry.get("kind") == "policy" and isinstance(entry.get("agent"), str):
+            entry["agent"] = _resolve_spec(entry["agent"], base, f"defence {name!r}")
+        if train is not None:
+            if entry.get("kind") != "policy":
+                raise ConfigError(f"defence {name!r}: train_transmissions applies to kind 'policy' (a learning transmitter)")
+            _int(f"defence {name!r}: train_transmissions", train)
+            if entry.get("psr_db") is None:
+                raise ConfigError(f"defence {name!r}: a learned transmitter needs psr_db")
+        try:
+            check_defence_config(entry)
+        except ConfigError as err:
+            raise ConfigError(f"defence {name!r}: {err}") from None
+        if train is not None:
+            _load(entry["agent"], "transmitter", f"defence {name!r}", ("learn", "state_dict", "load_state_dict"))
+        defences.append(DefenceSpec(name, entry, link, train))
+    names = set()
+    agents = []
+    for entry in _list("agents", values["agents"]):
+        entry = _table("an [[agents]] entry", entry)
+        bad = sorted(set(entry) - _AGENT_KEYS)
+        if bad:
+            raise ConfigError(f"agent entry: unknown key(s) {', '.join(bad)}; allowed: {', '.join(sorted(_AGENT_KEYS))}")
+        name = _name("agent", entry.get("name"), names)
+        spec = _resolve_spec(entry.get("agent"), base, f"agent {name!r}")
+        _load(spec, "eavesdropper", f"agent {name!r}")
+        agents.append(AgentSpec(name, spec, dict(_table(f"agent {name!r}: args", entry.get("args", {}))),
+                                bool(entry.get("reference", False))))
+    if sum(a.reference for a in agents) > 1:
+        raise ConfigError("at most one agent may be the reference (reference = true)")
+    names = set()
+    games = []
+    for entry in values.get("games", []):
+        entry = _table("a [[games]] entry", entry)
+        bad = sorted(set(entry) - _GAME_KEYS)
+        if bad:
+            raise ConfigError(f"game entry: unknown key(s) {', '.join(bad)}; allowed: {', '.join(sorted(_GAME_KEYS))}")
+        name = _name("game", entry.get("name"), names)
+        what = f"game {name!r}"
+        if name in {d.name for d in defences}:
+            raise ConfigError(f"{what}: a game and a defence share the name (both name TensorBoard runs)")
+        tx = entry.get("transmitter")
+        if isinstance(tx, dict):
+            cfg = check_defence_config(tx)
+            if cfg["kind"] != "adversarial":
+                raise ConfigError(f"{what}: a transmitter table must be an adversarial defence (re-crafted each round)")
+        else:
+            tx = _resolve_spec(tx, base, what)
+            _load(tx, "transmitter", what, ("learn",))
+        eve = _resolve_spec(entry.get("eavesdropper"), base, what)
+        _load(eve, "eavesdropper", what)
+        kw = {k: _int(f"{what}: {k}", entry[k]) for k in ("rounds", "eve_transmissions", "tx_transmissions") if k in entry}
+        if "psr_db" in entry:
+            kw["psr_db"] = _number(f"{what}: psr_db", entry["psr_db"])
+        games.append(GameSpec(name, tx, eve, transmitter_args=dict(entry.get("transmitter_args", {})),
+                              eavesdropper_args=dict(entry.get("eavesdropper_args", {})), **kw))
+    if games and budgets.get("fresh_k", BenchConfig.fresh_k) == 0:
+        raise ConfigError("games end with a fresh-eavesdropper verdict: fresh_k must be >= 1")
+    data_root = values.get("data_root")
+    return _check_axes(BenchConfig(tuple(datasets), snrs, seeds, tuple(defences), tuple(agents), tuple(games),
+                                   links=links, data_root=data_root, **budgets))
+
+
+def load_bench_config(path: str | Path) -> BenchConfig:
+    """Read and validate a bench TOML file (paths in it are also resolved against its repository)."""
+    path = Path(path)
+    return bench_config(load_config_file(path), base=path.resolve().parent.parent.parent)

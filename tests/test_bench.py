@@ -1,0 +1,243 @@
+"""``semgame bench`` (issue #7): a smoke grid on tiny synthetic data, TensorBoard read-back (files and a
+real server), resumption, a crashing cell, and every bad input stopping before any cell starts."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from semgame import tags
+from semgame.cli import main
+
+torch.set_num_threads(1)
+AGENTS = Path(__file__).resolve().parent.parent / "agents"
+SCALARS = (tags.EVE_ACC, tags.EVE_REWARD, tags.LEGIT_ACC, tags.LEGIT_PSNR, tags.TRANSMISSIONS_PER_S)
+EVE_RUNS = [f"mnist/{d}/{a}/eve10dB/seed0" for d in ("undefended", "keyed10") for a in ("supervised", "ppo")]
+
+
+def smoke_toml(data_root: Path, extra: str = "") -> str:
+    """2 defences x 2 agents x 1 seed, tiny budgets (512 intercepted transmissions per cell)."""
+    return f'''
+datasets = ["mnist"]
+eve_snr_db = [10.0]
+seeds = [0]
+transmissions = 512
+eval_every = 128
+eval_first = 64
+eval_size = 128
+num_envs = 64
+fresh_k = 1
+fresh_epochs = 1
+fresh_limit = 128
+data_root = "{data_root}"
+
+[[defences]]
+name = "undefended"
+kind = "none"
+
+[[defences]]
+name = "keyed10"
+kind = "keyed"
+psr_db = 10.0
+
+[[agents]]
+name = "supervised"
+agent = "{AGENTS}/neural_eavesdropper.py:NeuralSupervisedEavesdropper"
+reference = true
+
+[[agents]]
+name = "ppo"
+agent = "{AGENTS}/sb3_eavesdropper.py:PPOEavesdropper"
+args = {{ n_steps = 2, batch_size = 64 }}
+{extra}'''
+
+
+def run_cli(argv, capsys):
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def smoke(synthetic_root, tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    config = root / "smoke.toml"
+    config.write_text(smoke_toml(synthetic_root))
+    out = root / "out"
+    code = main(["bench", "--config", str(config), "--out", str(out), "--quiet"])
+    assert code == 0
+    return config, out
+
+
+def test_smoke_grid_runs_tags_and_summary(smoke):
+    _, out = smoke
+    for run in EVE_RUNS:
+        acc = EventAccumulator(str(out / run))
+        acc.Reload()
+        assert set(SCALARS) <= set(acc.Tags()["scalars"]), run
+        steps = [e.step for e in acc.Scalars(tags.EVE_ACC)]
+        assert steps == [64, 128, 256, 384, 512]  # global step = intercepted transmissions (first point early)
+        assert all(0.0 <= e.value <= 1.0 for e in acc.Scalars(tags.EVE_ACC))
+        assert acc.Scalars(tags.LEGIT_ACC)[0].value == acc.Scalars(tags.LEGIT_ACC)[-1].value  # fixed held-out set
+    summary = json.loads((out / "summary.json").read_text())
+    got = {(r["defence"], r["agent"]) for r in summary["eve_rows"]}
+    assert got == {(d, a) for d in ("undefended", "keyed10") for a in ("supervised", "ppo")}
+    assert {r["defence"] for r in summary["defence_rows"]} == {"undefended", "keyed10"} and not summary["failed"]
+    # keyed removal at the legitimate receiver: same legit accuracy as undefended on the same held-out draws
+    legit = {r["defence"]: r["legit_acc"] for r in summary["eve_rows"]}
+    assert legit["keyed10"] == legit["undefended"]
+    table = (out / "summary.md").read_text()
+    for d in ("undefended", "keyed10"):
+        for a in ("supervised", "ppo"):
+            assert re.search(rf"\| mnist \| {d} \| {a} \| 10 \| \d\.\d{{3}} ± \d\.\d{{3}} \|", table), (d, a)
+    assert "eve_acc_mnist_eve10dB.png" in summary["plots"] and (out / "eve_acc_mnist_eve10dB.png").stat().st_size > 1000
+    # the hparams plugin holds the grid axes of every run
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    for run in EVE_RUNS:
+        starts = [plugin_data_pb2.HParamsPluginData.FromString(v.metadata.plugin_data.content).session_start_info
+                  for f in (out / run).glob("events.out.tfevents.*") for ev in EventFileLoader(str(f)).Load()
+                  for v in ev.summary.value if v.tag == "_hparams_/session_start_info"]
+        assert len(starts) == 1
+        hp = starts[0].hparams
+        assert {k: hp[k].string_value for k in ("dataset", "defence", "agent")} == dict(zip(("dataset", "defence", "agent"), run.split("/")[:3]))
+        assert hp["eve_snr_db"].number_value == 10.0 and hp["seed"].number_value == 0
+
+
+def test_second_invocation_skips_finished_cells(smoke, capsys):
+    config, out = smoke
+    events = sorted((out / EVE_RUNS[0]).glob("events.out.tfevents.*"))
+    before = [p.stat().st_mtime_ns for p in events]
+    code, stdout, _ = run_cli(["bench", "--config", config, "--out", out], capsys)
+    assert code == 0 and "6 cells, 6 already finished, 0 to run" in stdout
+    assert [p.stat().st_mtime_ns for p in sorted((out / EVE_RUNS[0]).glob("events.out.tfevents.*"))] == before
+
+
+def test_tensorboard_server_lists_every_run_and_tag(smoke):
+    _, out = smoke
+    proc = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(out), "--host", "127.0.0.1",
+                             "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url, deadline = None, time.time() + 60
+        while url is None and time.time() < deadline:
+            line = proc.stdout.readline()
+            match = re.search(r"(http://127\.0\.0\.1:\d+)/", line)
+            url = match.group(1) if match else None
+        assert url, "tensorboard did not print its address"
+        runs = json.loads(urllib.request.urlopen(f"{url}/data/runs", timeout=30).read())
+        for _ in range(30):  # the first scan of the log folder may still be running
+            if set(EVE_RUNS) <= set(runs):
+                break
+            time.sleep(1)
+            runs = json.loads(urllib.request.urlopen(f"{url}/data/runs", timeout=30).read())
+        assert set(EVE_RUNS) <= set(runs), runs
+        scalar_tags = json.loads(urllib.request.urlopen(f"{url}/data/plugin/scalars/tags", timeout=30).read())
+        for run in EVE_RUNS:
+            assert set(SCALARS) <= set(scalar_tags[run]), (run, scalar_tags.get(run))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+CRASHY = '''
+import numpy as np
+
+class Crashy:
+    def act(self, obs):
+        return np.zeros(len(obs), np.int64)
+
+    def update(self, obs, labels):
+        raise RuntimeError("boom in update")
+'''
+
+
+def test_crashing_cell_is_reported_and_the_others_finish(synthetic_root, tmp_path, capsys):
+    (tmp_path / "crashy.py").write_text(CRASHY)
+    cfg = smoke_toml(synthetic_root).replace(f'{AGENTS}/sb3_eavesdropper.py:PPOEavesdropper"\nargs = {{ n_steps = 2, batch_size = 64 }}',
+                                             f'{tmp_path}/crashy.py:Crashy"')
+    (tmp_path / "c.toml").write_text(cfg)
+    code, stdout, err = run_cli(["bench", "--config", tmp_path / "c.toml", "--out", tmp_path / "out"], capsys)
+    assert code == 1 and "2 cell(s) failed" in err
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert sorted(summary["failed"]) == [f"eve/mnist/{d}/ppo/eve10dB/seed0" for d in ("keyed10", "undefended")]
+    assert all("boom in update" in e for e in summary["failed"].values())
+    assert len(summary["eve_rows"]) == 2 and "Failed cells" in (tmp_path / "out" / "summary.md").read_text()
+    assert (tmp_path / "out" / "cells" / "eve/mnist/undefended/ppo/eve10dB/seed0.error.json").is_file()
+    code, stdout, _ = run_cli(["bench", "--config", tmp_path / "c.toml", "--out", tmp_path / "out"], capsys)
+    assert code == 1 and "4 already finished, 2 to run" in stdout  # failed cells are retried, finished ones kept
+
+
+@pytest.mark.parametrize("edit, flags, needle", [
+    ({"NeuralSupervisedEavesdropper": "Nope"}, [], "has no attribute 'Nope'"),
+    ({'kind = "keyed"': 'kind = "shield"'}, [], "unknown defence kind 'shield'"),
+    ({'datasets = ["mnist"]': 'datasets = ["imagenet"]'}, [], "unknown dataset 'imagenet'"),
+    ({"seeds = [0]": "seeds = []"}, [], "grid axis seeds is empty"),
+    ({}, ["--executor", "slurm"], "unknown executor 'slurm'"),
+    ({}, ["--jobs", "0"], "jobs must be an integer >= 1"),
+])
+def test_bad_input_is_one_line_error_before_any_cell(edit, flags, needle, synthetic_root, tmp_path, capsys):
+    text = smoke_toml(synthetic_root)
+    for old, new in edit.items():
+        assert old in text
+        text = text.replace(old, new, 1)
+    (tmp_path / "bad.toml").write_text(text)
+    code, _, err = run_cli(["bench", "--config", tmp_path / "bad.toml", "--out", tmp_path / "out", *flags], capsys)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("semgame: error: ") and needle in lines[0], err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cuda_without_gpu_and_ray_without_ray(synthetic_root, tmp_path, capsys, monkeypatch):
+    (tmp_path / "ok.toml").write_text(smoke_toml(synthetic_root))
+    if not torch.cuda.is_available():
+        code, _, err = run_cli(["bench", "--config", tmp_path / "ok.toml", "--out", tmp_path / "o", "--device", "cuda"], capsys)
+        assert code == 2 and "no CUDA GPU" in err and len(err.strip().splitlines()) == 1
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    code, _, err = run_cli(["bench", "--config", tmp_path / "ok.toml", "--out", tmp_path / "o", "--executor", "ray"], capsys)
+    assert code == 2 and 'pip install "semgame[ray]"' in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def results(summary: dict) -> dict:
+    """What must not depend on the executor (timings and the command line excluded)."""
+    return {k: summary[k] for k in ("eve_rows", "defence_rows", "game_rows", "failed", "finished")}
+
+
+def test_ray_executor_gives_the_local_summary(smoke, tmp_path, monkeypatch):
+    pytest.importorskip("ray")
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    config, local_out = smoke
+    assert main(["bench", "--config", str(config), "--out", str(tmp_path / "ray"), "--executor", "ray", "--jobs", "2",
+                 "--quiet"]) == 0  # a local Ray instance with 2 CPUs, shut down at the end
+    local = json.loads((local_out / "summary.json").read_text())
+    ray = json.loads((tmp_path / "ray" / "summary.json").read_text())
+    assert ray["meta"]["executor"] == "ray" and len(local["eve_rows"]) == 4
+    assert results(ray) == results(local)
+    import ray as ray_module
+
+    assert not ray_module.is_initialized()  # the executor shut down the instance it started
+
+
+@pytest.mark.parametrize("name", ["mnist-quick", "cifar10", "full-gpu"])
+def test_shipped_profiles_validate(name):
+    from semgame.bench.cells import plan
+    from semgame.bench.config import load_bench_config
+
+    cfg = load_bench_config(Path(__file__).resolve().parent.parent / "benchmarks" / "configs" / f"{name}.toml")
+    assert cfg.reference is not None and cfg.reference.name == "supervised"
+    cells = plan(cfg)
+    n = len(cfg.datasets) * len(cfg.eve_snr_db) * len(cfg.seeds)
+    assert len(cells) == n * (len(cfg.defences) * (1 + len(cfg.agents)) + len(cfg.games))
