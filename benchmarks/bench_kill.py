@@ -184,6 +184,7 @@ def trial(
             outcome, _ = runner(args, hook=where)
         if outcome == "killed":
             break
+    reached = _progress(run_dir)
     # what a killed process may leave: its temporary file and its lock (both cleared by the next start)
     after_kill = (
         [p for p in check_run_folder(run_dir) if "left-over temporary file" not in p] if run_dir.exists() else []
@@ -198,6 +199,7 @@ def trial(
         "kind": kind,
         **where,
         "killed": outcome == "killed",
+        "reached": reached,
         "corrupt_after_kill": after_kill,
         "rerun": rerun,
         "problems": problems,
@@ -205,6 +207,20 @@ def trial(
         "leftovers": leftovers,
         "bit_identical": ok,
     }
+
+
+def _progress(run_dir: Path) -> str:
+    """How far a killed run got: the epochs of its checkpoint, or what exists of the folder."""
+    from semgame.io import CheckpointError, load_checkpoint
+
+    if not run_dir.exists():
+        return "nothing written"
+    try:
+        state = load_checkpoint(run_dir / "checkpoint.pt")
+    except CheckpointError:
+        return "no checkpoint yet"
+    done = "finished" if (run_dir / "metrics.json").exists() else "checkpoint"
+    return f"{done} {state['counters']}"
 
 
 def kill_trials(
@@ -239,7 +255,7 @@ def kill_trials(
             rows.append(row)
             where = f"after {row['after_s']} s" if row["kind"] == "time" else f"write {row['write']} {row['stage']}"
             verdict = "bit-identical" if row["bit_identical"] else "DIFFERENT " + json.dumps(row)
-            say(f"  kill {i + 1}/{kills} ({where}): {verdict}")
+            say(f"  kill {i + 1}/{kills} ({where}; reached: {row['reached']}): {verdict}")
     return rows
 
 
