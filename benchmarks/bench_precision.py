@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
 from bench_threads import images_per_second
+
 from semgame.config import LinkConfig
 from semgame.io import write_json, write_text
 from semgame.run import train_run

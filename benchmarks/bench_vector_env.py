@@ -7,9 +7,15 @@
    (MNIST, eavesdropper role), CPU, 1 torch thread: steps/s and the ratio. Two configs: the default
    (``compute_psnr=True``: the legitimate decoder runs every step for ``info["psnr"]``) and
    ``compute_psnr=False``.
-2. Transmissions/s (= steps/s x N) of the native env on CPU, 1 thread, MNIST and CIFAR-10, both
-   roles (the transmitter role also runs the opponent eavesdropper, ``--opponent`` to plug one in).
+   The native env is timed before and after the sync one (mean of the two), so a change of load
+   during the run hits both sides alike.
+2. Transmissions/s (= steps/s x N) of the native env on CPU, 1 thread, MNIST and CIFAR-10 (the
+   shipped default links, and the shipped ``cifar10-spatial`` alternative), both roles (the
+   transmitter role also runs the opponent eavesdropper, ``--opponent`` to plug one in).
 3. The same on CUDA when a GPU is available (``tensors=True``: no host copies), else "no GPU".
+
+``--precision`` is the envs' ``precision`` (autocast of the legitimate receiver and the link's own
+eavesdropper; ``auto`` is fp32 on a CPU without native bf16).
 
 Writes ``bench_vector_env.md`` and ``bench_vector_env.json`` into ``--out`` and prints the table.
 """
@@ -27,8 +33,9 @@ import numpy as np
 import torch
 
 import semgame  # noqa: F401  (registers SemCom-*-v0)
-from semgame.protocols import load_agent
+from semgame.envs import shipped_link
 from semgame.io import write_json, write_text
+from semgame.protocols import load_agent
 
 IDS = {"mnist": "SemCom-MNIST-v0", "cifar10": "SemCom-CIFAR-v0"}
 
@@ -84,36 +91,43 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=2.0, help="minimum timing window per measurement")
     p.add_argument("--opponent", help="eavesdropper spec for the transmitter-role rows, e.g. agents/random_eavesdropper.py:RandomEavesdropper")
     p.add_argument("--gpu-envs", type=int, default=65536, help="batch size of the GPU rows")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     args = p.parse_args()
+    kw = dict(precision=args.precision)
     torch.set_num_threads(1)
     opponent = load_agent(args.opponent)() if args.opponent else None
     results: dict[str, Any] = {"platform": platform.platform(), "torch": torch.__version__, "threads": 1,
-                               "cpu_vs_sync": [], "throughput": []}
+                               "precision": args.precision, "cpu_vs_sync": [], "throughput": []}
     lines = ["## Native vector env vs gymnasium sync vector env (MNIST, eavesdropper role, CPU, 1 thread)", "",
              "| N | compute_psnr | native steps/s | sync steps/s | ratio |", "|---|---|---|---|---|"]
     for psnr in (True, False):
         for n in (64, 1024):
-            nat = native("mnist", n, "eavesdropper", psnr, min_seconds=args.seconds)
-            syn = sync("mnist", n, psnr, min_seconds=args.seconds)
+            before = native("mnist", n, "eavesdropper", psnr, min_seconds=args.seconds, **kw)
+            syn = sync("mnist", n, psnr, min_seconds=args.seconds, **kw)
+            nat = (before + native("mnist", n, "eavesdropper", psnr, min_seconds=args.seconds, **kw)) / 2
             row = {"n": n, "compute_psnr": psnr, "native_steps_s": nat, "sync_steps_s": syn, "ratio": nat / syn}
             results["cpu_vs_sync"].append(row)
             lines.append(f"| {n} | {psnr} | {nat:,.1f} | {syn:,.2f} | {nat / syn:,.1f}x |")
             print(lines[-1], flush=True)
     lines += ["", "## Transmissions/s of the native vector env", "",
               "| device | dataset | role | N | compute_psnr | transmissions/s |", "|---|---|---|---|---|---|"]
-    configs = [("cpu", ds, role, 1024, psnr) for ds in ("mnist", "cifar10")
+    links = {"mnist": ("mnist", None), "cifar10": ("cifar10", None)}
+    if shipped_link("cifar10-spatial").is_file():
+        links["cifar10 (spatial link)"] = ("cifar10", shipped_link("cifar10-spatial"))
+    configs = [("cpu", name, role, 1024, psnr) for name in links
                for role in ("eavesdropper", "transmitter") for psnr in (True, False)]
     if torch.cuda.is_available():
-        configs += [("cuda", ds, role, args.gpu_envs, psnr) for ds in ("mnist", "cifar10")
+        configs += [("cuda", name, role, args.gpu_envs, psnr) for name in links
                     for role in ("eavesdropper", "transmitter") for psnr in (True, False)]
         results["gpu"] = torch.cuda.get_device_name(0)
     else:
         results["gpu"] = None
-    for device, ds, role, n, psnr in configs:
-        sps = native(ds, n, role, psnr, device=device, opponent=opponent, min_seconds=args.seconds)
-        results["throughput"].append({"device": device, "dataset": ds, "role": role, "n": n,
+    for device, name, role, n, psnr in configs:
+        ds, link = links[name]
+        sps = native(ds, n, role, psnr, device=device, opponent=opponent, min_seconds=args.seconds, link=link, **kw)
+        results["throughput"].append({"device": device, "dataset": name, "role": role, "n": n,
                                       "compute_psnr": psnr, "transmissions_s": sps * n})
-        lines.append(f"| {device} | {ds} | {role} | {n} | {psnr} | {sps * n:,.0f} |")
+        lines.append(f"| {device} | {name} | {role} | {n} | {psnr} | {sps * n:,.0f} |")
         print(lines[-1], flush=True)
     if results["gpu"] is None:
         lines += ["", "GPU: no GPU (torch.cuda.is_available() is False)"]

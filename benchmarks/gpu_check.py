@@ -7,16 +7,18 @@ Sections (each written to the JSON as soon as it ends; one that fails records it
 others still run, so a time-out or a missing data set loses only its own figures):
 
 1. ``env``: native vector env transmissions/s, MNIST and CIFAR-10, both roles,
-   N in {1,024; 16,384; 65,536}, ``compute_psnr`` on and off (``--tiny``: N in {8, 32}).
+   N in {1,024; 16,384; 65,536}, ``compute_psnr`` on and off (``--tiny``: N = 8).
 2. ``sync``: Gymnasium's sync vector env at N = 64 (CPU, its own device) beside the native env at
-   N = 64 on the checked device, MNIST eavesdropper role, both ``compute_psnr`` settings: steps/s, ratio.
+   N = 64 on the checked device, MNIST eavesdropper role, both ``compute_psnr`` settings: steps/s, ratio
+   (``--tiny``: N = 8).
 3. ``train``: training images/s, fp32 vs bf16 autocast, MNIST dense and CIFAR-10 spatial links.
 4. ``cifar80``: the CIFAR-10 spatial k = 256 link of the README (width 16, recon weight 50, augment,
    batch 128, cosine over ``--cifar-epochs``) trained on the device until its test accuracy reaches
    80 %: seconds to 80 % (training and the evaluation after each epoch). Needs the real CIFAR-10
    training set (``--data-root`` / ``$SEMGAME_DATA``); ``--tiny`` runs one epoch on synthetic data.
-5. ``bench``: one cell of the benchmark grid on the device through ``semgame bench`` (a hook: when
-   this semgame has no ``bench`` command the section says so and nothing else is run).
+5. ``bench``: one cell of the benchmark grid on the device through ``semgame bench``
+   (``benchmarks/configs/gpu-cell.toml``: the supervised eavesdropper against the undefended MNIST
+   link; ``--tiny``: the same cell with CI-sized budgets).
 
 Images for sections 1-2 are the real test sets when they can be found, else synthetic ones (the
 throughput does not depend on the pictures; the JSON says which were used).
@@ -25,25 +27,33 @@ throughput does not depend on the pictures; the JSON says which were used).
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import re
 import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
-
 from bench_threads import images_per_second
 from bench_vector_env import native, sync
+
 from semgame.config import LinkConfig
 from semgame.data import DataNotFoundError, load_dataset, synthetic_dataset
 from semgame.io import write_json, write_text
 from semgame.link import build_link
-from semgame.training import evaluate, resolve_device, resolve_precision, train_link_epoch
+from semgame.training import (
+    evaluate,
+    resolve_device,
+    resolve_precision,
+    train_link_epoch,
+)
 
+ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ("env", "sync", "train", "cifar80", "bench")
 DATASETS = ("mnist", "cifar10")
 ROLES = ("eavesdropper", "transmitter")
@@ -86,12 +96,13 @@ def section_env(args: argparse.Namespace, dev: str) -> dict[str, Any]:
 def section_sync(args: argparse.Namespace, dev: str) -> dict[str, Any]:
     images, source = env_images("mnist", 256, args.data_root, args.tiny)
     rows = []
+    n = args.sync_n
     for psnr in (False, True):
-        nat = native("mnist", 64, "eavesdropper", psnr, device=dev, min_seconds=args.seconds, min_steps=args.min_steps,
+        nat = native("mnist", n, "eavesdropper", psnr, device=dev, min_seconds=args.seconds, min_steps=args.min_steps,
                      images=images, precision=args.precision)
-        syn = sync("mnist", 64, psnr, args.seconds, min_steps=args.min_steps, images=images)
-        rows.append({"n": 64, "compute_psnr": psnr, "native_steps_s": nat, "sync_steps_s": syn, "ratio": nat / syn})
-        print(f"sync N=64 psnr={psnr}: native {nat:,.1f} steps/s, sync {syn:,.2f} steps/s, {nat / syn:,.1f}x", flush=True)
+        syn = sync("mnist", n, psnr, args.seconds, min_steps=args.min_steps, images=images)
+        rows.append({"n": n, "compute_psnr": psnr, "native_steps_s": nat, "sync_steps_s": syn, "ratio": nat / syn})
+        print(f"sync N={n} psnr={psnr}: native {nat:,.1f} steps/s, sync {syn:,.2f} steps/s, {nat / syn:,.1f}x", flush=True)
     return {"rows": rows, "images": source, "sync_device": "cpu"}
 
 
@@ -146,22 +157,27 @@ def section_cifar80(args: argparse.Namespace, dev: str) -> dict[str, Any]:
 
 
 def section_bench(args: argparse.Namespace, dev: str) -> dict[str, Any]:
-    """HOOK: one cell of ``semgame bench``'s grid on the device (see the module docstring)."""
-    from semgame.cli import build_parser
-
-    commands = next(a for a in build_parser()._subparsers._group_actions if isinstance(a, argparse._SubParsersAction))
-    if "bench" not in commands.choices:
-        return {"status": "not available", "reason": "this semgame has no `semgame bench` command"}
-    if args.bench_args is None:
-        return {"status": "not run", "reason": "`semgame bench` exists: pass --bench-args '...' with one cell's flags",
-                "help": commands.choices["bench"].format_help()[-2000:]}
-    exe = [sys.executable, "-m", "semgame.cli"]
-    out = Path(args.out) / "bench-cell"
-    cmd = [*exe, "bench", *args.bench_args.split(), "--out", str(out)]
+    """One cell of ``semgame bench``'s grid on the device (``benchmarks/configs/gpu-cell.toml``; ``--tiny``:
+    the same cell with CI-sized budgets), as a subprocess with a time limit."""
+    config = ROOT / "benchmarks" / "configs" / "gpu-cell.toml"
+    out = Path(args.out) / f"bench-cell-{device_name(torch.device(dev))}"
+    if args.tiny:  # the same cell, budgets cut down, on the data folder given
+        text = config.read_text()
+        for key, value in (("transmissions", 512), ("eval_every", 256), ("eval_size", 128), ("num_envs", 64),
+                           ("fresh_k", 0)):
+            text = re.sub(rf"^{key} = .*$", f"{key} = {value}", text, flags=re.M)
+        if args.data_root:
+            text = f"data_root = {json.dumps(str(args.data_root))}\n" + text
+        out.mkdir(parents=True, exist_ok=True)
+        config = out / "gpu-cell-tiny.toml"
+        write_text(config, text)
+    cmd = [sys.executable, "-m", "semgame.cli", "bench", "--config", str(config), "--device", dev, "--out", str(out), "--quiet"]
     start = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.bench_timeout)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.bench_timeout, cwd=ROOT, check=False)
+    summary = out / "summary.json"
     return {"status": "done" if done.returncode == 0 else "failed", "command": " ".join(cmd), "returncode": done.returncode,
-            "seconds": time.perf_counter() - start, "output_tail": (done.stdout + done.stderr)[-3000:]}
+            "seconds": time.perf_counter() - start, "summary": json.loads(summary.read_text()) if summary.is_file() else None,
+            "output_tail": (done.stdout + done.stderr)[-3000:]}
 
 
 RUNNERS: dict[str, Callable[[argparse.Namespace, str], dict[str, Any]]] = {
@@ -178,13 +194,15 @@ def markdown(result: dict[str, Any]) -> str:
              f"Command: `{result['command']}`. Total {result['seconds']:.0f} s.", ""]
     env = s.get("env", {})
     if "rows" in env:
-        lines += [f"## Native vector env, transmissions/s ({env['images']})", "",
+        images = ", ".join(f"{k}: {v}" for k, v in env["images"].items())
+        lines += [f"## Native vector env, transmissions/s (images: {images})", "",
                   "| dataset | role | N | compute_psnr | transmissions/s |", "|---|---|---|---|---|"]
         lines += [f"| {r['dataset']} | {r['role']} | {r['n']:,} | {r['compute_psnr']} | {r['transmissions_s']:,.0f} |" for r in env["rows"]]
         lines.append("")
     sy = s.get("sync", {})
     if "rows" in sy:
-        lines += [f"## Native env on the device vs gymnasium sync vector env on the CPU (MNIST, eavesdropper, N = 64, {sy['images']})", "",
+        lines += [f"## Native env on the device vs gymnasium sync vector env on the CPU (MNIST, eavesdropper, "
+                  f"N = {sy['rows'][0]['n']}, {sy['images']})", "",
                   "| compute_psnr | native steps/s | sync steps/s | ratio |", "|---|---|---|---|"]
         lines += [f"| {r['compute_psnr']} | {r['native_steps_s']:,.1f} | {r['sync_steps_s']:,.2f} | {r['ratio']:,.1f}x |" for r in sy["rows"]]
         lines.append("")
@@ -203,13 +221,24 @@ def markdown(result: dict[str, Any]) -> str:
                   "", "| epoch | seconds | legit acc | PSNR (dB) |", "|---|---|---|---|"]
         lines += [f"| {h['epoch']} | {h['seconds']:.1f} | {h['legit_acc']:.4f} | {h['legit_psnr']:.2f} |" for h in c80["history"]]
         lines.append("")
+    bench = s.get("bench", {})
+    if bench.get("status") == "done" and bench.get("summary"):
+        lines += [f"## One `semgame bench` cell on `{result['device']}` ({bench['seconds']:.0f} s with start-up)", "",
+                  "| dataset | defence | agent | transmissions | final eve acc | legit acc | transmissions/s |",
+                  "|---|---|---|---|---|---|---|"]
+        timings = bench["summary"].get("timings", {})
+        for r in bench["summary"].get("eve_rows", []):
+            tps = timings.get(f"{r['dataset']}/{r['defence']}/{r['agent']}/eve{r['eve_snr_db']:g}dB", {}).get("transmissions_per_s", [])
+            lines.append(f"| {r['dataset']} | {r['defence']} | {r['agent']} | {r['transmissions']:,} | {r['final_eve_acc_mean']:.4f} | "
+                         f"{r['legit_acc']:.4f} | {max(tps):,.0f} |" if tps else "| - |")
+        lines.append("")
     lines += ["## Sections not completed", ""]
     lines += [f"* `{name}`: {sec.get('status')}: {sec.get('reason') or sec.get('error', '')}".rstrip()
               for name, sec in s.items() if sec.get("status") not in (None, "done")] or ["(none)"]
     lines += ["", "## Targets of issue #10 (one H200)", ""]
     mnist = [r["transmissions_s"] for r in env.get("rows", []) if r["dataset"] == "mnist" and not r["compute_psnr"]]
     best = max(mnist) if mnist else None
-    verdict = lambda ok: "met" if ok else "not met"  # noqa: E731
+    verdict = lambda ok: "met" if ok else "not met"
     na = "n/a (tiny or CPU run)" if result["tiny"] or result["device"] == "cpu" else None
     lines.append(f"* MNIST >= 1e7 transmissions/s without PSNR: best {best:,.0f}: {na or verdict(best >= TARGETS['mnist_tx_s'])}"
                  if best is not None else "* MNIST >= 1e7 transmissions/s without PSNR: not measured")
@@ -231,13 +260,13 @@ def main(argv: list[str] | None = None) -> Path:
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="for the env and the CIFAR-10 run")
     p.add_argument("--data-root", help="data folder (default $SEMGAME_DATA)")
     p.add_argument("--cifar-epochs", type=int, default=12, help="cosine schedule length of the CIFAR-10 run (stops at 80 %%)")
-    p.add_argument("--cifar-max-seconds", type=float, default=240.0, help="stop the CIFAR-10 run after this long")
-    p.add_argument("--bench-args", help="flags of one `semgame bench` cell (the device and --out are added)")
-    p.add_argument("--bench-timeout", type=float, default=120.0)
+    p.add_argument("--cifar-max-seconds", type=float, default=200.0, help="stop the CIFAR-10 run after this long")
+    p.add_argument("--bench-timeout", type=float, default=120.0, help="seconds for the semgame bench cell")
     args = p.parse_args(argv)
     device = resolve_device(args.device)
     dev = str(device)
-    args.env_sizes = [8, 32] if args.tiny else [1024, 16384, 65536]
+    args.env_sizes = [8] if args.tiny else [1024, 16384, 65536]
+    args.sync_n = 8 if args.tiny else 64
     args.seconds, args.min_steps = (0.0, 2) if args.tiny else (1.0, 5)
     args.train_steps, args.train_batch = (1, 4) if args.tiny else (20, 128)
     torch.set_num_threads(1)  # the CPU side (sync baseline, host work) as in every CPU figure of the README

@@ -10,14 +10,14 @@ import torch
 import semgame
 from semgame.channels import FadingChannel, real_to_complex
 from semgame.config import ConfigError, LinkConfig, from_dict
-from semgame.link import build_eavesdropper, build_link
 from semgame.io import save_checkpoint
+from semgame.link import build_eavesdropper, build_link
 from semgame.loader import load_run
 from semgame.models import (
     Encoder,
     LatentClassifier,
-    ReconstructionDecoder,
     Receiver,
+    ReconstructionDecoder,
     SpatialClassifier,
     SpatialDecoder,
     SpatialEncoder,
@@ -197,13 +197,10 @@ def test_config_without_new_fields_is_the_dense_arch() -> None:
     assert isinstance(build_link(cfg).encoder, Encoder)
 
 
-@pytest.mark.parametrize("name", ["mnist", "cifar10"])
-def test_shipped_dense_weights_without_arch_still_load_as_dense(name: str) -> None:
-    path = Path(semgame.__file__).parent / "weights" / f"{name}.pt"
-    state = torch.load(path, weights_only=True)
-    if "arch" in state["config"]:
-        pytest.skip(f"{path.name} was written with an explicit arch")
-    cfg, link, eve = load_run(path)
+@pytest.mark.parametrize("name", ["mnist", "cifar10", "fashion_mnist"])
+def test_shipped_default_weights_load_as_dense(name: str) -> None:
+    # (written before `arch` existed: their configs have no such key)
+    cfg, link, eve = load_run(Path(semgame.__file__).parent / "weights" / f"{name}.pt")
     assert cfg.arch == "dense" and isinstance(link.encoder, Encoder) and isinstance(eve.classifier, LatentClassifier)
 
 
@@ -226,3 +223,14 @@ def test_checkpoint_written_before_arch_existed_still_resumes(synthetic_root: Pa
     assert "arch" not in results_config(cfg) and results_config(cfg.replace(arch="spatial", k=49))["arch"] == "spatial"
     with pytest.raises(ConfigError, match="different config"):
         train_run(cfg.replace(arch="spatial", k=49), run_dir, quiet=True)
+
+
+def test_shipped_spatial_alternative_loads_as_spatial() -> None:
+    from semgame.envs import shipped_link
+
+    cfg, link, eve = load_run(shipped_link("cifar10-spatial"))
+    assert (cfg.dataset, cfg.arch, cfg.k) == ("cifar10", "spatial", 256)
+    assert isinstance(link.encoder, SpatialEncoder) and isinstance(eve.classifier, SpatialClassifier)
+    assert all(t.dtype == torch.float32 for t in link.state_dict().values() if t.is_floating_point())
+    with pytest.raises(ValueError, match="no shipped link named 'cifar10-big'"):
+        shipped_link("cifar10-big")

@@ -70,7 +70,7 @@ def test_bf16_and_fp32_agree_on_a_fixed_batch(name: str, arch: str, k: int) -> N
 
 def test_resolve_precision(monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve_precision("fp32", "cpu") == "fp32" and resolve_precision("bf16", "cpu") == "bf16"
-    import semgame.training as training
+    from semgame import training
 
     for native, expected in ((True, "bf16"), (False, "fp32")):
         monkeypatch.setattr(training, "_native_bf16", lambda device, native=native: native)

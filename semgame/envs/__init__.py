@@ -24,7 +24,7 @@ import importlib
 from typing import Any
 
 __all__ = ["ENV_IDS", "register_envs", "parallel_env", "SemComEnv", "SemComVectorEnv",
-           "SemComParallelEnv", "SemComSB3VecEnv", "SemComGame"]
+           "SemComParallelEnv", "SemComSB3VecEnv", "SemComGame", "shipped_link"]
 
 ENV_IDS = {"SemCom-MNIST-v0": "mnist", "SemCom-CIFAR-v0": "cifar10", "SemCom-FashionMNIST-v0": "fashion_mnist"}
 _LAZY = {
@@ -33,6 +33,7 @@ _LAZY = {
     "SemComParallelEnv": "semgame.envs.parallel",
     "SemComSB3VecEnv": "semgame.envs.sb3",
     "SemComGame": "semgame.envs.game",
+    "shipped_link": "semgame.envs.game",
 }
 
 

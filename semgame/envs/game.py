@@ -49,16 +49,25 @@ from semgame.privacy.defences import (
 from semgame.privacy.perturbation import PSR_RANGE_KEYED, PSRBudget
 from semgame.protocols import Eavesdropper, check_agent
 
-__all__ = ["ROLES", "SemComGame", "NeuralEavesdropperAgent", "default_weights_path", "load_link"]
+__all__ = ["ROLES", "SHIPPED_LINKS", "SemComGame", "NeuralEavesdropperAgent", "default_weights_path", "shipped_link",
+           "load_link"]
 
 ROLES = ("eavesdropper", "transmitter")
-_WEIGHT_FILES = {"mnist": "mnist.pt", "cifar10": "cifar10.pt", "fashion_mnist": "fashion_mnist.pt"}
+SHIPPED_LINKS = {"mnist": "mnist.pt", "cifar10": "cifar10.pt", "fashion_mnist": "fashion_mnist.pt",
+                 "cifar10-spatial": "cifar10_spatial.pt"}
+"""Links shipped in ``semgame/weights/`` (see its README): each dataset's default, and named alternatives."""
+
+
+def shipped_link(name: str) -> Path:
+    """Path of a shipped link by name (:data:`SHIPPED_LINKS`), e.g. ``link=shipped_link("cifar10-spatial")``."""
+    if name not in SHIPPED_LINKS:
+        raise ValueError(f"no shipped link named {name!r}; shipped: {', '.join(SHIPPED_LINKS)}")
+    return Path(__file__).resolve().parent.parent / "weights" / SHIPPED_LINKS[name]
 
 
 def default_weights_path(dataset: str) -> Path:
     """Path of the shipped default weights (``semgame/weights/<dataset>.pt``) for a dataset."""
-    name = dataset_info(dataset).name
-    return Path(__file__).resolve().parent.parent / "weights" / _WEIGHT_FILES[name]
+    return shipped_link(dataset_info(dataset).name)
 
 
 @functools.lru_cache(maxsize=16)
