@@ -97,7 +97,7 @@ PROFILES: dict[str, dict[str, Profile]] = {
 }
 
 
-LINK_KEYS = ("k", "width", "fading", "block", "csi", "equalizer", "recon_weight", "augment")
+LINK_KEYS = ("arch", "k", "width", "fading", "block", "csi", "equalizer", "recon_weight", "augment")
 """Config keys taken from a reused link (``link_dir``) rather than from the profile."""
 
 

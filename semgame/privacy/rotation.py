@@ -15,7 +15,7 @@ diagonal phases ``D_r = diag(exp(i theta_r))`` (``theta`` uniform) and the unita
 (``torch.fft.fft(norm="ortho")``): ``O(R k log k)`` per transmission, all batched. One round leaves
 structure (a one-hot ``x`` maps to a flat-modulus vector); :func:`haar_ks_distance` measures how far the
 distribution of ``U_n x`` is from Haar, and ``benchmarks/bench_rotation.py`` reports it for R = 1, 2, 3
-against dense QR-Haar matrices.
+against exact Haar directions.
 
 **The legitimate receiver** applies ``U_n^H`` to its front-end output ``y = G(h) (h U_n x + n)``:
 
