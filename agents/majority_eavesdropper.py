@@ -28,8 +28,13 @@ if __name__ == "__main__":
 
     import semgame  # noqa: F401
 
-    venv = gym.make_vec("SemCom-MNIST-v0", num_envs=256, vectorization_mode="vector_entry_point", compute_psnr=False,
-                        autoreset_mode="same_step")  # every step: 256 fresh transmissions
+    venv = gym.make_vec(
+        "SemCom-MNIST-v0",
+        num_envs=256,
+        vectorization_mode="vector_entry_point",
+        compute_psnr=False,
+        autoreset_mode="same_step",
+    )  # every step: 256 fresh transmissions
     obs, _ = venv.reset(seed=0)
     agent, rewards = MajorityEavesdropper(), []
     for _ in range(20):

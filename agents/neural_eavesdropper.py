@@ -30,12 +30,26 @@ class NeuralSupervisedEavesdropper:
 
     accepts_tensors = True  # gets torch tensors on the env device (no host copies on GPU)
 
-    def __init__(self, obs_dim: int = 32, num_classes: int = 10, hidden: int = 256, lr: float = 2e-3,
-                 epochs: int = 3, batch_size: int = 256, seed: int = 0, device: str = "cpu") -> None:
+    def __init__(
+        self,
+        obs_dim: int = 32,
+        num_classes: int = 10,
+        hidden: int = 256,
+        lr: float = 2e-3,
+        epochs: int = 3,
+        batch_size: int = 256,
+        seed: int = 0,
+        device: str = "cpu",
+    ) -> None:
         with torch.random.fork_rng(devices=[]):  # seeded weights without touching the caller's RNG
             torch.manual_seed(seed)
-            self.net = nn.Sequential(nn.Linear(obs_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-                                     nn.Linear(hidden, num_classes)).to(device)
+            self.net = nn.Sequential(
+                nn.Linear(obs_dim, hidden),
+                nn.ReLU(),
+                nn.Linear(hidden, hidden),
+                nn.ReLU(),
+                nn.Linear(hidden, num_classes),
+            ).to(device)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=lr)
         self.epochs, self.batch_size, self.device = epochs, batch_size, device
         self.gen = torch.Generator().manual_seed(seed)
@@ -97,9 +111,15 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     torch.set_num_threads(1)
-    env_id = {"mnist": "SemCom-MNIST-v0", "cifar10": "SemCom-CIFAR-v0", "fashion_mnist": "SemCom-FashionMNIST-v0"}[args.dataset]
-    train_env = gym.make_vec(env_id, num_envs=1024, vectorization_mode="vector_entry_point", split="train", compute_psnr=False)
-    test_env = gym.make_vec(env_id, num_envs=1024, vectorization_mode="vector_entry_point", split="test", compute_psnr=False)
+    env_id = {"mnist": "SemCom-MNIST-v0", "cifar10": "SemCom-CIFAR-v0", "fashion_mnist": "SemCom-FashionMNIST-v0"}[
+        args.dataset
+    ]
+    train_env = gym.make_vec(
+        env_id, num_envs=1024, vectorization_mode="vector_entry_point", split="train", compute_psnr=False
+    )
+    test_env = gym.make_vec(
+        env_id, num_envs=1024, vectorization_mode="vector_entry_point", split="test", compute_psnr=False
+    )
     train_env.reset(seed=args.seed)
     test_env.reset(seed=args.seed + 1)
     eve = NeuralSupervisedEavesdropper(obs_dim=train_env.single_observation_space.shape[0], seed=args.seed)
@@ -114,8 +134,10 @@ def main() -> None:
         writer.add_scalar(tags.EVE_LOSS, stats["loss"], seen)
         writer.add_scalar(tags.EVE_ACC, test_acc, seen)
         writer.add_scalar(tags.TRANSMISSIONS_PER_S, sps, seen)
-        print(f"update {step}: loss {stats['loss']:.3f} train acc {stats['train_acc']:.3f} test acc {test_acc:.3f} "
-              f"({sps:,.0f} transmissions/s)")
+        print(
+            f"update {step}: loss {stats['loss']:.3f} train acc {stats['train_acc']:.3f} test acc {test_acc:.3f} "
+            f"({sps:,.0f} transmissions/s)"
+        )
     writer.close()
 
 

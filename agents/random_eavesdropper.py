@@ -1,6 +1,6 @@
 """Random eavesdropper: guesses a class uniformly at random (the chance baseline, 1 / num_classes).
 
-    semgame play --agent agents/random_eavesdropper.py:RandomEavesdropper   # or any loader use
+semgame play --agent agents/random_eavesdropper.py:RandomEavesdropper   # or any loader use
 """
 
 from __future__ import annotations
@@ -24,8 +24,13 @@ if __name__ == "__main__":
 
     import semgame  # noqa: F401  (registers the envs)
 
-    venv = gym.make_vec("SemCom-MNIST-v0", num_envs=256, vectorization_mode="vector_entry_point", compute_psnr=False,
-                        autoreset_mode="same_step")  # every step: 256 fresh transmissions
+    venv = gym.make_vec(
+        "SemCom-MNIST-v0",
+        num_envs=256,
+        vectorization_mode="vector_entry_point",
+        compute_psnr=False,
+        autoreset_mode="same_step",
+    )  # every step: 256 fresh transmissions
     obs, _ = venv.reset(seed=0)
     agent, rewards = RandomEavesdropper(), []
     for _ in range(20):

@@ -67,8 +67,26 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="semgame-probes-"))
     os.environ["XDG_CACHE_HOME"] = str(tmp / "cache")  # no dataset from the download cache: only the folders given
     run = tmp / "run"
-    tiny = ["--dataset", "mnist", "--k", "8", "--width", "8", "--epochs", "1", "--eve-epochs", "1",
-            "--train-limit", "256", "--test-limit", "128", "--device", "cpu", "--data-root", data]
+    tiny = [
+        "--dataset",
+        "mnist",
+        "--k",
+        "8",
+        "--width",
+        "8",
+        "--epochs",
+        "1",
+        "--eve-epochs",
+        "1",
+        "--train-limit",
+        "256",
+        "--test-limit",
+        "128",
+        "--device",
+        "cpu",
+        "--data-root",
+        data,
+    ]
     assert cli("train", "--run-dir", str(run), "--quiet", *tiny)[0] == 0
     (tmp / "bad.toml").write_text("k = [\n")
     (tmp / "unknown.toml").write_text("latent_dim = 8\n")
@@ -112,12 +130,28 @@ def main() -> None:
         ("train --snr-db nan", lambda: clean_cli("train", "--run-dir", str(tmp / "r1"), "--snr-db", "nan")),
         ("train --dataset imagenet", lambda: clean_cli("train", "--run-dir", str(tmp / "r1"), "--dataset", "imagenet")),
         ("train --config missing.toml", lambda: clean_cli("train", "--run-dir", str(tmp / "r1"), "--config", "x.toml")),
-        ("train --config invalid TOML", lambda: clean_cli("train", "--run-dir", str(tmp / "r1"), "--config", str(tmp / "bad.toml"))),
-        ("train --config unknown key", lambda: clean_cli("train", "--run-dir", str(tmp / "r1"), "--config", str(tmp / "unknown.toml"))),
-        ("train --config binary file", lambda: clean_cli("train", "--run-dir", str(tmp / "r1"), "--config", str(tmp / "binary.toml"))),
-        ("train without data", lambda: clean_cli("train", "--run-dir", str(tmp / "r1"), "--dataset", "cifar10",
-                                                 "--data-root", str(tmp / "empty"))),
-        ("train into a run of another config", lambda: clean_cli("train", "--run-dir", str(run), *tiny[:-2], "--k", "4")),
+        (
+            "train --config invalid TOML",
+            lambda: clean_cli("train", "--run-dir", str(tmp / "r1"), "--config", str(tmp / "bad.toml")),
+        ),
+        (
+            "train --config unknown key",
+            lambda: clean_cli("train", "--run-dir", str(tmp / "r1"), "--config", str(tmp / "unknown.toml")),
+        ),
+        (
+            "train --config binary file",
+            lambda: clean_cli("train", "--run-dir", str(tmp / "r1"), "--config", str(tmp / "binary.toml")),
+        ),
+        (
+            "train without data",
+            lambda: clean_cli(
+                "train", "--run-dir", str(tmp / "r1"), "--dataset", "cifar10", "--data-root", str(tmp / "empty")
+            ),
+        ),
+        (
+            "train into a run of another config",
+            lambda: clean_cli("train", "--run-dir", str(run), *tiny[:-2], "--k", "4"),
+        ),
         ("train --device cuda (no GPU)", lambda: clean_cli("train", "--run-dir", str(tmp / "r1"), "--device", "cuda")),
         ("train --threads 0", lambda: clean_cli("train", "--run-dir", str(tmp / "r1"), "--threads", "0")),
         ("eval --run-dir missing", lambda: clean_cli("eval", "--run-dir", str(tmp / "missing"))),
@@ -125,9 +159,14 @@ def main() -> None:
         ("eval --snr-db inf", lambda: clean_cli("eval", "--run-dir", str(run), "--snr-db", "inf")),
         ("eval --threads 0", lambda: clean_cli("eval", "--run-dir", str(run), "--threads", "0")),
         ("eval --test-limit 0", lambda: clean_cli("eval", "--run-dir", str(run), "--test-limit", "0")),
-        ("eval --fresh-eavesdroppers 0", lambda: clean_cli("eval", "--run-dir", str(run), "--fresh-eavesdroppers", "0")),
-        ("eval --defence keyed without --psr-db", lambda: clean_cli("eval", "--run-dir", str(run), "--fresh-eavesdroppers",
-                                                                    "1", "--defence", "keyed")),
+        (
+            "eval --fresh-eavesdroppers 0",
+            lambda: clean_cli("eval", "--run-dir", str(run), "--fresh-eavesdroppers", "0"),
+        ),
+        (
+            "eval --defence keyed without --psr-db",
+            lambda: clean_cli("eval", "--run-dir", str(run), "--fresh-eavesdroppers", "1", "--defence", "keyed"),
+        ),
         ("minmax --lambda -1", lambda: clean_cli("minmax", "--run-dir", str(tmp / "m1"), "--lambda", "-1")),
         ("minmax --objective mi", lambda: clean_cli("minmax", "--run-dir", str(tmp / "m1"), "--objective", "mi")),
         ("reproduce --profile huge", lambda: clean_cli("reproduce", "--profile", "huge", "--out", str(tmp / "rep"))),
@@ -140,7 +179,10 @@ def main() -> None:
         ("a second process on a run folder", second_process),
         ("a run folder that cannot be written", read_only),
         ("float actions on the native vector env", lambda: clean_api(lambda: eve_env.step(np.full(512, 0.5)))),
-        ("NaN actions on the native vector env", lambda: clean_api(lambda: tx_env.step(np.full((64, 32), np.nan, np.float32)))),
+        (
+            "NaN actions on the native vector env",
+            lambda: clean_api(lambda: tx_env.step(np.full((64, 32), np.nan, np.float32))),
+        ),
         ("gym.make(role='referee')", lambda: clean_api(lambda: SemComEnv(role="referee", images=images))),
         ("env.step() before reset()", lambda: clean_api(lambda: SemComEnv(images=images).step(0))),
     ]

@@ -6,8 +6,9 @@ eavesdropper (its own CSI as input, 3x512 MLP, up to ``--fresh-epochs`` epochs w
 Issue #8's targets at equal SNR: fresh eavesdropper <= chance + 3 points, legitimate accuracy within
 0.3 points of undefended, tx power 1.00.
 
-    SEMGAME_DATA=../shared/data python benchmarks/bench_keyed.py --dataset mnist --quick --link-dir reports/mnist/runs/link \\
-        --test-limit 10000 --fresh-model strong --fresh-epochs 15 --out reports/bench-keyed-strong
+    SEMGAME_DATA=../shared/data python benchmarks/bench_keyed.py --dataset mnist --quick \\
+        --link-dir reports/mnist/runs/link --test-limit 10000 --fresh-model strong --fresh-epochs 15 \\
+        --out reports/bench-keyed-strong
 """
 
 from __future__ import annotations

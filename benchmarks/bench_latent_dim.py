@@ -17,7 +17,8 @@ this process spent on it (data loading included), which does not grow when other
 Every k of a dataset gets the same budget (epochs, training-set size). MNIST uses the dense link;
 CIFAR-10 the spatial one (``--arch`` overrides), whose k must fill whole 8 x 8 latent channels.
 
-    SEMGAME_DATA=../shared/data python benchmarks/bench_latent_dim.py --dataset mnist --ks 4 8 16 32 64 --out reports/latent-dim
+    SEMGAME_DATA=../shared/data python benchmarks/bench_latent_dim.py --dataset mnist --ks 4 8 16 32 64 \\
+        --out reports/latent-dim
     SEMGAME_DATA=../shared/data python benchmarks/bench_latent_dim.py --dataset cifar10 --out reports/latent-dim-cifar
 """
 
@@ -31,20 +32,48 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from semgame.config import LinkConfig  # noqa: E402
-from semgame.io import write_json, write_png, write_text  # noqa: E402
-from semgame.run import train_run  # noqa: E402
+from semgame.config import LinkConfig
+from semgame.io import write_json, write_png, write_text
+from semgame.run import train_run
 
 DEFAULTS = {
-    "mnist": dict(arch="dense", ks=[4, 8, 16, 32, 64], width=16, epochs=8, eve_epochs=3, recon_weight=1.0, augment=False,
-                  train_limit=None),
-    "cifar10": dict(arch="spatial", ks=[64, 128, 256, 512], width=16, epochs=6, eve_epochs=1, recon_weight=50.0, augment=True,
-                    train_limit=25000),
+    "mnist": dict(
+        arch="dense",
+        ks=[4, 8, 16, 32, 64],
+        width=16,
+        epochs=8,
+        eve_epochs=3,
+        recon_weight=1.0,
+        augment=False,
+        train_limit=None,
+    ),
+    "cifar10": dict(
+        arch="spatial",
+        ks=[64, 128, 256, 512],
+        width=16,
+        epochs=6,
+        eve_epochs=1,
+        recon_weight=50.0,
+        augment=True,
+        train_limit=25000,
+    ),
 }
-COLUMNS = ["dataset", "arch", "k", "ratio", "legit_acc", "legit_psnr", "legit_ssim", "eve_acc", "chance", "s_per_epoch",
-           "run_s", "cpu_s"]
+COLUMNS = [
+    "dataset",
+    "arch",
+    "k",
+    "ratio",
+    "legit_acc",
+    "legit_psnr",
+    "legit_ssim",
+    "eve_acc",
+    "chance",
+    "s_per_epoch",
+    "run_s",
+    "cpu_s",
+]
 
 
 def _given(value, default):
@@ -57,12 +86,20 @@ def sweep(args: argparse.Namespace) -> list[dict]:
         d = DEFAULTS[dataset]
         for k in args.ks or d["ks"]:
             cfg = LinkConfig(
-                dataset=dataset, arch=_given(args.arch, d["arch"]), k=k, width=_given(args.width, d["width"]),
-                snr_db=args.snr_db, epochs=_given(args.epochs, d["epochs"]),
+                dataset=dataset,
+                arch=_given(args.arch, d["arch"]),
+                k=k,
+                width=_given(args.width, d["width"]),
+                snr_db=args.snr_db,
+                epochs=_given(args.epochs, d["epochs"]),
                 eve_epochs=_given(args.eve_epochs, d["eve_epochs"]),
-                recon_weight=_given(args.recon_weight, d["recon_weight"]), augment=d["augment"],
-                train_limit=_given(args.train_limit, d["train_limit"]), seed=args.seed, threads=args.threads,
-                device=args.device, precision=args.precision,
+                recon_weight=_given(args.recon_weight, d["recon_weight"]),
+                augment=d["augment"],
+                train_limit=_given(args.train_limit, d["train_limit"]),
+                seed=args.seed,
+                threads=args.threads,
+                device=args.device,
+                precision=args.precision,
             )
             run_dir = args.out / "runs" / f"{dataset}-k{k}"
             cpu0 = time.process_time()
@@ -70,26 +107,41 @@ def sweep(args: argparse.Namespace) -> list[dict]:
             t = metrics["test"]
             n_real = {"mnist": 784, "cifar10": 3072}[dataset]
             link_s = [h["seconds"] for h in metrics["history"] if h["phase"] == "link"]
-            rows.append({
-                "dataset": dataset, "arch": cfg.arch, "k": k, "ratio": k / n_real,
-                **{c: t[c] for c in ("legit_acc", "legit_psnr", "legit_ssim", "eve_acc", "chance")},
-                "s_per_epoch": sum(link_s) / len(link_s), "run_s": metrics["wall_seconds"],
-                "cpu_s": time.process_time() - cpu0, "config": cfg.to_dict(),
-            })
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "arch": cfg.arch,
+                    "k": k,
+                    "ratio": k / n_real,
+                    **{c: t[c] for c in ("legit_acc", "legit_psnr", "legit_ssim", "eve_acc", "chance")},
+                    "s_per_epoch": sum(link_s) / len(link_s),
+                    "run_s": metrics["wall_seconds"],
+                    "cpu_s": time.process_time() - cpu0,
+                    "config": cfg.to_dict(),
+                }
+            )
             print(json.dumps({c: rows[-1][c] for c in COLUMNS}), flush=True)
     return rows
 
 
 def table(rows: list[dict], snr_db: float) -> str:
-    head = ("| dataset | arch | k (complex uses) | k/n | legit acc | PSNR (dB) | SSIM | eve acc (undefended, same SNR) | chance "
-            "| s/epoch | run (s) | CPU (s) |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+    head = (
+        "| dataset | arch | k (complex uses) | k/n | legit acc | PSNR (dB) | SSIM "
+        "| eve acc (undefended, same SNR) | chance "
+        "| s/epoch | run (s) | CPU (s) |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    )
     body = "".join(
-        f"| {r['dataset']} | {r['arch']} | {r['k']} | {r['ratio']:.3f} | {r['legit_acc']:.4f} | {r['legit_psnr']:.2f} | "
-        f"{r['legit_ssim']:.3f} | {r['eve_acc']:.4f} | {r['chance']:.2f} | {r['s_per_epoch']:.1f} | {r['run_s']:.0f} | "
+        f"| {r['dataset']} | {r['arch']} | {r['k']} | {r['ratio']:.3f} | {r['legit_acc']:.4f} | "
+        f"{r['legit_psnr']:.2f} | {r['legit_ssim']:.3f} | {r['eve_acc']:.4f} | {r['chance']:.2f} | "
+        f"{r['s_per_epoch']:.1f} | {r['run_s']:.0f} | "
         f"{r['cpu_s']:.0f} |\n"
         for r in rows
     )
-    return f"Rayleigh block fading + AWGN, perfect CSI (MMSE), SNR {snr_db:g} dB for receiver and eavesdropper.\n\n" + head + body
+    return (
+        f"Rayleigh block fading + AWGN, perfect CSI (MMSE), SNR {snr_db:g} dB for receiver and eavesdropper.\n\n"
+        + head
+        + body
+    )
 
 
 def plot(rows: list[dict], path: Path) -> None:

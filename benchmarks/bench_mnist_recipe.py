@@ -39,8 +39,19 @@ FAST = {"epochs": 3, "batch_size": 128, "lr": 4e-3, "schedule": "onecycle"}
 
 
 def recipes(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    fast = {**FAST, **{k: v for k, v in (("epochs", args.fast_epochs), ("batch_size", args.fast_batch_size),
-                                          ("lr", args.fast_lr), ("schedule", args.fast_schedule)) if v is not None}}
+    fast = {
+        **FAST,
+        **{
+            k: v
+            for k, v in (
+                ("epochs", args.fast_epochs),
+                ("batch_size", args.fast_batch_size),
+                ("lr", args.fast_lr),
+                ("schedule", args.fast_schedule),
+            )
+            if v is not None
+        },
+    }
     return {"today": TODAY, "fast": fast}
 
 
@@ -48,33 +59,72 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     for seed in args.seeds:
         for name, recipe in recipes(args).items():
-            cfg = LinkConfig(dataset="mnist", k=32, width=16, eve_epochs=0, seed=seed, device=args.device,
-                             precision=args.precision, train_limit=args.train_limit, test_limit=args.test_limit,
-                             data_root=args.data_root, **recipe)
+            cfg = LinkConfig(
+                dataset="mnist",
+                k=32,
+                width=16,
+                eve_epochs=0,
+                seed=seed,
+                device=args.device,
+                precision=args.precision,
+                train_limit=args.train_limit,
+                test_limit=args.test_limit,
+                data_root=args.data_root,
+                **recipe,
+            )
             m = train_run(cfg, args.out / "runs" / f"{name}-s{seed}", quiet=True)
-            rows.append({"recipe": name, "seed": seed, "legit_acc": m["test"]["legit_acc"],
-                         "legit_psnr": m["test"]["legit_psnr"], "wall_s": m["wall_seconds"], "config": cfg.to_dict()})
+            rows.append(
+                {
+                    "recipe": name,
+                    "seed": seed,
+                    "legit_acc": m["test"]["legit_acc"],
+                    "legit_psnr": m["test"]["legit_psnr"],
+                    "wall_s": m["wall_seconds"],
+                    "config": cfg.to_dict(),
+                }
+            )
             print(f"{name} seed {seed}: acc {rows[-1]['legit_acc']:.4f} in {rows[-1]['wall_s']:.0f} s", flush=True)
     return rows
 
 
 def summary(rows: list[dict[str, Any]], args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     names = list(recipes(args))
-    stats = {n: {"acc_mean": statistics.mean(r["legit_acc"] for r in rows if r["recipe"] == n),
-                 "wall_mean": statistics.mean(r["wall_s"] for r in rows if r["recipe"] == n)} for n in names}
+    stats = {
+        n: {
+            "acc_mean": statistics.mean(r["legit_acc"] for r in rows if r["recipe"] == n),
+            "wall_mean": statistics.mean(r["wall_s"] for r in rows if r["recipe"] == n),
+        }
+        for n in names
+    }
     speedup = stats["today"]["wall_mean"] / stats["fast"]["wall_mean"]
-    lines = [f"MNIST dense link, k = 32, width 16, 10 dB Rayleigh block fading (MMSE); {platform.machine()} CPU, "
-             f"1 torch thread, precision {args.precision}, torch {torch.__version__}; eavesdropper phase excluded.", "",
-             ("| recipe | epochs | batch | lr | schedule | " + " | ".join(f"seed {s} acc / s" for s in args.seeds)
-              + " | mean acc | mean wall (s) |"),
-             "|---|---|---|---|---|" + "---|" * len(args.seeds) + "---|---|"]
+    lines = [
+        f"MNIST dense link, k = 32, width 16, 10 dB Rayleigh block fading (MMSE); {platform.machine()} CPU, "
+        f"1 torch thread, precision {args.precision}, torch {torch.__version__}; eavesdropper phase excluded.",
+        "",
+        (
+            "| recipe | epochs | batch | lr | schedule | "
+            + " | ".join(f"seed {s} acc / s" for s in args.seeds)
+            + " | mean acc | mean wall (s) |"
+        ),
+        "|---|---|---|---|---|" + "---|" * len(args.seeds) + "---|---|",
+    ]
     for n, recipe in recipes(args).items():
-        cells = [f"{r['legit_acc']:.4f} / {r['wall_s']:.0f}" for s in args.seeds for r in rows if r["recipe"] == n and r["seed"] == s]
-        lines.append(f"| {n} | {recipe['epochs']} | {recipe['batch_size']} | {recipe['lr']:g} | {recipe['schedule']} | "
-                     + " | ".join(cells)
-                     + f" | {stats[n]['acc_mean']:.4f} | {stats[n]['wall_mean']:.0f} |")
-    lines += ["", f"Speed-up of `fast` over `today` (mean wall time): **{speedup:.2f}x**; "
-              f"mean accuracy {stats['fast']['acc_mean']:.4f} vs {stats['today']['acc_mean']:.4f}."]
+        cells = [
+            f"{r['legit_acc']:.4f} / {r['wall_s']:.0f}"
+            for s in args.seeds
+            for r in rows
+            if r["recipe"] == n and r["seed"] == s
+        ]
+        lines.append(
+            f"| {n} | {recipe['epochs']} | {recipe['batch_size']} | {recipe['lr']:g} | {recipe['schedule']} | "
+            + " | ".join(cells)
+            + f" | {stats[n]['acc_mean']:.4f} | {stats[n]['wall_mean']:.0f} |"
+        )
+    lines += [
+        "",
+        f"Speed-up of `fast` over `today` (mean wall time): **{speedup:.2f}x**; "
+        f"mean accuracy {stats['fast']['acc_mean']:.4f} vs {stats['today']['acc_mean']:.4f}.",
+    ]
     return "\n".join(lines) + "\n", {"stats": stats, "speedup": speedup}
 
 
@@ -96,8 +146,10 @@ def main() -> None:
     rows = measure(args)
     text, stats = summary(rows, args)
     write_text(args.out / "mnist_recipe.md", text)
-    write_json(args.out / "mnist_recipe.json", {"rows": rows, **stats, "recipes": recipes(args), "threads": 1,
-                                                "platform": platform.platform()})
+    write_json(
+        args.out / "mnist_recipe.json",
+        {"rows": rows, **stats, "recipes": recipes(args), "threads": 1, "platform": platform.platform()},
+    )
     print(text)
 
 

@@ -1,12 +1,13 @@
 """Perturbation PSR sweep on a link trained only for its own tasks: every variant of the perturbation layer.
 
-Variants: keyed rotation (no power cost), keyed mask (power added, and total power renormalised), FGM per-sample (eavesdropper-only),
-PGD per-sample (eavesdropper-only and cooperative), PGD universal (cooperative), and PGD per-sample
-cooperative with a fine-tuned legitimate receiver. Adversarial variants attack the transmitter's
-own surrogate eavesdropper (the in-loop column); K fresh eavesdroppers are then trained from
-scratch on recorded defended transmissions.
+Variants: keyed rotation (no power cost), keyed mask (power added, and total power renormalised),
+FGM per-sample (eavesdropper-only), PGD per-sample (eavesdropper-only and cooperative), PGD universal
+(cooperative), and PGD per-sample cooperative with a fine-tuned legitimate receiver. Adversarial
+variants attack the transmitter's own surrogate eavesdropper (the in-loop column); K fresh
+eavesdroppers are then trained from scratch on recorded defended transmissions.
 
-    SEMGAME_DATA=../shared/data python benchmarks/bench_perturbation.py --dataset mnist --quick --out reports/bench-perturbation
+    SEMGAME_DATA=../shared/data python benchmarks/bench_perturbation.py --dataset mnist --quick \\
+        --out reports/bench-perturbation
 """
 
 from __future__ import annotations
@@ -27,10 +28,23 @@ if __name__ == "__main__":
         lab.rotation_rows(off)
         lab.keyed_rows(args.keyed_psrs, off, power="add")
         lab.keyed_rows([x for x in args.keyed_psrs if x >= 0], off, power="fixed")
-        lab.adversarial_rows((("fgm", "per_sample", "eve"), ("pgd", "per_sample", "eve"),
-                              ("pgd", "per_sample", "cooperative"), ("pgd", "universal", "cooperative")),
-                             args.adv_psrs, off, mu=args.mu)
-        lab.adversarial_rows((("pgd", "per_sample", "cooperative"),), [x for x in args.adv_psrs if x >= -10], off,
-                             mu=args.mu, finetune=True)
+        lab.adversarial_rows(
+            (
+                ("fgm", "per_sample", "eve"),
+                ("pgd", "per_sample", "eve"),
+                ("pgd", "per_sample", "cooperative"),
+                ("pgd", "universal", "cooperative"),
+            ),
+            args.adv_psrs,
+            off,
+            mu=args.mu,
+        )
+        lab.adversarial_rows(
+            (("pgd", "per_sample", "cooperative"),),
+            [x for x in args.adv_psrs if x >= -10],
+            off,
+            mu=args.mu,
+            finetune=True,
+        )
 
     run(args, f"Perturbation PSR sweep ({args.dataset})", "perturbation", body)

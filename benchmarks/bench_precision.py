@@ -37,7 +37,9 @@ SPEED_MODELS = {
 }
 
 
-def speed(device: str, repeats: int, steps: int, models: dict[str, dict[str, Any]] = SPEED_MODELS) -> list[dict[str, Any]]:
+def speed(
+    device: str, repeats: int, steps: int, models: dict[str, dict[str, Any]] = SPEED_MODELS
+) -> list[dict[str, Any]]:
     """Median training images/s per precision, measured alternately in this process, and the ratio."""
     rows = []
     for name, kw in models.items():
@@ -57,29 +59,64 @@ def accuracy(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     for seed in args.seeds:
         for precision in ("fp32", "bf16"):
-            cfg = LinkConfig(dataset="mnist", k=32, width=16, epochs=args.epochs, eve_epochs=0, batch_size=args.batch_size,
-                             lr=args.lr, train_limit=args.train_limit, seed=seed, device=args.device,
-                             precision=precision, data_root=args.data_root)
+            cfg = LinkConfig(
+                dataset="mnist",
+                k=32,
+                width=16,
+                epochs=args.epochs,
+                eve_epochs=0,
+                batch_size=args.batch_size,
+                lr=args.lr,
+                train_limit=args.train_limit,
+                seed=seed,
+                device=args.device,
+                precision=precision,
+                data_root=args.data_root,
+            )
             start = time.perf_counter()
             m = train_run(cfg, args.out / "runs" / f"mnist-{precision}-s{seed}", quiet=True)
-            rows.append({"seed": seed, "precision": precision, "legit_acc": m["test"]["legit_acc"],
-                         "legit_psnr": m["test"]["legit_psnr"], "seconds": time.perf_counter() - start,
-                         "config": cfg.to_dict()})
+            rows.append(
+                {
+                    "seed": seed,
+                    "precision": precision,
+                    "legit_acc": m["test"]["legit_acc"],
+                    "legit_psnr": m["test"]["legit_psnr"],
+                    "seconds": time.perf_counter() - start,
+                    "config": cfg.to_dict(),
+                }
+            )
             print(f"seed {seed} {precision}: acc {rows[-1]['legit_acc']:.4f} ({rows[-1]['seconds']:.0f} s)", flush=True)
     return rows
 
 
-def report(speed_rows: list[dict[str, Any]], acc_rows: list[dict[str, Any]], args: argparse.Namespace, device: str) -> str:
-    lines = [f"Device {device} ({platform.processor() or platform.machine()}), 1 torch thread, torch {torch.__version__}.", "",
-             "| model (training, batch 128) | fp32 img/s | bf16 img/s | bf16 / fp32 |", "|---|---|---|---|"]
-    lines += [f"| {r['model']} | {r['fp32_img_s']:,.0f} | {r['bf16_img_s']:,.0f} | {r['ratio']:.2f}x |" for r in speed_rows]
+def report(
+    speed_rows: list[dict[str, Any]], acc_rows: list[dict[str, Any]], args: argparse.Namespace, device: str
+) -> str:
+    lines = [
+        f"Device {device} ({platform.processor() or platform.machine()}), 1 torch thread, torch {torch.__version__}.",
+        "",
+        "| model (training, batch 128) | fp32 img/s | bf16 img/s | bf16 / fp32 |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['model']} | {r['fp32_img_s']:,.0f} | {r['bf16_img_s']:,.0f} | {r['ratio']:.2f}x |" for r in speed_rows
+    ]
     if acc_rows:
-        recipe = (f"MNIST k = 32, width 16, {args.epochs} epochs, batch {args.batch_size}, lr {args.lr:g}, "
-                  f"train limit {args.train_limit or 'none'}, 10 dB Rayleigh block fading, MMSE")
-        lines += ["", f"Legitimate test accuracy ({recipe}):", "", "| seed | fp32 | bf16 | bf16 − fp32 (points) |", "|---|---|---|---|"]
+        recipe = (
+            f"MNIST k = 32, width 16, {args.epochs} epochs, batch {args.batch_size}, lr {args.lr:g}, "
+            f"train limit {args.train_limit or 'none'}, 10 dB Rayleigh block fading, MMSE"
+        )
+        lines += [
+            "",
+            f"Legitimate test accuracy ({recipe}):",
+            "",
+            "| seed | fp32 | bf16 | bf16 − fp32 (points) |",
+            "|---|---|---|---|",
+        ]
         by = {(r["seed"], r["precision"]): r["legit_acc"] for r in acc_rows}
         for seed in args.seeds:
-            lines.append(f"| {seed} | {by[seed, 'fp32']:.4f} | {by[seed, 'bf16']:.4f} | {100 * (by[seed, 'bf16'] - by[seed, 'fp32']):+.2f} |")
+            fp32, bf16 = by[seed, "fp32"], by[seed, "bf16"]
+            lines.append(f"| {seed} | {fp32:.4f} | {bf16:.4f} | {100 * (bf16 - fp32):+.2f} |")
         m32 = statistics.mean(by[s, "fp32"] for s in args.seeds)
         m16 = statistics.mean(by[s, "bf16"] for s in args.seeds)
         lines.append(f"| mean | {m32:.4f} | {m16:.4f} | {100 * (m16 - m32):+.2f} |")
@@ -106,8 +143,17 @@ def main() -> None:
     text = report(speed_rows, acc_rows, args, device)
     args.out.mkdir(parents=True, exist_ok=True)
     write_text(args.out / "precision.md", text)
-    write_json(args.out / "precision.json", {"device": device, "platform": platform.platform(), "threads": 1,
-                                             "speed": speed_rows, "accuracy": acc_rows, "args": {k: str(v) for k, v in vars(args).items()}})
+    write_json(
+        args.out / "precision.json",
+        {
+            "device": device,
+            "platform": platform.platform(),
+            "threads": 1,
+            "speed": speed_rows,
+            "accuracy": acc_rows,
+            "args": {k: str(v) for k, v in vars(args).items()},
+        },
+    )
     print(text)
 
 

@@ -62,18 +62,41 @@ def haar_table(ks: list[int], n: int) -> list[dict]:
     crit1, crit2 = 1.95 / math.sqrt(n), 1.95 * math.sqrt(2 / n)
     for k in ks:
         ref = haar_rows(k, n, seed=1)
-        inputs = {"one-hot": torch.zeros(1, k, dtype=torch.complex64), "flat": torch.ones(1, k, dtype=torch.complex64),
-                  "random": normalize_power(torch.randn(1, k, dtype=torch.complex64, generator=torch.Generator().manual_seed(2)))}
+        inputs = {
+            "one-hot": torch.zeros(1, k, dtype=torch.complex64),
+            "flat": torch.ones(1, k, dtype=torch.complex64),
+            "random": normalize_power(
+                torch.randn(1, k, dtype=torch.complex64, generator=torch.Generator().manual_seed(2))
+            ),
+        }
         inputs["one-hot"][0, 0] = 1.0
         cases = {f"R={r}": KeyedRotation(key=b"bench", rounds=r) for r in (1, 2, 3)}
         for name, rot in cases.items():
             for xname, x in inputs.items():
                 z = rot(x.expand(n, k).contiguous(), range(n))
-                rows.append({"k": k, "transform": name, "input": xname, "ks_first": haar_ks_distance(z),
-                             "ks_max": ks_two_sample(max_share(z), max_share(ref)), "crit_first": crit1, "crit_max": crit2})
+                rows.append(
+                    {
+                        "k": k,
+                        "transform": name,
+                        "input": xname,
+                        "ks_first": haar_ks_distance(z),
+                        "ks_max": ks_two_sample(max_share(z), max_share(ref)),
+                        "crit_first": crit1,
+                        "crit_max": crit2,
+                    }
+                )
         z = haar_rows(k, n, seed=3)
-        rows.append({"k": k, "transform": "Haar (exact)", "input": "any", "ks_first": haar_ks_distance(z),
-                     "ks_max": ks_two_sample(max_share(z), max_share(ref)), "crit_first": crit1, "crit_max": crit2})
+        rows.append(
+            {
+                "k": k,
+                "transform": "Haar (exact)",
+                "input": "any",
+                "ks_first": haar_ks_distance(z),
+                "ks_max": ks_two_sample(max_share(z), max_share(ref)),
+                "crit_first": crit1,
+                "crit_max": crit2,
+            }
+        )
     return rows
 
 
@@ -107,15 +130,26 @@ def throughput_rows(dataset: str, k: int, width: int, batch: int, seconds: float
         y, state = link.channel(rot(link.encoder(images), n))
         link.receiver(rot.remove(y, state, n, csi="perfect", equalizer="mmse"))
 
-    rows = [{"dataset": dataset, "k": k, "what": name, "tx_per_s": rate(fn, batch, seconds)}
-            for name, fn in (("rotation: key stream + U (tx)", lambda i: rot(x, nonces(i))),
-                             ("rotation: key stream + U and U^H (tx + rx)", lambda i: rot.unrotate(rot(x, nonces(i)), nonces(i))),
-                             ("keyed mask: key stream + mask (tx)", lambda i: mask(x, nonces(i))))]
+    rows = [
+        {"dataset": dataset, "k": k, "what": name, "tx_per_s": rate(fn, batch, seconds)}
+        for name, fn in (
+            ("rotation: key stream + U (tx)", lambda i: rot(x, nonces(i))),
+            ("rotation: key stream + U and U^H (tx + rx)", lambda i: rot.unrotate(rot(x, nonces(i)), nonces(i))),
+            ("keyed mask: key stream + mask (tx)", lambda i: mask(x, nonces(i))),
+        )
+    ]
     pairs = [(rate(plain, batch, seconds), rate(rotated, batch, seconds)) for _ in range(5)]  # interleaved
     a, b = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
     rows.append({"dataset": dataset, "k": k, "what": "whole transmission, undefended", "tx_per_s": a})
-    rows.append({"dataset": dataset, "k": k, "what": "whole transmission, rotated (tx + rx)", "tx_per_s": b,
-                 "ratio_to_undefended": b / a})
+    rows.append(
+        {
+            "dataset": dataset,
+            "k": k,
+            "what": "whole transmission, rotated (tx + rx)",
+            "tx_per_s": b,
+            "ratio_to_undefended": b / a,
+        }
+    )
     return rows
 
 
@@ -129,27 +163,54 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
     haar = haar_table(args.ks, args.n)
-    thr = [r for dataset, k, width in (("mnist", 16, 16), ("cifar10", 256, 32))
-           for r in throughput_rows(dataset, k, width, args.batch, args.seconds)]
-    lines = ["# Keyed rotation: Haar-likeness and throughput", "",
-             f"Regenerate: `python benchmarks/bench_rotation.py --out {args.out} --n {args.n}`; torch {torch.__version__}, "
-             f"1 thread, {platform.processor() or platform.machine()}, other jobs sharing the CPU.", "",
-             f"## Distance to Haar (n = {args.n} transmissions of one waveform; KS distances, reject above the 0.001 critical value)",
-             "", "| k | transform | input | KS first coordinate vs Beta(1, k-1) | KS max share vs Haar | critical (first / max) |",
-             "|---|---|---|---|---|---|"]
+    thr = [
+        r
+        for dataset, k, width in (("mnist", 16, 16), ("cifar10", 256, 32))
+        for r in throughput_rows(dataset, k, width, args.batch, args.seconds)
+    ]
+    lines = [
+        "# Keyed rotation: Haar-likeness and throughput",
+        "",
+        f"Regenerate: `python benchmarks/bench_rotation.py --out {args.out} --n {args.n}`; torch {torch.__version__}, "
+        f"1 thread, {platform.processor() or platform.machine()}, other jobs sharing the CPU.",
+        "",
+        f"## Distance to Haar (n = {args.n} transmissions of one waveform; KS distances, "
+        "reject above the 0.001 critical value)",
+        "",
+        "| k | transform | input | KS first coordinate vs Beta(1, k-1) | KS max share vs Haar "
+        "| critical (first / max) |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in haar:
         flag = lambda v, c: f"**{v:.4f}**" if v > c else f"{v:.4f}"  # noqa: E731
-        lines.append(f"| {r['k']} | {r['transform']} | {r['input']} | {flag(r['ks_first'], r['crit_first'])} | "
-                     f"{flag(r['ks_max'], r['crit_max'])} | {r['crit_first']:.4f} / {r['crit_max']:.4f} |")
-    lines += ["", "Bold: distinguishable from Haar at level 0.001.", "",
-              f"## Throughput (batch {args.batch}, 1 thread)", "", "| dataset | k | what | transmissions/s | ratio |", "|---|---|---|---|---|"]
+        lines.append(
+            f"| {r['k']} | {r['transform']} | {r['input']} | {flag(r['ks_first'], r['crit_first'])} | "
+            f"{flag(r['ks_max'], r['crit_max'])} | {r['crit_first']:.4f} / {r['crit_max']:.4f} |"
+        )
+    lines += [
+        "",
+        "Bold: distinguishable from Haar at level 0.001.",
+        "",
+        f"## Throughput (batch {args.batch}, 1 thread)",
+        "",
+        "| dataset | k | what | transmissions/s | ratio |",
+        "|---|---|---|---|---|",
+    ]
     for r in thr:
         ratio = f"{r['ratio_to_undefended']:.2f}" if "ratio_to_undefended" in r else ""
         lines.append(f"| {r['dataset']} | {r['k']} | {r['what']} | {r['tx_per_s']:,.0f} | {ratio} |")
     text = "\n".join(lines) + "\n"
     write_text(args.out / "report.md", text)
-    write_json(args.out / "results.json", {"haar": haar, "throughput": thr, "args": {k: str(v) for k, v in vars(args).items()},
-                                           "torch": torch.__version__, "threads": 1})
+    write_json(
+        args.out / "results.json",
+        {
+            "haar": haar,
+            "throughput": thr,
+            "args": {k: str(v) for k, v in vars(args).items()},
+            "torch": torch.__version__,
+            "threads": 1,
+        },
+    )
     print(text)
 
 

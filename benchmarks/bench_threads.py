@@ -27,8 +27,9 @@ from semgame.link import build_link
 from semgame.training import autocast, resolve_device
 
 
-def images_per_second(cfg: LinkConfig, *, threads: int = 1, batch: int = 128, steps: int = 20,
-                      precision: str = "fp32") -> float:
+def images_per_second(
+    cfg: LinkConfig, *, threads: int = 1, batch: int = 128, steps: int = 20, precision: str = "fp32"
+) -> float:
     """Training images per second of ``cfg``'s link (random data, two warm-up steps, ``cfg.device``)."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -74,7 +75,9 @@ def main() -> None:
         for t in args.threads:
             ips = images_per_second(cfg, threads=t, batch=args.batch, steps=args.steps)
             base = base or ips
-            rows.append(f"| {cfg.dataset} {cfg.arch} width {cfg.width}, k {cfg.k} | {t} | {ips:,.0f} | {ips / base:.2f}x |")
+            rows.append(
+                f"| {cfg.dataset} {cfg.arch} width {cfg.width}, k {cfg.k} | {t} | {ips:,.0f} | {ips / base:.2f}x |"
+            )
             print(rows[-1], flush=True)
     text = f"batch {args.batch}, {args.steps} timed steps, fp32, torch {torch.__version__}\n\n" + "\n".join(rows) + "\n"
     print(text)

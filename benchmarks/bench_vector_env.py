@@ -67,8 +67,17 @@ def actions_for(venv: Any, n: int, device: str = "cpu", tensors: bool = False) -
     return torch.as_tensor(a, device=device) if tensors else a
 
 
-def native(dataset: str, n: int, role: str, psnr: bool, device: str = "cpu", opponent: Any = None,
-           min_seconds: float = 2.0, min_steps: int = 5, **env_kw: Any) -> float:
+def native(
+    dataset: str,
+    n: int,
+    role: str,
+    psnr: bool,
+    device: str = "cpu",
+    opponent: Any = None,
+    min_seconds: float = 2.0,
+    min_steps: int = 5,
+    **env_kw: Any,
+) -> float:
     """Steps/s of the native vector env (``env_kw``: more env keywords, e.g. ``images=``, ``link=``)."""
     kw: dict[str, Any] = dict(role=role, compute_psnr=psnr, device=device, tensors=device != "cpu", **env_kw)
     if role == "transmitter" and opponent is not None:
@@ -89,17 +98,30 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, required=True, help="folder for bench_vector_env.md / .json")
     p.add_argument("--seconds", type=float, default=2.0, help="minimum timing window per measurement")
-    p.add_argument("--opponent", help="eavesdropper spec for the transmitter-role rows, e.g. agents/random_eavesdropper.py:RandomEavesdropper")
+    p.add_argument(
+        "--opponent",
+        help="eavesdropper spec for the transmitter-role rows, e.g. agents/random_eavesdropper.py:RandomEavesdropper",
+    )
     p.add_argument("--gpu-envs", type=int, default=65536, help="batch size of the GPU rows")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     args = p.parse_args()
     kw = dict(precision=args.precision)
     torch.set_num_threads(1)
     opponent = load_agent(args.opponent)() if args.opponent else None
-    results: dict[str, Any] = {"platform": platform.platform(), "torch": torch.__version__, "threads": 1,
-                               "precision": args.precision, "cpu_vs_sync": [], "throughput": []}
-    lines = ["## Native vector env vs gymnasium sync vector env (MNIST, eavesdropper role, CPU, 1 thread)", "",
-             "| N | compute_psnr | native steps/s | sync steps/s | ratio |", "|---|---|---|---|---|"]
+    results: dict[str, Any] = {
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "threads": 1,
+        "precision": args.precision,
+        "cpu_vs_sync": [],
+        "throughput": [],
+    }
+    lines = [
+        "## Native vector env vs gymnasium sync vector env (MNIST, eavesdropper role, CPU, 1 thread)",
+        "",
+        "| N | compute_psnr | native steps/s | sync steps/s | ratio |",
+        "|---|---|---|---|---|",
+    ]
     for psnr in (True, False):
         for n in (64, 1024):
             before = native("mnist", n, "eavesdropper", psnr, min_seconds=args.seconds, **kw)
@@ -109,24 +131,38 @@ def main() -> None:
             results["cpu_vs_sync"].append(row)
             lines.append(f"| {n} | {psnr} | {nat:,.1f} | {syn:,.2f} | {nat / syn:,.1f}x |")
             print(lines[-1], flush=True)
-    lines += ["", "## Transmissions/s of the native vector env", "",
-              "| device | dataset | role | N | compute_psnr | transmissions/s |", "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Transmissions/s of the native vector env",
+        "",
+        "| device | dataset | role | N | compute_psnr | transmissions/s |",
+        "|---|---|---|---|---|---|",
+    ]
     links = {"mnist": ("mnist", None), "cifar10": ("cifar10", None)}
     if shipped_link("cifar10-spatial").is_file():
         links["cifar10 (spatial link)"] = ("cifar10", shipped_link("cifar10-spatial"))
-    configs = [("cpu", name, role, 1024, psnr) for name in links
-               for role in ("eavesdropper", "transmitter") for psnr in (True, False)]
+    configs = [
+        ("cpu", name, role, 1024, psnr)
+        for name in links
+        for role in ("eavesdropper", "transmitter")
+        for psnr in (True, False)
+    ]
     if torch.cuda.is_available():
-        configs += [("cuda", name, role, args.gpu_envs, psnr) for name in links
-                    for role in ("eavesdropper", "transmitter") for psnr in (True, False)]
+        configs += [
+            ("cuda", name, role, args.gpu_envs, psnr)
+            for name in links
+            for role in ("eavesdropper", "transmitter")
+            for psnr in (True, False)
+        ]
         results["gpu"] = torch.cuda.get_device_name(0)
     else:
         results["gpu"] = None
     for device, name, role, n, psnr in configs:
         ds, link = links[name]
         sps = native(ds, n, role, psnr, device=device, opponent=opponent, min_seconds=args.seconds, link=link, **kw)
-        results["throughput"].append({"device": device, "dataset": name, "role": role, "n": n,
-                                      "compute_psnr": psnr, "transmissions_s": sps * n})
+        results["throughput"].append(
+            {"device": device, "dataset": name, "role": role, "n": n, "compute_psnr": psnr, "transmissions_s": sps * n}
+        )
         lines.append(f"| {device} | {name} | {role} | {n} | {psnr} | {sps * n:,.0f} |")
         print(lines[-1], flush=True)
     if results["gpu"] is None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -30,9 +30,16 @@ def parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--data-root", help="data folder (default $SEMGAME_DATA)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--fresh-k", type=int, help="override: fresh eavesdroppers per row")
-    p.add_argument("--fresh-epochs", type=int, help="override: epochs per fresh eavesdropper (the maximum with --fresh-model strong)")
-    p.add_argument("--fresh-model", choices=("standard", "strong"),
-                   help="fresh eavesdroppers: the project's (default) or the strong one (CSI input, 3x512 MLP, early stopping)")
+    p.add_argument(
+        "--fresh-epochs",
+        type=int,
+        help="override: epochs per fresh eavesdropper (the maximum with --fresh-model strong)",
+    )
+    p.add_argument(
+        "--fresh-model",
+        choices=("standard", "strong"),
+        help="fresh eavesdroppers: the project's (default) or the strong one (CSI input, 3x512 MLP, early stopping)",
+    )
     p.add_argument("--test-limit", type=int, help="override: test images")
     return p
 
@@ -45,11 +52,21 @@ def run(args: argparse.Namespace, title: str, kind: str, body: Callable[[Lab], N
         if getattr(args, name, None) is not None:
             overrides[name] = getattr(args, name)
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    lab = Lab(args.dataset, profile, args.out, seed=args.seed, data_root=args.data_root, device=args.device,
-              link_dir=args.link_dir, **overrides)
+    lab = Lab(
+        args.dataset,
+        profile,
+        args.out,
+        seed=args.seed,
+        data_root=args.data_root,
+        device=args.device,
+        link_dir=args.link_dir,
+        **overrides,
+    )
     lab.base()
     body(lab)
     cmd = "SEMGAME_DATA=../shared/data python " + " ".join(shlex.quote(a) for a in sys.argv)
-    path = write_report(args.out, title, lab.rows, lab.meta(cmd), kind=kind, notes=check_targets(lab.rows, lab.undefended_legit_acc))
+    path = write_report(
+        args.out, title, lab.rows, lab.meta(cmd), kind=kind, notes=check_targets(lab.rows, lab.undefended_legit_acc)
+    )
     print(path.read_text())
     return path

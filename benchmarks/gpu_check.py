@@ -85,10 +85,27 @@ def section_env(args: argparse.Namespace, dev: str) -> dict[str, Any]:
         for role in ROLES:
             for n in args.env_sizes:
                 for psnr in (False, True):
-                    sps = native(ds, n, role, psnr, device=dev, min_seconds=args.seconds, min_steps=args.min_steps,
-                                 images=images, precision=args.precision)
-                    rows.append({"dataset": ds, "role": role, "n": n, "compute_psnr": psnr, "steps_s": sps,
-                                 "transmissions_s": sps * n})
+                    sps = native(
+                        ds,
+                        n,
+                        role,
+                        psnr,
+                        device=dev,
+                        min_seconds=args.seconds,
+                        min_steps=args.min_steps,
+                        images=images,
+                        precision=args.precision,
+                    )
+                    rows.append(
+                        {
+                            "dataset": ds,
+                            "role": role,
+                            "n": n,
+                            "compute_psnr": psnr,
+                            "steps_s": sps,
+                            "transmissions_s": sps * n,
+                        }
+                    )
                     print(f"env {ds} {role} N={n} psnr={psnr}: {sps * n:,.0f} transmissions/s", flush=True)
     return {"rows": rows, "images": sources}
 
@@ -98,23 +115,46 @@ def section_sync(args: argparse.Namespace, dev: str) -> dict[str, Any]:
     rows = []
     n = args.sync_n
     for psnr in (False, True):
-        nat = native("mnist", n, "eavesdropper", psnr, device=dev, min_seconds=args.seconds, min_steps=args.min_steps,
-                     images=images, precision=args.precision)
+        nat = native(
+            "mnist",
+            n,
+            "eavesdropper",
+            psnr,
+            device=dev,
+            min_seconds=args.seconds,
+            min_steps=args.min_steps,
+            images=images,
+            precision=args.precision,
+        )
         syn = sync("mnist", n, psnr, args.seconds, min_steps=args.min_steps, images=images)
         rows.append({"n": n, "compute_psnr": psnr, "native_steps_s": nat, "sync_steps_s": syn, "ratio": nat / syn})
-        print(f"sync N={n} psnr={psnr}: native {nat:,.1f} steps/s, sync {syn:,.2f} steps/s, {nat / syn:,.1f}x", flush=True)
+        print(
+            f"sync N={n} psnr={psnr}: native {nat:,.1f} steps/s, sync {syn:,.2f} steps/s, {nat / syn:,.1f}x", flush=True
+        )
     return {"rows": rows, "images": source, "sync_device": "cpu"}
 
 
 def section_train(args: argparse.Namespace, dev: str) -> dict[str, Any]:
     rows = []
-    models = {"mnist dense k32 w16": dict(dataset="mnist", k=32, width=16),
-              "cifar10 spatial k256 w16": dict(dataset="cifar10", arch="spatial", k=256, width=16)}
+    models = {
+        "mnist dense k32 w16": dict(dataset="mnist", k=32, width=16),
+        "cifar10 spatial k256 w16": dict(dataset="cifar10", arch="spatial", k=256, width=16),
+    }
     for name, kw in models.items():
         cfg = LinkConfig(device=dev, **kw)
-        got = {p: images_per_second(cfg, steps=args.train_steps, batch=args.train_batch, precision=p) for p in ("fp32", "bf16")}
-        rows.append({"model": name, "batch": args.train_batch, "fp32_img_s": got["fp32"], "bf16_img_s": got["bf16"],
-                     "ratio": got["bf16"] / got["fp32"]})
+        got = {
+            p: images_per_second(cfg, steps=args.train_steps, batch=args.train_batch, precision=p)
+            for p in ("fp32", "bf16")
+        }
+        rows.append(
+            {
+                "model": name,
+                "batch": args.train_batch,
+                "fp32_img_s": got["fp32"],
+                "bf16_img_s": got["bf16"],
+                "ratio": got["bf16"] / got["fp32"],
+            }
+        )
         print(f"train {name}: fp32 {got['fp32']:,.0f} img/s, bf16 {got['bf16']:,.0f} img/s", flush=True)
     return {"rows": rows}
 
@@ -146,14 +186,23 @@ def section_cifar80(args: argparse.Namespace, dev: str) -> dict[str, Any]:
             torch.cuda.synchronize()
         elapsed += time.perf_counter() - start
         history.append({"epoch": epoch + 1, "seconds": elapsed, "loss": stats["loss"], **m})
-        print(f"cifar80 epoch {epoch + 1}: acc {m['legit_acc']:.4f} psnr {m['legit_psnr']:.2f} dB at {elapsed:.1f} s", flush=True)
+        print(
+            f"cifar80 epoch {epoch + 1}: acc {m['legit_acc']:.4f} psnr {m['legit_psnr']:.2f} dB at {elapsed:.1f} s",
+            flush=True,
+        )
         if m["legit_acc"] >= 0.8 and reached is None:
             reached = elapsed
             break
         if elapsed > args.cifar_max_seconds:
             break
-    return {"status": "done", "data": source, "precision": resolve_precision(cfg.precision, device),
-            "config": cfg.to_dict(), "seconds_to_80": reached, "history": history}
+    return {
+        "status": "done",
+        "data": source,
+        "precision": resolve_precision(cfg.precision, device),
+        "config": cfg.to_dict(),
+        "seconds_to_80": reached,
+        "history": history,
+    }
 
 
 def section_bench(args: argparse.Namespace, dev: str) -> dict[str, Any]:
@@ -163,89 +212,172 @@ def section_bench(args: argparse.Namespace, dev: str) -> dict[str, Any]:
     out = Path(args.out) / f"bench-cell-{device_name(torch.device(dev))}"
     if args.tiny:  # the same cell, budgets cut down, on the data folder given
         text = config.read_text()
-        for key, value in (("transmissions", 512), ("eval_every", 256), ("eval_size", 128), ("num_envs", 64),
-                           ("fresh_k", 0)):
+        for key, value in (
+            ("transmissions", 512),
+            ("eval_every", 256),
+            ("eval_size", 128),
+            ("num_envs", 64),
+            ("fresh_k", 0),
+        ):
             text = re.sub(rf"^{key} = .*$", f"{key} = {value}", text, flags=re.M)
         if args.data_root:
             text = f"data_root = {json.dumps(str(args.data_root))}\n" + text
         out.mkdir(parents=True, exist_ok=True)
         config = out / "gpu-cell-tiny.toml"
         write_text(config, text)
-    cmd = [sys.executable, "-m", "semgame.cli", "bench", "--config", str(config), "--device", dev, "--out", str(out), "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "semgame.cli",
+        "bench",
+        "--config",
+        str(config),
+        "--device",
+        dev,
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.bench_timeout, cwd=ROOT, check=False)
     summary = out / "summary.json"
-    return {"status": "done" if done.returncode == 0 else "failed", "command": " ".join(cmd), "returncode": done.returncode,
-            "seconds": time.perf_counter() - start, "summary": json.loads(summary.read_text()) if summary.is_file() else None,
-            "output_tail": (done.stdout + done.stderr)[-3000:]}
+    return {
+        "status": "done" if done.returncode == 0 else "failed",
+        "command": " ".join(cmd),
+        "returncode": done.returncode,
+        "seconds": time.perf_counter() - start,
+        "summary": json.loads(summary.read_text()) if summary.is_file() else None,
+        "output_tail": (done.stdout + done.stderr)[-3000:],
+    }
 
 
 RUNNERS: dict[str, Callable[[argparse.Namespace, str], dict[str, Any]]] = {
-    "env": section_env, "sync": section_sync, "train": section_train, "cifar80": section_cifar80, "bench": section_bench,
+    "env": section_env,
+    "sync": section_sync,
+    "train": section_train,
+    "cifar80": section_cifar80,
+    "bench": section_bench,
 }
+
+
+def verdict(ok: bool) -> str:
+    """``met`` or ``not met``."""
+    return "met" if ok else "not met"
 
 
 def markdown(result: dict[str, Any]) -> str:
     """The report of a result dict (what the JSON holds)."""
     s = result["sections"]
-    lines = [f"# GPU check: {result['device_name']}", "",
-             f"Device `{result['device']}` ({result['device_name']}), torch {result['torch']}, CUDA {result['cuda']}, "
-             f"precision `{result['precision']}` -> {result['precision_resolved']}, tiny: {result['tiny']}. "
-             f"Command: `{result['command']}`. Total {result['seconds']:.0f} s.", ""]
+    lines = [
+        f"# GPU check: {result['device_name']}",
+        "",
+        f"Device `{result['device']}` ({result['device_name']}), torch {result['torch']}, CUDA {result['cuda']}, "
+        f"precision `{result['precision']}` -> {result['precision_resolved']}, tiny: {result['tiny']}. "
+        f"Command: `{result['command']}`. Total {result['seconds']:.0f} s.",
+        "",
+    ]
     env = s.get("env", {})
     if "rows" in env:
         images = ", ".join(f"{k}: {v}" for k, v in env["images"].items())
-        lines += [f"## Native vector env, transmissions/s (images: {images})", "",
-                  "| dataset | role | N | compute_psnr | transmissions/s |", "|---|---|---|---|---|"]
-        lines += [f"| {r['dataset']} | {r['role']} | {r['n']:,} | {r['compute_psnr']} | {r['transmissions_s']:,.0f} |" for r in env["rows"]]
+        lines += [
+            f"## Native vector env, transmissions/s (images: {images})",
+            "",
+            "| dataset | role | N | compute_psnr | transmissions/s |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['dataset']} | {r['role']} | {r['n']:,} | {r['compute_psnr']} | {r['transmissions_s']:,.0f} |"
+            for r in env["rows"]
+        ]
         lines.append("")
     sy = s.get("sync", {})
     if "rows" in sy:
-        lines += [f"## Native env on the device vs gymnasium sync vector env on the CPU (MNIST, eavesdropper, "
-                  f"N = {sy['rows'][0]['n']}, {sy['images']})", "",
-                  "| compute_psnr | native steps/s | sync steps/s | ratio |", "|---|---|---|---|"]
-        lines += [f"| {r['compute_psnr']} | {r['native_steps_s']:,.1f} | {r['sync_steps_s']:,.2f} | {r['ratio']:,.1f}x |" for r in sy["rows"]]
+        lines += [
+            f"## Native env on the device vs gymnasium sync vector env on the CPU (MNIST, eavesdropper, "
+            f"N = {sy['rows'][0]['n']}, {sy['images']})",
+            "",
+            "| compute_psnr | native steps/s | sync steps/s | ratio |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['compute_psnr']} | {r['native_steps_s']:,.1f} | {r['sync_steps_s']:,.2f} | {r['ratio']:,.1f}x |"
+            for r in sy["rows"]
+        ]
         lines.append("")
     tr = s.get("train", {})
     if "rows" in tr:
-        lines += ["## Training images/s, fp32 vs bf16 autocast", "", "| model | batch | fp32 | bf16 | bf16 / fp32 |", "|---|---|---|---|---|"]
-        lines += [f"| {r['model']} | {r['batch']} | {r['fp32_img_s']:,.0f} | {r['bf16_img_s']:,.0f} | {r['ratio']:.2f}x |" for r in tr["rows"]]
+        lines += [
+            "## Training images/s, fp32 vs bf16 autocast",
+            "",
+            "| model | batch | fp32 | bf16 | bf16 / fp32 |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['model']} | {r['batch']} | {r['fp32_img_s']:,.0f} | {r['bf16_img_s']:,.0f} | {r['ratio']:.2f}x |"
+            for r in tr["rows"]
+        ]
         lines.append("")
     c80 = s.get("cifar80", {})
     if c80.get("status") == "done":
         reached = c80["seconds_to_80"]
         last = c80["history"][-1]
-        lines += [f"## CIFAR-10 spatial k = 256 link to 80 % ({c80['data']} data, {c80['precision']})", "",
-                  f"Seconds to 80 %: **{reached:.1f}**" if reached is not None else
-                  f"80 % not reached: {last['legit_acc']:.4f} after {last['epoch']} epochs ({last['seconds']:.0f} s)",
-                  "", "| epoch | seconds | legit acc | PSNR (dB) |", "|---|---|---|---|"]
-        lines += [f"| {h['epoch']} | {h['seconds']:.1f} | {h['legit_acc']:.4f} | {h['legit_psnr']:.2f} |" for h in c80["history"]]
+        lines += [
+            f"## CIFAR-10 spatial k = 256 link to 80 % ({c80['data']} data, {c80['precision']})",
+            "",
+            f"Seconds to 80 %: **{reached:.1f}**"
+            if reached is not None
+            else f"80 % not reached: {last['legit_acc']:.4f} after {last['epoch']} epochs ({last['seconds']:.0f} s)",
+            "",
+            "| epoch | seconds | legit acc | PSNR (dB) |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {h['epoch']} | {h['seconds']:.1f} | {h['legit_acc']:.4f} | {h['legit_psnr']:.2f} |"
+            for h in c80["history"]
+        ]
         lines.append("")
     bench = s.get("bench", {})
     if bench.get("status") == "done" and bench.get("summary"):
-        lines += [f"## One `semgame bench` cell on `{result['device']}` ({bench['seconds']:.0f} s with start-up)", "",
-                  "| dataset | defence | agent | transmissions | final eve acc | legit acc | transmissions/s |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            f"## One `semgame bench` cell on `{result['device']}` ({bench['seconds']:.0f} s with start-up)",
+            "",
+            "| dataset | defence | agent | transmissions | final eve acc | legit acc | transmissions/s |",
+            "|---|---|---|---|---|---|---|",
+        ]
         timings = bench["summary"].get("timings", {})
         for r in bench["summary"].get("eve_rows", []):
-            tps = timings.get(f"{r['dataset']}/{r['defence']}/{r['agent']}/eve{r['eve_snr_db']:g}dB", {}).get("transmissions_per_s", [])
-            lines.append(f"| {r['dataset']} | {r['defence']} | {r['agent']} | {r['transmissions']:,} | {r['final_eve_acc_mean']:.4f} | "
-                         f"{r['legit_acc']:.4f} | {max(tps):,.0f} |" if tps else "| - |")
+            tps = timings.get(f"{r['dataset']}/{r['defence']}/{r['agent']}/eve{r['eve_snr_db']:g}dB", {}).get(
+                "transmissions_per_s", []
+            )
+            lines.append(
+                f"| {r['dataset']} | {r['defence']} | {r['agent']} | {r['transmissions']:,} | "
+                f"{r['final_eve_acc_mean']:.4f} | "
+                f"{r['legit_acc']:.4f} | {max(tps):,.0f} |"
+                if tps
+                else "| - |"
+            )
         lines.append("")
     lines += ["## Sections not completed", ""]
-    lines += [f"* `{name}`: {sec.get('status')}: {sec.get('reason') or sec.get('error', '')}".rstrip()
-              for name, sec in s.items() if sec.get("status") not in (None, "done")] or ["(none)"]
+    lines += [
+        f"* `{name}`: {sec.get('status')}: {sec.get('reason') or sec.get('error', '')}".rstrip()
+        for name, sec in s.items()
+        if sec.get("status") not in (None, "done")
+    ] or ["(none)"]
     lines += ["", "## Targets of issue #10 (one H200)", ""]
     mnist = [r["transmissions_s"] for r in env.get("rows", []) if r["dataset"] == "mnist" and not r["compute_psnr"]]
     best = max(mnist) if mnist else None
-    verdict = lambda ok: "met" if ok else "not met"
     na = "n/a (tiny or CPU run)" if result["tiny"] or result["device"] == "cpu" else None
-    lines.append(f"* MNIST >= 1e7 transmissions/s without PSNR: best {best:,.0f}: {na or verdict(best >= TARGETS['mnist_tx_s'])}"
-                 if best is not None else "* MNIST >= 1e7 transmissions/s without PSNR: not measured")
+    lines.append(
+        f"* MNIST >= 1e7 transmissions/s without PSNR: best {best:,.0f}: {na or verdict(best >= TARGETS['mnist_tx_s'])}"
+        if best is not None
+        else "* MNIST >= 1e7 transmissions/s without PSNR: not measured"
+    )
     if c80.get("status") == "done":
         reached = c80["seconds_to_80"]
-        lines.append(f"* CIFAR-10 link to 80 % in <= 2 minutes: {'%.1f s' % reached if reached is not None else 'not reached'}: "
-                     f"{na or verdict(reached is not None and reached <= TARGETS['cifar80_s'])}")
+        lines.append(
+            f"* CIFAR-10 link to 80 % in <= 2 minutes: {f'{reached:.1f} s' if reached is not None else 'not reached'}: "
+            f"{na or verdict(reached is not None and reached <= TARGETS['cifar80_s'])}"
+        )
     else:
         lines.append("* CIFAR-10 link to 80 % in <= 2 minutes: not measured")
     return "\n".join(lines) + "\n"
@@ -257,9 +389,13 @@ def main(argv: list[str] | None = None) -> Path:
     p.add_argument("--tiny", action="store_true", help="CI-sized run: tiny N, synthetic data, a few steps")
     p.add_argument("--out", default="benchmarks/results/gpu", help="folder of <device-name>.md/.json")
     p.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
-    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="for the env and the CIFAR-10 run")
+    p.add_argument(
+        "--precision", default="auto", choices=("auto", "fp32", "bf16"), help="for the env and the CIFAR-10 run"
+    )
     p.add_argument("--data-root", help="data folder (default $SEMGAME_DATA)")
-    p.add_argument("--cifar-epochs", type=int, default=12, help="cosine schedule length of the CIFAR-10 run (stops at 80 %%)")
+    p.add_argument(
+        "--cifar-epochs", type=int, default=12, help="cosine schedule length of the CIFAR-10 run (stops at 80 %%)"
+    )
     p.add_argument("--cifar-max-seconds", type=float, default=200.0, help="stop the CIFAR-10 run after this long")
     p.add_argument("--bench-timeout", type=float, default=120.0, help="seconds for the semgame bench cell")
     args = p.parse_args(argv)
@@ -273,10 +409,17 @@ def main(argv: list[str] | None = None) -> Path:
     name = device_name(device)
     out = Path(args.out)
     result: dict[str, Any] = {
-        "device": dev, "device_name": name, "torch": torch.__version__, "cuda": torch.version.cuda,
-        "precision": args.precision, "precision_resolved": resolve_precision(args.precision, device),
-        "tiny": args.tiny, "command": "bash benchmarks/gpu_check.sh " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "platform": platform.platform(), "sections": {}, "seconds": 0.0,
+        "device": dev,
+        "device_name": name,
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "precision": args.precision,
+        "precision_resolved": resolve_precision(args.precision, device),
+        "tiny": args.tiny,
+        "command": "bash benchmarks/gpu_check.sh " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "platform": platform.platform(),
+        "sections": {},
+        "seconds": 0.0,
     }
     start = time.perf_counter()
 
@@ -291,12 +434,19 @@ def main(argv: list[str] | None = None) -> Path:
             got = RUNNERS[section](args, dev)
             got.setdefault("status", "done")
         except KeyboardInterrupt:  # gpu_check.sh's time limit: keep what was measured
-            result["sections"][section] = {"status": "interrupted", "reason": "time limit", "seconds": time.perf_counter() - t0}
+            result["sections"][section] = {
+                "status": "interrupted",
+                "reason": "time limit",
+                "seconds": time.perf_counter() - t0,
+            }
             save()
             raise
         except Exception as err:  # a failing section must not cost the others their figures
-            got = {"status": "failed", "error": f"{type(err).__name__}: {err}".splitlines()[0],
-                   "traceback": traceback.format_exc()[-3000:]}
+            got = {
+                "status": "failed",
+                "error": f"{type(err).__name__}: {err}".splitlines()[0],
+                "traceback": traceback.format_exc()[-3000:],
+            }
             print(f"section {section} failed: {got['error']}", flush=True)
         got["seconds"] = time.perf_counter() - t0
         result["sections"][section] = got

@@ -29,8 +29,12 @@ def main() -> None:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--size", default="1400,900")
     args = p.parse_args()
-    server = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(args.logdir), "--host", "127.0.0.1",
-                               "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tensorboard.main", "--logdir", str(args.logdir), "--host", "127.0.0.1", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         url = None
         while url is None:
@@ -46,9 +50,22 @@ def main() -> None:
         time.sleep(5)
         query = urllib.parse.urlencode({"regexInput": args.runs, "tagFilter": args.tag, "_smoothingWeight": "0"})
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["chromium", "--headless", "--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-                        f"--screenshot={args.out.resolve()}", f"--window-size={args.size}", "--virtual-time-budget=20000",
-                        f"{url}/?darkMode=false#scalars&{query}"], check=True, capture_output=True, timeout=300)
+        subprocess.run(
+            [
+                "chromium",
+                "--headless",
+                "--no-sandbox",
+                "--use-angle=swiftshader",
+                "--enable-unsafe-swiftshader",
+                f"--screenshot={args.out.resolve()}",
+                f"--window-size={args.size}",
+                "--virtual-time-budget=20000",
+                f"{url}/?darkMode=false#scalars&{query}",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
         print(f"wrote {args.out}")
     finally:
         server.terminate()

@@ -101,9 +101,7 @@ def _check_snr_spec(snr_db: SNRSpec) -> None:
             raise ValueError(f"snr_db must be finite, got {snr_db}")
         values = [float(snr_db)]
     else:
-        raise TypeError(
-            f"snr_db must be a float, a tensor or a (lo, hi) tuple, got {type(snr_db).__name__}"
-        )
+        raise TypeError(f"snr_db must be a float, a tensor or a (lo, hi) tuple, got {type(snr_db).__name__}")
     if any(not lo_ok <= v <= hi_ok for v in values):
         raise ValueError(f"snr_db must be within [{lo_ok:g}, {hi_ok:g}] dB, got {snr_db!r}")
 
@@ -120,9 +118,7 @@ def real_to_complex(z: Tensor) -> Tensor:
     if z.is_complex() or not z.is_floating_point():
         raise TypeError(f"real_to_complex expects a real floating tensor, got {z.dtype}")
     if z.dim() == 0 or z.shape[-1] % 2:
-        raise ValueError(
-            f"real_to_complex needs an even last dimension (I, Q pairs), got shape {tuple(z.shape)}"
-        )
+        raise ValueError(f"real_to_complex needs an even last dimension (I, Q pairs), got shape {tuple(z.shape)}")
     z = z.to(torch.float32)
     return torch.complex(z[..., 0::2], z[..., 1::2])
 
@@ -177,9 +173,7 @@ def sample_snr_db(
         if snr_db.numel() == 1:
             return snr_db.reshape(1).to(device=device, dtype=torch.float32).repeat(batch)
         if snr_db.shape != (batch,):
-            raise ValueError(
-                f"snr_db tensor must be a scalar or of shape [{batch}], got {tuple(snr_db.shape)}"
-            )
+            raise ValueError(f"snr_db tensor must be a scalar or of shape [{batch}], got {tuple(snr_db.shape)}")
         return snr_db.to(device=device, dtype=torch.float32)
     if isinstance(snr_db, tuple):
         lo, hi = (float(v) for v in snr_db)
@@ -257,9 +251,7 @@ class AWGN(nn.Module):
         self, x: Tensor, snr_db: SNRSpec | None = None, generator: torch.Generator | None = None
     ) -> tuple[Tensor, Tensor, Tensor]:
         """``(x + n, N0 [batch], SNR dB [batch])``: the noise alone (``forward`` adds the state)."""
-        snr = sample_snr_db(
-            self.snr_db if snr_db is None else snr_db, x.shape[0], device=x.device, generator=generator
-        )
+        snr = sample_snr_db(self.snr_db if snr_db is None else snr_db, x.shape[0], device=x.device, generator=generator)
         noise_var = snr_db_to_noise_var(snr)
         noise = torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=generator)
         return x + noise * noise_var.sqrt().unsqueeze(-1), noise_var, snr
@@ -300,8 +292,9 @@ class RayleighFading(nn.Module):
     def draw(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """The coefficients for ``x: [batch, k]``: ``[batch, 1]`` (block) or ``[batch, k]``, complex64."""
         batch, k = x.shape
-        return torch.randn((batch, 1) if self.block else (batch, k), dtype=torch.complex64, device=x.device,
-                           generator=generator)
+        return torch.randn(
+            (batch, 1) if self.block else (batch, k), dtype=torch.complex64, device=x.device, generator=generator
+        )
 
     def extra_repr(self) -> str:
         return f"block={self.block}"

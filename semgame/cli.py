@@ -17,8 +17,9 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import NoReturn
 
 from semgame.bench.cli import register as register_bench
 from semgame.config import MAX_THREADS, PRECISIONS, ConfigError, check_int
@@ -66,12 +67,24 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     cfg, link, eve = load_run(args.run_dir, device=device)
     if args.data_root is not None or args.test_limit is not None:
-        cfg = cfg.replace(**{k: v for k, v in (("data_root", args.data_root), ("test_limit", args.test_limit)) if v is not None})
+        cfg = cfg.replace(
+            **{k: v for k, v in (("data_root", args.data_root), ("test_limit", args.test_limit)) if v is not None}
+        )
     _, test = load_data(cfg)
-    result = evaluate(link, test, device=device, eve=eve, snr_db=args.snr_db, eve_snr_db=args.eve_snr_db, seed=cfg.seed,
-                      precision=args.precision)
-    result.update(snr_db=args.snr_db if args.snr_db is not None else cfg.snr_db,
-                  eve_snr_db=args.eve_snr_db if args.eve_snr_db is not None else cfg.eve_snr)
+    result = evaluate(
+        link,
+        test,
+        device=device,
+        eve=eve,
+        snr_db=args.snr_db,
+        eve_snr_db=args.eve_snr_db,
+        seed=cfg.seed,
+        precision=args.precision,
+    )
+    result.update(
+        snr_db=args.snr_db if args.snr_db is not None else cfg.snr_db,
+        eve_snr_db=args.eve_snr_db if args.eve_snr_db is not None else cfg.eve_snr,
+    )
     print(json.dumps(result, indent=2))
     if args.output:
         from semgame.io import write_json
@@ -99,8 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--test-limit", type=int, help="evaluate on a seeded subset of this size")
     ev.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     ev.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest for small models)")
-    ev.add_argument("--precision", default="auto", choices=PRECISIONS,
-                    help="bf16 autocast of the neural blocks, or fp32; auto: bf16 where the device computes it natively")
+    ev.add_argument(
+        "--precision",
+        default="auto",
+        choices=PRECISIONS,
+        help="bf16 autocast of the neural blocks, or fp32; auto: bf16 where the device computes it natively",
+    )
     ev.add_argument("--output", type=Path, help="also write the metrics to this JSON file")
     add_eval_flags(ev)
     ev.set_defaults(handler=_cmd_eval)

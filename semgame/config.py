@@ -26,8 +26,17 @@ else:  # pragma: no cover
 from semgame.channels import CSIS, EQUALIZERS, FADINGS, SNR_DB_RANGE
 from semgame.models import ARCHS, latent_layout
 
-__all__ = ["ConfigError", "LinkConfig", "PRECISIONS", "from_dict", "load_config_file", "check_int", "MAX_WIDTH",
-           "MAX_THREADS", "MAX_SEED"]
+__all__ = [
+    "ConfigError",
+    "LinkConfig",
+    "PRECISIONS",
+    "from_dict",
+    "load_config_file",
+    "check_int",
+    "MAX_WIDTH",
+    "MAX_THREADS",
+    "MAX_SEED",
+]
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -167,7 +176,9 @@ def from_dict(values: dict[str, Any], cls: type = LinkConfig) -> Any:
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ConfigError(f"unknown config key(s) {', '.join(map(repr, unknown))}; known keys: {', '.join(sorted(known))}")
+        raise ConfigError(
+            f"unknown config key(s) {', '.join(map(repr, unknown))}; known keys: {', '.join(sorted(known))}"
+        )
     values = dict(values)
     for key, val in values.items():
         if isinstance(val, list):

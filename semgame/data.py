@@ -56,7 +56,16 @@ class DatasetInfo:
 
 _CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 _FASHION_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 )
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -66,11 +75,13 @@ DATASETS: dict[str, DatasetInfo] = {
 }
 _ALIASES = {"cifar-10": "cifar10", "fashion-mnist": "fashion_mnist", "fmnist": "fashion_mnist"}
 # Folder names searched inside a root, per dataset.
-_DIR_NAMES = {"mnist": ("mnist",), "cifar10": ("cifar10",),
-              "fashion_mnist": ("fashion_mnist", "fashion-mnist")}
+_DIR_NAMES = {"mnist": ("mnist",), "cifar10": ("cifar10",), "fashion_mnist": ("fashion_mnist", "fashion-mnist")}
 # torchvision class name and the folder it reads, relative to its root.
-_TORCHVISION = {"mnist": ("MNIST", "MNIST/raw"), "cifar10": ("CIFAR10", "cifar-10-batches-py"),
-                "fashion_mnist": ("FashionMNIST", "FashionMNIST/raw")}
+_TORCHVISION = {
+    "mnist": ("MNIST", "MNIST/raw"),
+    "cifar10": ("CIFAR10", "cifar-10-batches-py"),
+    "fashion_mnist": ("FashionMNIST", "FashionMNIST/raw"),
+}
 _IDX_PREFIX = {"train": "train", "test": "t10k"}
 _PATTERN_SEED = 1234  # fixes the class patterns of synthetic_dataset
 
@@ -283,8 +294,7 @@ def synthetic_dataset(name: str, n: int, *, seed: int = 0) -> TensorDataset:
     if n < 1:
         raise ValueError(f"n must be positive, got {n}")
     c, h, w = info.shape
-    patterns = torch.rand(info.num_classes, c, h // 4, w // 4,
-                          generator=torch.Generator().manual_seed(_PATTERN_SEED))
+    patterns = torch.rand(info.num_classes, c, h // 4, w // 4, generator=torch.Generator().manual_seed(_PATTERN_SEED))
     means = torch.nn.functional.interpolate(patterns, size=(h, w), mode="nearest") * 0.8 + 0.1
     gen = torch.Generator().manual_seed(seed)
     labels = torch.arange(n) % info.num_classes

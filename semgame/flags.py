@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from semgame.config import LinkConfig, from_dict, load_config_file
 
@@ -47,8 +48,12 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type = LinkConfig) ->
     group = parser.add_argument_group("config keys (also valid in the TOML file)")
     for f in dataclasses.fields(cls):
         group.add_argument(
-            "--" + f.name.replace("_", "-"), dest=f.name, type=_flag_type(str(f.type)), default=None,
-            metavar=f.name.upper(), help=f"default: {f.default!r}",
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            type=_flag_type(str(f.type)),
+            default=None,
+            metavar=f.name.upper(),
+            help=f"default: {f.default!r}",
         )
 
 

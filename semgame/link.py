@@ -26,9 +26,8 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import contextlib
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -90,9 +89,7 @@ class NeuralEavesdropper(nn.Module):
         super().__init__()
         self.channel, self.classifier = channel, classifier
 
-    def forward(
-        self, x: Tensor, snr_db: SNRSpec | None = None, generator: torch.Generator | None = None
-    ) -> Tensor:
+    def forward(self, x: Tensor, snr_db: SNRSpec | None = None, generator: torch.Generator | None = None) -> Tensor:
         with fp32_channel(x):
             y, _ = self.channel(x, snr_db=snr_db, generator=generator)
         return self.classifier(y)

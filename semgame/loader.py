@@ -25,7 +25,9 @@ MODEL_FORMAT = "semgame-model-v1"
 """``format`` of a finished run's ``model.pt`` (config, link and eavesdropper weights only)."""
 
 
-def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[LinkConfig, SemanticLink, NeuralEavesdropper]:
+def load_run(
+    run_dir: str | Path, device: str | torch.device = "cpu"
+) -> tuple[LinkConfig, SemanticLink, NeuralEavesdropper]:
     """Config, link and eavesdropper of a run folder, a ``model.pt`` or a ``checkpoint.pt``, in eval mode.
 
     A folder is read from ``model.pt`` when training finished, else from its latest ``checkpoint.pt``.
@@ -35,7 +37,9 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[L
         path = path / "model.pt" if (path / "model.pt").exists() else path / "checkpoint.pt"
     state = load_checkpoint(path, map_location=device)
     if state.get("format") not in (FORMAT, MODEL_FORMAT):
-        raise CheckpointError(f"checkpoint {path} has format {state.get('format')!r}, expected {MODEL_FORMAT!r} or {FORMAT!r}")
+        raise CheckpointError(
+            f"checkpoint {path} has format {state.get('format')!r}, expected {MODEL_FORMAT!r} or {FORMAT!r}"
+        )
     cfg = from_dict(state["config"])
     link, eve = build_link(cfg).to(device), build_eavesdropper(cfg).to(device)
     try:

@@ -79,7 +79,8 @@ def latent_layout(arch: str, image_shape: tuple[int, ...], k: int) -> tuple[int,
     if (2 * k) % (side * side):
         raise ValueError(
             f"arch='spatial' lays the 2k reals of the waveform on a C x {side} x {side} feature map, so k must be a "
-            f"multiple of {step} for {image_shape[1]}x{image_shape[2]} images (e.g. {step}, {2 * step}, {4 * step}); got k={k}"
+            f"multiple of {step} for {image_shape[1]}x{image_shape[2]} images "
+            f"(e.g. {step}, {2 * step}, {4 * step}); got k={k}"
         )
     return 2 * k // (side * side), side
 
@@ -142,8 +143,10 @@ class LatentClassifier(nn.Module):
     def __init__(self, k: int, num_classes: int = 10, hidden: int = 256) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(2 * k, hidden), nn.ReLU(inplace=True),
-            nn.Linear(hidden, hidden), nn.ReLU(inplace=True),
+            nn.Linear(2 * k, hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(inplace=True),
             nn.Linear(hidden, num_classes),
         )
 
@@ -223,8 +226,11 @@ class SpatialEncoder(nn.Module):
         channels, _ = latent_layout("spatial", image_shape, k)
         self.trunk = nn.Sequential(
             nn.Conv2d(image_shape[0], 2 * width, 5, stride=2, padding=2, bias=False),
-            nn.BatchNorm2d(2 * width), nn.ReLU(inplace=True), _Residual(2 * width),
-            _conv_block(2 * width, 4 * width, 2), _Residual(4 * width),
+            nn.BatchNorm2d(2 * width),
+            nn.ReLU(inplace=True),
+            _Residual(2 * width),
+            _conv_block(2 * width, 4 * width, 2),
+            _Residual(4 * width),
         )
         self.head = nn.Conv2d(4 * width, channels, 3, padding=1)
         self.k = k
@@ -251,9 +257,13 @@ class SpatialClassifier(nn.Module):
         super().__init__()
         self.channels, self.side = latent_layout("spatial", image_shape, k)
         self.net = nn.Sequential(
-            _conv_block(self.channels, 4 * width, 1), _Residual(4 * width),
-            _conv_block(4 * width, 8 * width, 2), _Residual(8 * width),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8 * width, num_classes),
+            _conv_block(self.channels, 4 * width, 1),
+            _Residual(4 * width),
+            _conv_block(4 * width, 8 * width, 2),
+            _Residual(8 * width),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(8 * width, num_classes),
         )
 
     def forward(self, y: Tensor) -> Tensor:
@@ -272,9 +282,12 @@ class SpatialDecoder(nn.Module):
         super().__init__()
         self.channels, self.side = latent_layout("spatial", image_shape, k)
         self.net = nn.Sequential(
-            _conv_block(self.channels, 4 * width, 1), _Residual(4 * width),
-            _up_block(4 * width, 2 * width), _Residual(2 * width),
-            nn.ConvTranspose2d(2 * width, image_shape[0], 4, stride=2, padding=1), nn.Sigmoid(),
+            _conv_block(self.channels, 4 * width, 1),
+            _Residual(4 * width),
+            _up_block(4 * width, 2 * width),
+            _Residual(2 * width),
+            nn.ConvTranspose2d(2 * width, image_shape[0], 4, stride=2, padding=1),
+            nn.Sigmoid(),
         )
 
     def forward(self, y: Tensor) -> Tensor:
@@ -325,4 +338,3 @@ class Receiver(nn.Module):
 def count_parameters(module: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
-

@@ -49,7 +49,12 @@ IMPLIED = {"arch": "dense", "schedule": "cosine"}
 """Config keys added after runs were first checkpointed, with the value every earlier run implied: a key
 holding that value is left out of :func:`results_config`, so those runs still resume."""
 
-LINK_TAGS = {"loss": TRAIN_LOSS, "ce": TRAIN_CE, "mse": TRAIN_MSE, **{k: TEST_TAGS[k] for k in ("legit_acc", "legit_psnr", "legit_ssim")}}
+LINK_TAGS = {
+    "loss": TRAIN_LOSS,
+    "ce": TRAIN_CE,
+    "mse": TRAIN_MSE,
+    **{k: TEST_TAGS[k] for k in ("legit_acc", "legit_psnr", "legit_ssim")},
+}
 EVE_TAGS = {"loss": EVE_LOSS, "eve_acc": EVE_ACC}
 
 
@@ -101,14 +106,25 @@ def prepare(cfg: LinkConfig) -> tuple[torch.device, TensorDataset, TensorDataset
     return device, train, test, link, eve
 
 
-def link_phase(name: str, epochs: int, link: SemanticLink, opt: torch.optim.Optimizer, cfg: LinkConfig,
-               train: TensorDataset, test: TensorDataset, device: torch.device, *,
-               sched: Any = None, epoch0: int = 0) -> Phase:
+def link_phase(
+    name: str,
+    epochs: int,
+    link: SemanticLink,
+    opt: torch.optim.Optimizer,
+    cfg: LinkConfig,
+    train: TensorDataset,
+    test: TensorDataset,
+    device: torch.device,
+    *,
+    sched: Any = None,
+    epoch0: int = 0,
+) -> Phase:
     """Multi-task link training (:func:`~semgame.training.train_link_epoch`), then a test evaluation, per epoch.
 
     Epoch ``e`` draws from the seeded streams of epoch ``epoch0 + e``; ``sched`` steps after each epoch
     (or after each batch, :func:`~semgame.training.per_batch`).
     """
+
     def run_epoch(epoch: int) -> dict[str, float]:
         stats = train_link_epoch(link, train, opt, cfg, epoch0 + epoch, device, schedule=sched)
         if sched is not None and not per_batch(sched):
@@ -118,16 +134,40 @@ def link_phase(name: str, epochs: int, link: SemanticLink, opt: torch.optim.Opti
     return Phase(name, f"{name} epoch", epochs, len(train), run_epoch, LINK_TAGS)
 
 
-def eve_phase(name: str, epochs: int, eve: NeuralEavesdropper, opt: torch.optim.Optimizer, link: SemanticLink,
-              cfg: LinkConfig, train: TensorDataset, test: TensorDataset, device: torch.device, *,
-              sched: Any = None, epoch0: int = 0) -> Phase:
+def eve_phase(
+    name: str,
+    epochs: int,
+    eve: NeuralEavesdropper,
+    opt: torch.optim.Optimizer,
+    link: SemanticLink,
+    cfg: LinkConfig,
+    train: TensorDataset,
+    test: TensorDataset,
+    device: torch.device,
+    *,
+    sched: Any = None,
+    epoch0: int = 0,
+) -> Phase:
     """Eavesdropper training on the link's undefended waveforms, then its test accuracy, per epoch."""
+
     def run_epoch(epoch: int) -> dict[str, float]:
-        stats = train_eavesdropper_epoch(eve, encoder_transmit(link), train, opt, batch_size=cfg.batch_size,
-                                         seed=cfg.seed, epoch=epoch0 + epoch, device=device, precision=cfg.precision)
+        stats = train_eavesdropper_epoch(
+            eve,
+            encoder_transmit(link),
+            train,
+            opt,
+            batch_size=cfg.batch_size,
+            seed=cfg.seed,
+            epoch=epoch0 + epoch,
+            device=device,
+            precision=cfg.precision,
+        )
         if sched is not None:
             sched.step()
-        return {**stats, "eve_acc": evaluate(link, test, eve=eve, device=device, seed=cfg.seed, precision=cfg.precision)["eve_acc"]}
+        return {
+            **stats,
+            "eve_acc": evaluate(link, test, eve=eve, device=device, seed=cfg.seed, precision=cfg.precision)["eve_acc"],
+        }
 
     return Phase(name, f"{name} epoch", epochs, len(train), run_epoch, EVE_TAGS)
 
@@ -150,17 +190,36 @@ def train_run(cfg: LinkConfig, run_dir: str | Path, *, quiet: bool = False) -> d
         eve_sched = torch.optim.lr_scheduler.CosineAnnealingLR(eve_opt, T_max=max(cfg.eve_epochs, 1))
 
         def final() -> dict[str, float]:
-            out = evaluate(link, test, eve=eve if cfg.eve_epochs else None, device=device, seed=cfg.seed,
-                           precision=cfg.precision)
+            out = evaluate(
+                link, test, eve=eve if cfg.eve_epochs else None, device=device, seed=cfg.seed, precision=cfg.precision
+            )
             return {**out, "chance": 1.0 / len(torch.unique(test.tensors[1]))}
 
         return Plan(
-            phases=[link_phase("link", cfg.epochs, link, link_opt, cfg, train, test, device, sched=link_sched),
-                    eve_phase("eve", cfg.eve_epochs, eve, eve_opt, link, cfg, train, test, device, sched=eve_sched)],
-            state={"link": link, "eve": eve, "link_opt": link_opt, "link_sched": link_sched, "eve_opt": eve_opt,
-                   "eve_sched": eve_sched},
-            model=("link", "eve"), final=final, device=str(device),
+            phases=[
+                link_phase("link", cfg.epochs, link, link_opt, cfg, train, test, device, sched=link_sched),
+                eve_phase("eve", cfg.eve_epochs, eve, eve_opt, link, cfg, train, test, device, sched=eve_sched),
+            ],
+            state={
+                "link": link,
+                "eve": eve,
+                "link_opt": link_opt,
+                "link_sched": link_sched,
+                "eve_opt": eve_opt,
+                "eve_sched": eve_sched,
+            },
+            model=("link", "eve"),
+            final=final,
+            device=str(device),
         )
 
-    return run_phases(run_dir, fmt=FORMAT, meta={"config": cfg.to_dict()}, results_config=results_config(cfg),
-                      config_toml=config_to_toml(cfg.to_dict()), hparams=results_config(cfg), setup=setup, quiet=quiet)
+    return run_phases(
+        run_dir,
+        fmt=FORMAT,
+        meta={"config": cfg.to_dict()},
+        results_config=results_config(cfg),
+        config_toml=config_to_toml(cfg.to_dict()),
+        hparams=results_config(cfg),
+        setup=setup,
+        quiet=quiet,
+    )

@@ -33,8 +33,20 @@ final values of these tags as metrics, named ``hparam/<group>/<name>``.
 from __future__ import annotations
 
 __all__ = [
-    "TRAIN_LOSS", "TRAIN_CE", "TRAIN_MSE", "LEGIT_ACC", "LEGIT_PSNR", "LEGIT_SSIM", "EVE_ACC", "EVE_LOSS",
-    "EVE_REWARD", "TX_REWARD", "MINMAX_LEAKAGE", "SAMPLES_PER_S", "TRANSMISSIONS_PER_S", "ALL",
+    "TRAIN_LOSS",
+    "TRAIN_CE",
+    "TRAIN_MSE",
+    "LEGIT_ACC",
+    "LEGIT_PSNR",
+    "LEGIT_SSIM",
+    "EVE_ACC",
+    "EVE_LOSS",
+    "EVE_REWARD",
+    "TX_REWARD",
+    "MINMAX_LEAKAGE",
+    "SAMPLES_PER_S",
+    "TRANSMISSIONS_PER_S",
+    "ALL",
 ]
 
 TRAIN_LOSS = "train/loss"
@@ -51,6 +63,19 @@ MINMAX_LEAKAGE = "minmax/leakage"
 SAMPLES_PER_S = "perf/samples_per_s"
 TRANSMISSIONS_PER_S = "perf/transmissions_per_s"
 
-ALL = (TRAIN_LOSS, TRAIN_CE, TRAIN_MSE, LEGIT_ACC, LEGIT_PSNR, LEGIT_SSIM, EVE_ACC, EVE_LOSS, EVE_REWARD,
-       TX_REWARD, MINMAX_LEAKAGE, SAMPLES_PER_S, TRANSMISSIONS_PER_S)
+ALL = (
+    TRAIN_LOSS,
+    TRAIN_CE,
+    TRAIN_MSE,
+    LEGIT_ACC,
+    LEGIT_PSNR,
+    LEGIT_SSIM,
+    EVE_ACC,
+    EVE_LOSS,
+    EVE_REWARD,
+    TX_REWARD,
+    MINMAX_LEAKAGE,
+    SAMPLES_PER_S,
+    TRANSMISSIONS_PER_S,
+)
 """Every tag of the scheme."""

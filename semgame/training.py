@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -137,7 +137,9 @@ def _num_batches(n: int, batch_size: int) -> int:
     return -(-n // batch_size)
 
 
-def link_schedule(optimizer: torch.optim.Optimizer, cfg: LinkConfig, num_train: int) -> torch.optim.lr_scheduler.LRScheduler:
+def link_schedule(
+    optimizer: torch.optim.Optimizer, cfg: LinkConfig, num_train: int
+) -> torch.optim.lr_scheduler.LRScheduler:
     """The learning-rate schedule of ``cfg.schedule`` for ``cfg.epochs`` epochs over ``num_train`` samples.
 
     ``"cosine"``: :class:`~torch.optim.lr_scheduler.CosineAnnealingLR` from ``cfg.lr`` to 0, stepped once
@@ -147,8 +149,9 @@ def link_schedule(optimizer: torch.optim.Optimizer, cfg: LinkConfig, num_train: 
     """
     if cfg.schedule == "onecycle":
         total = max(cfg.epochs, 1) * _num_batches(num_train, cfg.batch_size)
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total, pct_start=0.25,
-                                                   anneal_strategy="linear", cycle_momentum=False)
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=cfg.lr, total_steps=total, pct_start=0.25, anneal_strategy="linear", cycle_momentum=False
+        )
     return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(cfg.epochs, 1))
 
 
@@ -182,7 +185,10 @@ def train_link_epoch(
     start, n = time.perf_counter(), 0
     for images, labels in tqdm(
         batches(data, cfg.batch_size, device=device, generator=shuffle),
-        total=_num_batches(len(data), cfg.batch_size), desc=f"link epoch {epoch + 1}", leave=False, disable=None,
+        total=_num_batches(len(data), cfg.batch_size),
+        desc=f"link epoch {epoch + 1}",
+        leave=False,
+        disable=None,
     ):
         if cfg.augment:
             images = augment_batch(images, augment)
@@ -223,7 +229,10 @@ def train_eavesdropper_epoch(
     total, n, start = 0.0, 0, time.perf_counter()
     for images, labels in tqdm(
         batches(data, batch_size, device=device, generator=shuffle),
-        total=_num_batches(len(data), batch_size), desc=f"eve epoch {epoch + 1}", leave=False, disable=None,
+        total=_num_batches(len(data), batch_size),
+        desc=f"eve epoch {epoch + 1}",
+        leave=False,
+        disable=None,
     ):
         with torch.no_grad(), amp:
             x = transmit(images, labels)
@@ -255,7 +264,14 @@ def fit_eavesdropper(
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
     for epoch in range(epochs):
         train_eavesdropper_epoch(
-            eve, transmit, data, optimizer, batch_size=batch_size, seed=seed, epoch=epoch, device=device,
+            eve,
+            transmit,
+            data,
+            optimizer,
+            batch_size=batch_size,
+            seed=seed,
+            epoch=epoch,
+            device=device,
             precision=precision,
         )
         schedule.step()

@@ -31,13 +31,16 @@ def test_load_module_spec_and_protocol():
     assert agent.act(OBS).tolist() == [4] * 6
 
 
-@pytest.mark.parametrize("name, cls", [
-    ("random_eavesdropper", "RandomEavesdropper"),
-    ("majority_eavesdropper", "MajorityEavesdropper"),
-    ("template_eavesdropper", "TemplateEavesdropper"),
-    ("neural_eavesdropper", "NeuralSupervisedEavesdropper"),
-    ("linear_eavesdropper", "LinearEavesdropper"),
-])
+@pytest.mark.parametrize(
+    "name, cls",
+    [
+        ("random_eavesdropper", "RandomEavesdropper"),
+        ("majority_eavesdropper", "MajorityEavesdropper"),
+        ("template_eavesdropper", "TemplateEavesdropper"),
+        ("neural_eavesdropper", "NeuralSupervisedEavesdropper"),
+        ("linear_eavesdropper", "LinearEavesdropper"),
+    ],
+)
 def test_reference_agents_load_from_file_and_act(name, cls):
     agent = make_agent(f"{AGENTS / name}.py:{cls}")
     guesses = np.asarray(agent.act(OBS))
@@ -51,15 +54,18 @@ def test_sb3_agent_class_loads(monkeypatch):
         cls()
 
 
-@pytest.mark.parametrize("spec, match", [
-    ("no_colon", "must look like"),
-    ("a:b:c", "must look like"),
-    ("semgame.nonexistent_mod:X", "cannot import module"),
-    ("semgame.protocols:Nope", "has no attribute 'Nope'"),
-    ("semgame.protocols:__all__", "not a class or factory"),
-    ("semgame.protocols:AgentSpecError", "does not satisfy the Eavesdropper protocol"),
-    ("missing/dir/agent.py:Eve", "not found"),
-])
+@pytest.mark.parametrize(
+    "spec, match",
+    [
+        ("no_colon", "must look like"),
+        ("a:b:c", "must look like"),
+        ("semgame.nonexistent_mod:X", "cannot import module"),
+        ("semgame.protocols:Nope", "has no attribute 'Nope'"),
+        ("semgame.protocols:__all__", "not a class or factory"),
+        ("semgame.protocols:AgentSpecError", "does not satisfy the Eavesdropper protocol"),
+        ("missing/dir/agent.py:Eve", "not found"),
+    ],
+)
 def test_bad_specs_name_the_problem(spec, match):
     with pytest.raises(AgentSpecError, match=match):
         load_agent(spec)
@@ -67,7 +73,9 @@ def test_bad_specs_name_the_problem(spec, match):
 
 def test_factory_result_is_checked(tmp_path):
     f = tmp_path / "my_agents.py"
-    f.write_text("def make():\n    return object()\n\nclass Defence:\n    def act(self, obs):\n        return obs[:, :32] * 0\n")
+    f.write_text(
+        "def make():\n    return object()\n\nclass Defence:\n    def act(self, obs):\n        return obs[:, :32] * 0\n"
+    )
     with pytest.raises(AgentSpecError, match="missing method"):
         make_agent(f"{f}:make")
     assert isinstance(make_agent(f"{f}:Defence", Transmitter), Transmitter)
@@ -116,8 +124,9 @@ def test_rl_learners_continue_across_learn_calls_and_transmitter_weights_round_t
         assert tuple(agent.logits_model()(torch.from_numpy(OBS)).shape) == (6, 10)
     tx_cls = load_agent(f"{AGENTS}/sb3_transmitter.py:PPOTransmitter", Transmitter)
     tx = tx_cls(seed=0, n_steps=2, batch_size=64)
-    tx_env = SemComSB3VecEnv(num_envs=32, dataset="mnist", role="transmitter", rounds=1, images=images,
-                             compute_psnr=False, psr_db=0.0)
+    tx_env = SemComSB3VecEnv(
+        num_envs=32, dataset="mnist", role="transmitter", rounds=1, images=images, compute_psnr=False, psr_db=0.0
+    )
     tx.learn(tx_env, 128)
     from semgame.io import load_checkpoint, save_checkpoint
 
@@ -135,8 +144,13 @@ def test_custom_eavesdropper_as_opponent():
         def act(self, obs):
             return np.zeros(len(obs), dtype=np.int64)
 
-    env = gym.make("SemCom-MNIST-v0", role="transmitter", eavesdropper=Oracle(), rounds=2,
-                   images=synthetic_dataset("mnist", 32, seed=0))
+    env = gym.make(
+        "SemCom-MNIST-v0",
+        role="transmitter",
+        eavesdropper=Oracle(),
+        rounds=2,
+        images=synthetic_dataset("mnist", 32, seed=0),
+    )
     env.reset(seed=0)
     _, _, _, _, info = env.step(np.zeros(env.action_space.shape, np.float32))
     assert info["eve_guess"] == 0

@@ -329,9 +329,7 @@ def test_real_to_complex_rejects_odd_last_dim() -> None:
         real_to_complex(torch.zeros(2, 5))
 
 
-@pytest.mark.parametrize(
-    "channel", [AWGN(), RayleighFading(), FadingChannel()], ids=lambda c: type(c).__name__
-)
+@pytest.mark.parametrize("channel", [AWGN(), RayleighFading(), FadingChannel()], ids=lambda c: type(c).__name__)
 def test_channels_reject_real_input(channel) -> None:
     with pytest.raises(TypeError, match="complex"):
         channel(torch.zeros(2, 8))

@@ -38,8 +38,11 @@ def assert_one_line_error(code: int, err: str, *needles: str) -> None:
 
 
 def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
-    return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def write_toml(path: Path, values: dict[str, Any]) -> Path:
@@ -53,10 +56,20 @@ def write_toml(path: Path, values: dict[str, Any]) -> Path:
 def cli_run(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """``semgame train --config tiny.toml --k 6 --run-dir ...`` once for the module."""
     base = tmp_path_factory.mktemp("cli")
-    config = write_toml(base / "tiny.toml", dict(
-        dataset="mnist", k=8, width=8, epochs=1, eve_epochs=1, batch_size=64, device="cpu",
-        data_root=str(synthetic_root), test_limit=128,
-    ))
+    config = write_toml(
+        base / "tiny.toml",
+        dict(
+            dataset="mnist",
+            k=8,
+            width=8,
+            epochs=1,
+            eve_epochs=1,
+            batch_size=64,
+            device="cpu",
+            data_root=str(synthetic_root),
+            test_limit=128,
+        ),
+    )
     run_dir = base / "run"
     argv = ["train", "--config", config, "--k", "6", "--snr-db", "12.5", "--run-dir", run_dir, "--quiet"]
     try:
@@ -111,14 +124,40 @@ def test_train_with_config_file_and_flag_override(cli_run: dict[str, Any], capsy
     assert {"legit_acc", "legit_psnr", "legit_ssim", "eve_acc", "chance"} <= set(metrics["test"])
 
 
-def test_train_prints_test_metrics_json(synthetic_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_cli(["train", "--dataset", "mnist", "--k", "4", "--width", "4", "--epochs", "1",
-                              "--eve-epochs", "0", "--batch-size", "64", "--train-limit", "128",
-                              "--test-limit", "64", "--device", "cpu", "--data-root", synthetic_root,
-                              "--run-dir", tmp_path / "r"], capsys)
+def test_train_prints_test_metrics_json(
+    synthetic_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(
+        [
+            "train",
+            "--dataset",
+            "mnist",
+            "--k",
+            "4",
+            "--width",
+            "4",
+            "--epochs",
+            "1",
+            "--eve-epochs",
+            "0",
+            "--batch-size",
+            "64",
+            "--train-limit",
+            "128",
+            "--test-limit",
+            "64",
+            "--device",
+            "cpu",
+            "--data-root",
+            synthetic_root,
+            "--run-dir",
+            tmp_path / "r",
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert "link epoch 1/1" in out  # progress line (not --quiet)
-    printed = json.loads(out[out.index("{"):])
+    printed = json.loads(out[out.index("{") :])
     assert set(printed) == {"legit_acc", "legit_psnr", "legit_ssim", "chance"}
     saved = json.loads((tmp_path / "r" / "metrics.json").read_text())["test"]
     assert printed == pytest.approx(saved)
@@ -136,8 +175,22 @@ def test_eval_prints_metrics_and_snr_changes_them(cli_run: dict[str, Any], capsy
         assert default[key] == pytest.approx(trained[key], rel=1e-6, abs=1e-6), key
 
     out_file = cli_run["base"] / "eval-low.json"
-    code, out, err = run_cli(["eval", "--run-dir", run_dir, "--device", "cpu", "--snr-db", "-15",
-                              "--eve-snr-db", "30", "--output", out_file], capsys)
+    code, out, err = run_cli(
+        [
+            "eval",
+            "--run-dir",
+            run_dir,
+            "--device",
+            "cpu",
+            "--snr-db",
+            "-15",
+            "--eve-snr-db",
+            "30",
+            "--output",
+            out_file,
+        ],
+        capsys,
+    )
     assert code == 0, err
     low = json.loads(out)
     assert low["snr_db"] == -15.0 and low["eve_snr_db"] == 30.0
@@ -184,8 +237,9 @@ def test_missing_and_invalid_config_file(tmp_path: Path, capsys: pytest.CaptureF
         (["--fading", "rician"], ["fading"]),
     ],
 )
-def test_train_bad_flag_values(flags: list[str], needles: list[str], synthetic_root: Path, tmp_path: Path,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_bad_flag_values(
+    flags: list[str], needles: list[str], synthetic_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = run_cli(["train", "--run-dir", tmp_path / "r", "--data-root", synthetic_root, *flags], capsys)
     assert_one_line_error(code, err, *needles)
     assert not (tmp_path / "r").exists()
@@ -205,7 +259,9 @@ def test_unparsable_flag_is_a_one_line_error(tmp_path: Path, capsys: pytest.Capt
 
 @pytest.mark.parametrize("flag", ["--snr-db", "--eve-snr-db"])
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
-def test_eval_non_finite_snr(cli_run: dict[str, Any], flag: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_non_finite_snr(
+    cli_run: dict[str, Any], flag: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, err = run_cli(["eval", "--run-dir", cli_run["run_dir"], "--device", "cpu", f"{flag}={value}"], capsys)
     assert_one_line_error(code, err, flag.lstrip("-").replace("-", "_"), "finite")
     assert out == ""
@@ -215,15 +271,18 @@ def test_eval_non_finite_snr(cli_run: dict[str, Any], flag: str, value: str, cap
     ("flags", "needles"),
     [(["--threads", "0"], ["threads must be"]), (["--test-limit", "0"], ["test_limit must be"])],
 )
-def test_eval_bad_runtime_flags(cli_run: dict[str, Any], flags: list[str], needles: list[str],
-                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_bad_runtime_flags(
+    cli_run: dict[str, Any], flags: list[str], needles: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, err = run_cli(["eval", "--run-dir", cli_run["run_dir"], "--device", "cpu", *flags], capsys)
     assert_one_line_error(code, err, *needles)
     assert out == ""
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
-def test_cuda_requested_without_gpu(cli_run: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cuda_requested_without_gpu(
+    cli_run: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = run_cli(["eval", "--run-dir", cli_run["run_dir"], "--device", "cuda"], capsys)
     assert_one_line_error(code, err, "cuda")
     code, _, err = run_cli(["train", "--run-dir", tmp_path / "r", "--device", "cuda"], capsys)
@@ -240,8 +299,9 @@ def test_eval_missing_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 @pytest.mark.parametrize("content", [b"not a checkpoint at all", b""])
-def test_eval_corrupt_checkpoint(cli_run: dict[str, Any], tmp_path: Path, content: bytes,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_corrupt_checkpoint(
+    cli_run: dict[str, Any], tmp_path: Path, content: bytes, capsys: pytest.CaptureFixture[str]
+) -> None:
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "model.pt").write_bytes(content)
@@ -254,11 +314,14 @@ def test_eval_corrupt_checkpoint(cli_run: dict[str, Any], tmp_path: Path, conten
     assert_one_line_error(code, err, "model.pt")
 
 
-def test_train_into_existing_run_with_other_config_is_refused(cli_run: dict[str, Any],
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_into_existing_run_with_other_config_is_refused(
+    cli_run: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
     run_dir = cli_run["run_dir"]
     before = snapshot(run_dir)
-    code, _, err = run_cli(["train", "--config", cli_run["config"], "--k", "7", "--run-dir", run_dir, "--quiet"], capsys)
+    code, _, err = run_cli(
+        ["train", "--config", cli_run["config"], "--k", "7", "--run-dir", run_dir, "--quiet"], capsys
+    )
     assert_one_line_error(code, err, "different config", "k")
     assert snapshot(run_dir) == before
 

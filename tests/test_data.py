@@ -63,7 +63,7 @@ def _check_matches(ds: torch.utils.data.TensorDataset, x: np.ndarray, y: np.ndar
     expected = expected.unsqueeze(1) if x.ndim == 3 else expected.permute(0, 3, 1, 2)
     assert images.dtype == torch.float32 and images.is_contiguous()
     assert labels.dtype == torch.int64
-    assert 0.0 <= images.min() and images.max() <= 1.0
+    assert images.min() >= 0.0 and images.max() <= 1.0
     torch.testing.assert_close(images, expected)
     assert labels.tolist() == y.tolist()
 
@@ -138,12 +138,12 @@ def test_garbage_and_truncated_npz(tmp_path: Path) -> None:
     bad = tmp_path / "mnist" / "train.npz"
     bad.parent.mkdir()
     bad.write_bytes(b"this is not a zip file" * 10)
-    with pytest.raises(ValueError, match="corrupt or unreadable dataset file .*train.npz"):
+    with pytest.raises(ValueError, match=r"corrupt or unreadable dataset file .*train\.npz"):
         load_dataset("mnist", root=tmp_path, download=False)
 
     good = _write_npz(tmp_path / "mnist" / "test.npz", *_fake_arrays("mnist", n=50))
     good.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
-    with pytest.raises(ValueError, match="corrupt or unreadable dataset file .*test.npz"):
+    with pytest.raises(ValueError, match=r"corrupt or unreadable dataset file .*test\.npz"):
         load_dataset("mnist", "test", root=tmp_path, download=False)
 
 
@@ -179,10 +179,10 @@ def test_corrupt_idx(tmp_path: Path) -> None:
     _write_idx(folder / "train-labels-idx1-ubyte.gz", y)
     with gzip.open(folder / "train-images-idx3-ubyte.gz", "wb") as f:  # header says 4 images, data has 3
         f.write(struct.pack(">4B3I", 0, 0, 8, 3, 4, 28, 28) + x.tobytes())
-    with pytest.raises(ValueError, match="train-images-idx3-ubyte.gz: .*header says shape"):
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte\.gz: .*header says shape"):
         load_dataset("fashion_mnist", root=tmp_path, download=False)
     (folder / "train-images-idx3-ubyte.gz").write_bytes(b"not gzip")
-    with pytest.raises(ValueError, match="corrupt or unreadable dataset file .*train-images"):
+    with pytest.raises(ValueError, match=r"corrupt or unreadable dataset file .*train-images"):
         load_dataset("fashion_mnist", root=tmp_path, download=False)
 
 
@@ -215,7 +215,7 @@ def test_failed_download_becomes_data_not_found(tmp_path: Path, monkeypatch: pyt
 
     monkeypatch.setattr(torchvision.datasets.CIFAR10, "download", offline)
     monkeypatch.delenv("SEMGAME_DATA", raising=False)
-    with pytest.raises(DataNotFoundError, match="(?s)cifar-10-batches-py.*no network.*SEMGAME_DATA") as err:
+    with pytest.raises(DataNotFoundError, match=r"(?s)cifar-10-batches-py.*no network.*SEMGAME_DATA") as err:
         load_dataset("cifar10", "test")
     assert isinstance(err.value.__cause__, URLError)
 
@@ -249,7 +249,7 @@ def test_synthetic_dataset(name: str) -> None:
     images, labels = ds.tensors
     assert images.shape == (200, *dataset_info(name).shape) and images.dtype == torch.float32
     assert labels.dtype == torch.int64 and torch.bincount(labels).tolist() == [20] * 10
-    assert 0.0 <= images.min() and images.max() <= 1.0
+    assert images.min() >= 0.0 and images.max() <= 1.0
     same = synthetic_dataset(name, 200, seed=3).tensors
     assert torch.equal(same[0], images) and torch.equal(same[1], labels)
     other = synthetic_dataset(name, 200, seed=4).tensors

@@ -79,7 +79,10 @@ def test_make_with_module_prefix_from_clean_interpreter():
 
 
 def test_import_semgame_loads_no_weights_or_data():
-    code = "import semgame, sys; print(sorted(m for m in sys.modules if m.startswith('semgame.envs.') or m in ('semgame.run', 'stable_baselines3', 'pettingzoo')))"
+    code = (
+        "import semgame, sys; print(sorted(m for m in sys.modules if m.startswith('semgame.envs.') "
+        "or m in ('semgame.run', 'stable_baselines3', 'pettingzoo')))"
+    )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[]", res.stdout
@@ -128,7 +131,7 @@ def test_spaces_and_reward_ranges(synth):
     assert tx.action_space == gym.spaces.Box(-1, 1, (2 * k,), np.float32)
     obs, _ = tx.reset(seed=0)
     assert obs.shape == (2 * k + 10,) and obs[2 * k :].sum() == 1.0
-    _, r, *_ , info = tx.step(np.zeros(2 * k, np.float32))
+    _, r, *_, info = tx.step(np.zeros(2 * k, np.float32))
     assert r == float(info["legit_correct"]) - float(info["eve_correct"]) and r in (-1.0, 0.0, 1.0)
 
 
@@ -166,15 +169,26 @@ def test_bad_actions_raise_clear_errors(synth):
     with pytest.raises(ResetNeeded):
         make("SemCom-MNIST-v0", synth).step(0)  # through gymnasium's OrderEnforcing
     eve.reset(seed=0)
-    for bad, match in ((10, "outside"), (-1, "outside"), (2.0, "integer"), (True, "integer"), (np.array([1, 2]), "shape")):
+    for bad, match in (
+        (10, "outside"),
+        (-1, "outside"),
+        (2.0, "integer"),
+        (True, "integer"),
+        (np.array([1, 2]), "shape"),
+    ):
         with pytest.raises(ValueError, match=match):
             eve.step(bad)
     tx = make("SemCom-MNIST-v0", synth, role="transmitter").unwrapped
     tx.reset(seed=0)
     k2 = 2 * tx.game.k
     a = np.zeros(k2, np.float32)
-    for bad, match in ((a + 1.5, "outside"), (np.full(k2, np.nan, np.float32), "NaN"),
-                       (np.zeros(k2 + 1, np.float32), "shape"), (np.zeros(k2, np.int64), "dtype"), (3, "dtype")):
+    for bad, match in (
+        (a + 1.5, "outside"),
+        (np.full(k2, np.nan, np.float32), "NaN"),
+        (np.zeros(k2 + 1, np.float32), "shape"),
+        (np.zeros(k2, np.int64), "dtype"),
+        (3, "dtype"),
+    ):
         with pytest.raises(ValueError, match=match):
             tx.step(bad)
 
@@ -197,11 +211,9 @@ def test_bad_constructor_arguments(synth):
 
 
 def test_missing_data_gives_data_module_error(tmp_path, monkeypatch):
-    from semgame.data import DataNotFoundError
-
     import functools
 
-    from semgame.data import load_dataset
+    from semgame.data import DataNotFoundError, load_dataset
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr("semgame.envs.game.load_dataset", functools.partial(load_dataset, download=False))
@@ -281,8 +293,14 @@ def test_render_rgb_array(synth):
 # -- native vector env ------------------------------------------------------------------------------
 @pytest.mark.parametrize("role", ROLES)
 def test_make_vec_vector_entry_point(role, synth):
-    venv = gym.make_vec("SemCom-CIFAR-v0", num_envs=8, vectorization_mode="vector_entry_point",
-                        role=role, rounds=2, images=synth["cifar10"])
+    venv = gym.make_vec(
+        "SemCom-CIFAR-v0",
+        num_envs=8,
+        vectorization_mode="vector_entry_point",
+        role=role,
+        rounds=2,
+        images=synth["cifar10"],
+    )
     assert isinstance(venv, SemComVectorEnv) and isinstance(venv, gym.vector.VectorEnv)
     assert venv.metadata["autoreset_mode"] == gym.vector.AutoresetMode.NEXT_STEP
     obs, _ = venv.reset(seed=0)
@@ -419,8 +437,8 @@ def test_pettingzoo_pipeline_rewards(synth):
         assert i["transmission"] == step - 1 and rew["eavesdropper"] == float(i["label"] == 3)
         assert rew["transmitter"] == float(i["legit_correct"]) - rew["eavesdropper"]
     assert all(term.values()) and env.agents == []
+    env.reset(seed=0)
     with pytest.raises(ValueError, match="outside"):
-        env.reset(seed=0)
         env.step({"transmitter": zero, "eavesdropper": 12})
 
 
@@ -433,8 +451,10 @@ def test_play_function_and_cli_errors(synth, capsys):
     # with the same seed every constant guess sees the same transmissions: each one's label is
     # exactly one class, so the ten accuracies add up to 1 (and the legitimate outcome is the same);
     # rounds=1 ends every episode at every step, so the outcomes come from info["final_info"]
-    outs = [play("SemCom-MNIST-v0", ConstantEavesdropper(c), episodes=64, num_envs=32, rounds=1, images=synth["mnist"])
-            for c in range(10)]
+    outs = [
+        play("SemCom-MNIST-v0", ConstantEavesdropper(c), episodes=64, num_envs=32, rounds=1, images=synth["mnist"])
+        for c in range(10)
+    ]
     assert {(o["episodes"], o["transmissions"]) for o in outs} == {(64, 64)}
     assert sum(o["reward"] for o in outs) == pytest.approx(1.0)
     assert all(o["eve_acc"] == o["reward"] for o in outs)

@@ -27,16 +27,37 @@ def tiny_check(tmp_path_factory: pytest.TempPathFactory, synthetic_root: Path) -
 
 def test_every_section_and_field(tiny_check: tuple[dict, str]) -> None:
     result, md = tiny_check
-    assert set(result) >= {"device", "device_name", "torch", "cuda", "precision", "precision_resolved", "tiny",
-                           "command", "platform", "sections", "seconds"}
+    assert set(result) >= {
+        "device",
+        "device_name",
+        "torch",
+        "cuda",
+        "precision",
+        "precision_resolved",
+        "tiny",
+        "command",
+        "platform",
+        "sections",
+        "seconds",
+    }
     s = result["sections"]
     assert set(s) == {"env", "sync", "train", "cifar80", "bench"}
     for name in ("env", "sync", "train", "cifar80", "bench"):
-        assert s[name]["status"] == "done", (name, s[name].get("error"), s[name].get("traceback"), s[name].get("output_tail"))
+        assert s[name]["status"] == "done", (
+            name,
+            s[name].get("error"),
+            s[name].get("traceback"),
+            s[name].get("output_tail"),
+        )
     # env: every dataset x role x N x PSNR setting, with positive throughputs
     keys = {(r["dataset"], r["role"], r["n"], r["compute_psnr"]) for r in s["env"]["rows"]}
-    assert keys == {(d, r, n, p) for d in ("mnist", "cifar10") for r in ("eavesdropper", "transmitter")
-                    for n in (8,) for p in (False, True)}
+    assert keys == {
+        (d, r, n, p)
+        for d in ("mnist", "cifar10")
+        for r in ("eavesdropper", "transmitter")
+        for n in (8,)
+        for p in (False, True)
+    }
     for r in s["env"]["rows"]:
         assert r["transmissions_s"] == pytest.approx(r["steps_s"] * r["n"]) and r["steps_s"] > 0
     assert [(r["n"], r["compute_psnr"]) for r in s["sync"]["rows"]] == [(8, False), (8, True)]
@@ -44,7 +65,11 @@ def test_every_section_and_field(tiny_check: tuple[dict, str]) -> None:
         assert r["ratio"] == pytest.approx(r["native_steps_s"] / r["sync_steps_s"]) and r["sync_steps_s"] > 0
     assert {r["model"] for r in s["train"]["rows"]} == {"mnist dense k32 w16", "cifar10 spatial k256 w16"}
     for r in s["train"]["rows"]:
-        assert r["fp32_img_s"] > 0 and r["bf16_img_s"] > 0 and r["ratio"] == pytest.approx(r["bf16_img_s"] / r["fp32_img_s"])
+        assert (
+            r["fp32_img_s"] > 0
+            and r["bf16_img_s"] > 0
+            and r["ratio"] == pytest.approx(r["bf16_img_s"] / r["fp32_img_s"])
+        )
     c80 = s["cifar80"]
     assert c80["config"]["arch"] == "spatial" and c80["config"]["k"] == 256 and len(c80["history"]) == 1
     assert set(c80["history"][0]) >= {"epoch", "seconds", "legit_acc", "legit_psnr"} and "seconds_to_80" in c80
@@ -53,15 +78,26 @@ def test_every_section_and_field(tiny_check: tuple[dict, str]) -> None:
     assert (row["agent"], row["defence"], row["transmissions"]) == ("supervised", "undefended", 512)
     assert s["bench"]["summary"]["finished"] and not s["bench"]["summary"]["failed"]
     # the report shows every section and both targets
-    for needle in ("## Native vector env", "## Native env on the device vs gymnasium sync", "## Training images/s",
-                   "## CIFAR-10 spatial k = 256 link", "## One `semgame bench` cell", "MNIST >= 1e7 transmissions/s",
-                   "CIFAR-10 link to 80 %"):
+    for needle in (
+        "## Native vector env",
+        "## Native env on the device vs gymnasium sync",
+        "## Training images/s",
+        "## CIFAR-10 spatial k = 256 link",
+        "## One `semgame bench` cell",
+        "MNIST >= 1e7 transmissions/s",
+        "CIFAR-10 link to 80 %",
+    ):
         assert needle in md, needle
 
 
 def test_shell_wrapper_forwards_to_the_python_helper_from_the_repo_root(tmp_path: Path) -> None:
-    done = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), "--device", "cpu", "--tiny"], cwd=tmp_path,
-                          capture_output=True, text=True, env={"PYTHON": "echo", "PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        ["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), "--device", "cpu", "--tiny"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHON": "echo", "PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["benchmarks/gpu_check.py", "--device", "cpu", "--tiny"]
     script = (ROOT / "benchmarks" / "gpu_check.sh").read_text()

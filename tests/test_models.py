@@ -162,15 +162,19 @@ def test_spatial_k_that_does_not_fill_the_map_is_a_clear_config_error(name: str,
     LinkConfig(dataset=name, k=k)  # any k is fine for the dense arch
 
 
-@pytest.mark.parametrize(("arch", "name", "k"), [("dense", "cifar10", 32), ("spatial", "cifar10", 64), ("spatial", "mnist", 49)])
+@pytest.mark.parametrize(
+    ("arch", "name", "k"), [("dense", "cifar10", 32), ("spatial", "cifar10", 64), ("spatial", "mnist", 49)]
+)
 def test_eavesdropper_gets_the_legitimate_classifier_design(arch: str, name: str, k: int) -> None:
     cfg = LinkConfig(dataset=name, arch=arch, k=k, width=4)
     link, eve = build_link(cfg), build_eavesdropper(cfg)
     legit_cls = link.receiver.classifier
     assert type(eve.classifier) is type(legit_cls)
     assert [p.shape for p in eve.classifier.parameters()] == [p.shape for p in legit_cls.parameters()]
-    expected = {"dense": (Encoder, LatentClassifier, ReconstructionDecoder),
-                "spatial": (SpatialEncoder, SpatialClassifier, SpatialDecoder)}[arch]
+    expected = {
+        "dense": (Encoder, LatentClassifier, ReconstructionDecoder),
+        "spatial": (SpatialEncoder, SpatialClassifier, SpatialDecoder),
+    }[arch]
     assert (type(link.encoder), type(legit_cls), type(link.receiver.decoder)) == expected
     out = link(torch.rand(3, *SHAPES[name]), generator=torch.Generator().manual_seed(0))
     assert eve(out.x).shape == (3, 10)
@@ -205,8 +209,16 @@ def test_shipped_default_weights_load_as_dense(name: str) -> None:
 
 
 def test_checkpoint_written_before_arch_existed_still_resumes(synthetic_root: Path, tmp_path: Path) -> None:
-    cfg = LinkConfig(dataset="mnist", k=8, width=4, epochs=1, eve_epochs=0, train_limit=64, test_limit=64,
-                     data_root=str(synthetic_root))
+    cfg = LinkConfig(
+        dataset="mnist",
+        k=8,
+        width=4,
+        epochs=1,
+        eve_epochs=0,
+        train_limit=64,
+        test_limit=64,
+        data_root=str(synthetic_root),
+    )
     run_dir = tmp_path / "run"
     train_run(cfg, run_dir, quiet=True)
     # make it look like a run checkpointed (unfinished) by a semgame without `arch` / `precision`

@@ -52,7 +52,9 @@ def test_bf16_and_fp32_agree_on_a_fixed_batch(name: str, arch: str, k: int) -> N
         with torch.no_grad(), autocast(precision, CPU):
             out = link(images, generator=torch.Generator().manual_seed(1))
             eve_logits = eve(out.x, generator=torch.Generator().manual_seed(2))
-        assert set(dtypes) == {torch.bfloat16 if precision == "bf16" else torch.float32}, "autocast must reach the neural blocks"
+        assert set(dtypes) == {torch.bfloat16 if precision == "bf16" else torch.float32}, (
+            "autocast must reach the neural blocks"
+        )
         # the waveform and the channel stay complex64, with unit power per sample in either precision
         assert out.x.dtype == torch.complex64 and out.y.dtype == torch.complex64
         torch.testing.assert_close(out.x.abs().pow(2).mean(1), torch.ones(6), rtol=1e-5, atol=1e-5)
@@ -84,15 +86,32 @@ def test_resolve_precision(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_bf16_training_and_evaluation_end_to_end(synthetic_root: Path) -> None:
     torch.manual_seed(0)
-    cfg = LinkConfig(dataset="mnist", k=8, width=4, precision="bf16", train_limit=128, test_limit=64,
-                     batch_size=64, data_root=str(synthetic_root))
+    cfg = LinkConfig(
+        dataset="mnist",
+        k=8,
+        width=4,
+        precision="bf16",
+        train_limit=128,
+        test_limit=64,
+        batch_size=64,
+        data_root=str(synthetic_root),
+    )
     train, test = load_data(cfg)
     link, eve = build_link(cfg), build_eavesdropper(cfg)
     stats = train_link_epoch(link, train, torch.optim.Adam(link.parameters(), lr=cfg.lr), cfg, 0, CPU)
     assert torch.isfinite(torch.tensor(stats["loss"])) and stats["loss"] > 0
     before = [p.detach().clone() for p in eve.parameters()]
-    eve_stats = train_eavesdropper_epoch(eve, encoder_transmit(link), train, torch.optim.Adam(eve.parameters()),
-                                         batch_size=64, seed=0, epoch=0, device=CPU, precision="bf16")
+    eve_stats = train_eavesdropper_epoch(
+        eve,
+        encoder_transmit(link),
+        train,
+        torch.optim.Adam(eve.parameters()),
+        batch_size=64,
+        seed=0,
+        epoch=0,
+        device=CPU,
+        precision="bf16",
+    )
     assert torch.isfinite(torch.tensor(eve_stats["loss"]))
     assert any(not torch.equal(p, q) for p, q in zip(before, eve.parameters()))
     m16 = evaluate(link, test, device=CPU, eve=eve, precision="bf16")
@@ -103,8 +122,25 @@ def test_bf16_training_and_evaluation_end_to_end(synthetic_root: Path) -> None:
 
 def test_cli_precision_flags(synthetic_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run_dir = tmp_path / "run"
-    common = ["--dataset", "mnist", "--k", "8", "--width", "4", "--epochs", "1", "--eve-epochs", "1",
-              "--train-limit", "128", "--test-limit", "64", "--data-root", str(synthetic_root), "--quiet"]
+    common = [
+        "--dataset",
+        "mnist",
+        "--k",
+        "8",
+        "--width",
+        "4",
+        "--epochs",
+        "1",
+        "--eve-epochs",
+        "1",
+        "--train-limit",
+        "128",
+        "--test-limit",
+        "64",
+        "--data-root",
+        str(synthetic_root),
+        "--quiet",
+    ]
     with pytest.raises(SystemExit) as info:
         main(["train", "--run-dir", str(run_dir), *common, "--precision", "half"])
     assert info.value.code == 2 and "precision must be one of auto, fp32, bf16" in capsys.readouterr().err
@@ -122,10 +158,22 @@ def test_cli_precision_flags(synthetic_root: Path, tmp_path: Path, capsys: pytes
     assert main(["train", "--run-dir", str(run_dir), *common, "--precision", "bf16"]) == 0
 
 
-def test_onecycle_schedule_steps_per_batch_and_resumes_exactly(synthetic_root: Path, tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    cfg = LinkConfig(dataset="mnist", k=8, width=4, epochs=2, eve_epochs=0, batch_size=64, lr=4e-3, schedule="onecycle",
-                     train_limit=256, test_limit=64, data_root=str(synthetic_root))
+def test_onecycle_schedule_steps_per_batch_and_resumes_exactly(
+    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = LinkConfig(
+        dataset="mnist",
+        k=8,
+        width=4,
+        epochs=2,
+        eve_epochs=0,
+        batch_size=64,
+        lr=4e-3,
+        schedule="onecycle",
+        train_limit=256,
+        test_limit=64,
+        data_root=str(synthetic_root),
+    )
     link = build_link(cfg)
     opt = torch.optim.Adam(link.parameters(), lr=cfg.lr)
     sched = link_schedule(opt, cfg, 256)

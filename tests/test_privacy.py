@@ -181,7 +181,9 @@ def test_check_psr_ranges():
 # ----------------------------------------------------------------------------- leakage evaluation
 @pytest.fixture(scope="module")
 def trained(synthetic_root, tmp_path_factory):
-    cfg = LinkConfig(dataset="mnist", k=8, width=4, epochs=2, eve_epochs=1, batch_size=64, data_root=str(synthetic_root))
+    cfg = LinkConfig(
+        dataset="mnist", k=8, width=4, epochs=2, eve_epochs=1, batch_size=64, data_root=str(synthetic_root)
+    )
     run = tmp_path_factory.mktemp("link")
     train_run(cfg, run, quiet=True)
     from semgame.loader import load_run
@@ -212,11 +214,29 @@ def test_fresh_eavesdroppers_train_from_scratch(trained):
 def test_leakage_report_columns_and_keyed_legit_unchanged(trained):
     cfg, link, eve, tr, te, _ = trained
     base = leakage_report(link, cfg, NoDefence(), tr, te, k=1, epochs=1, undefended_eve=eve)
-    keyed = leakage_report(link, cfg, KeyedDefence(KeyedPerturbation(10.0, key=3)), tr, te, k=1, epochs=1,
-                           undefended_eve=eve, undefended_legit_acc=base["legit_acc"])
+    keyed = leakage_report(
+        link,
+        cfg,
+        KeyedDefence(KeyedPerturbation(10.0, key=3)),
+        tr,
+        te,
+        k=1,
+        epochs=1,
+        undefended_eve=eve,
+        undefended_legit_acc=base["legit_acc"],
+    )
     for row in (base, keyed):
-        for key in ("legit_acc", "legit_psnr", "in_loop_eve_acc", "transfer_eve_acc", "fresh_eve_mean",
-                    "fresh_eve_std", "fresh_eve_max", "chance", "undefended_legit_acc"):
+        for key in (
+            "legit_acc",
+            "legit_psnr",
+            "in_loop_eve_acc",
+            "transfer_eve_acc",
+            "fresh_eve_mean",
+            "fresh_eve_std",
+            "fresh_eve_max",
+            "chance",
+            "undefended_legit_acc",
+        ):
             assert key in row
         assert row["chance"] == pytest.approx(0.1)
     # add-power keyed removal: the legitimate receiver decodes exactly what it did undefended
@@ -322,8 +342,16 @@ def test_minmax_gate_selects_transmissions_by_effective_snr(gate, zero):
     link, eve = build_link(CFG), build_eavesdropper(CFG)
     data = TensorDataset(*synthetic_dataset("mnist", 64, seed=0).tensors)
     opts = (torch.optim.Adam(link.parameters()), torch.optim.Adam(eve.parameters()))
-    stats = minmax_epoch(link, eve, data, *opts, CFG.replace(batch_size=32), MinMaxConfig(lambda_=1.0, gate_snr_db=gate),
-                         0, torch.device("cpu"))
+    stats = minmax_epoch(
+        link,
+        eve,
+        data,
+        *opts,
+        CFG.replace(batch_size=32),
+        MinMaxConfig(lambda_=1.0, gate_snr_db=gate),
+        0,
+        torch.device("cpu"),
+    )
     other = "leak" if zero == "task" else "task"
     assert stats[zero] == 0.0 and abs(stats[other]) > 1e-3
 
@@ -334,18 +362,25 @@ def _state(run, name="model.pt"):
     return load_checkpoint(run / name)
 
 
-@pytest.mark.parametrize(("target", "at_call", "done"), [
-    ("semgame.run:train_eavesdropper_epoch", 1, {"pretrain": 1, "eve_pretrain": 0, "minmax": 0}),
-    ("semgame.privacy.minmax:minmax_epoch", 2, {"pretrain": 1, "eve_pretrain": 1, "minmax": 1}),
-])
+@pytest.mark.parametrize(
+    ("target", "at_call", "done"),
+    [
+        ("semgame.run:train_eavesdropper_epoch", 1, {"pretrain": 1, "eve_pretrain": 0, "minmax": 0}),
+        ("semgame.privacy.minmax:minmax_epoch", 2, {"pretrain": 1, "eve_pretrain": 1, "minmax": 1}),
+    ],
+)
 def test_minmax_resume_equals_uninterrupted(synthetic_root, tmp_path, monkeypatch, target, at_call, done):
     import sys
 
     from semgame import tags
     from semgame.runloop import without_timings
 
-    cfg = LinkConfig(dataset="mnist", k=8, width=4, batch_size=64, train_limit=256, test_limit=128, data_root=str(synthetic_root))
-    mm = MinMaxConfig(lambda_=0.5, objective="kl_uniform", rounds=2, pretrain_epochs=1, eve_pretrain_epochs=1, eve_steps=2)
+    cfg = LinkConfig(
+        dataset="mnist", k=8, width=4, batch_size=64, train_limit=256, test_limit=128, data_root=str(synthetic_root)
+    )
+    mm = MinMaxConfig(
+        lambda_=0.5, objective="kl_uniform", rounds=2, pretrain_epochs=1, eve_pretrain_epochs=1, eve_steps=2
+    )
     full = minmax_run(cfg, mm, tmp_path / "full", quiet=True)
     assert [h["phase"] for h in full["history"]] == ["pretrain", "eve_pretrain", "minmax", "minmax"]
     module, name = target.split(":")
@@ -374,7 +409,9 @@ def test_minmax_resume_equals_uninterrupted(synthetic_root, tmp_path, monkeypatc
     def scalars(run):
         acc = EventAccumulator(str(run / "tb"))
         acc.Reload()
-        return {t: [(e.step, e.value) for e in acc.Scalars(t)] for t in acc.Tags()["scalars"] if not t.startswith("perf/")}
+        return {
+            t: [(e.step, e.value) for e in acc.Scalars(t)] for t in acc.Tags()["scalars"] if not t.startswith("perf/")
+        }
 
     tb = scalars(tmp_path / "full")
     assert [s for s, _ in tb[tags.MINMAX_LEAKAGE]] == [768, 1024]
@@ -388,12 +425,56 @@ def test_minmax_resume_equals_uninterrupted(synthetic_root, tmp_path, monkeypatc
 
 def test_minmax_cli_and_fresh_eval_cli(trained, tmp_path, capsys):
     cfg, *_, run = trained
-    code, out, err = run_cli(["minmax", "--run-dir", tmp_path / "mm", "--init", run, "--lambda", "1", "--rounds", "1",
-                              "--objective", "neg_ce", "--dataset", "mnist", "--k", "8", "--width", "4",
-                              "--batch-size", "64", "--data-root", cfg.data_root, "--eve-snr-db", "0", "--quiet"], capsys)
+    code, out, err = run_cli(
+        [
+            "minmax",
+            "--run-dir",
+            tmp_path / "mm",
+            "--init",
+            run,
+            "--lambda",
+            "1",
+            "--rounds",
+            "1",
+            "--objective",
+            "neg_ce",
+            "--dataset",
+            "mnist",
+            "--k",
+            "8",
+            "--width",
+            "4",
+            "--batch-size",
+            "64",
+            "--data-root",
+            cfg.data_root,
+            "--eve-snr-db",
+            "0",
+            "--quiet",
+        ],
+        capsys,
+    )
     assert code == 0, err
-    code, out, err = run_cli(["eval", "--run-dir", tmp_path / "mm", "--fresh-eavesdroppers", "2", "--fresh-epochs", "1",
-                              "--defence", "keyed", "--psr-db", "5", "--key", "abc", "--output", tmp_path / "e.json"], capsys)
+    code, out, err = run_cli(
+        [
+            "eval",
+            "--run-dir",
+            tmp_path / "mm",
+            "--fresh-eavesdroppers",
+            "2",
+            "--fresh-epochs",
+            "1",
+            "--defence",
+            "keyed",
+            "--psr-db",
+            "5",
+            "--key",
+            "abc",
+            "--output",
+            tmp_path / "e.json",
+        ],
+        capsys,
+    )
     assert code == 0, err
     import json
 

@@ -77,10 +77,15 @@ def test_ceiling_rows_and_not_applicable_cases():
     assert isinstance(ceiling(0.94, C, 0.98, legit_snr_db=10.0, eve_snr_db=20.0), Ceiling)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(legit_acc=1.2), "legit accuracy"), (dict(a_max=float("nan")), "a_max"),
-    (dict(eve_snr_db=float("inf")), "eve_snr_db"), (dict(chance=-0.1), "chance"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(legit_acc=1.2), "legit accuracy"),
+        (dict(a_max=float("nan")), "a_max"),
+        (dict(eve_snr_db=float("inf")), "eve_snr_db"),
+        (dict(chance=-0.1), "chance"),
+    ],
+)
 def test_ceiling_bad_numbers_are_errors(kwargs, match):
     args = {"legit_acc": 0.94, "chance": C, "a_max": 0.98, "legit_snr_db": 10.0, "eve_snr_db": 0.0, **kwargs}
     with pytest.raises(ValueError, match=match):

@@ -30,7 +30,9 @@ def waveforms(n: int, k: int, seed: int = 0) -> torch.Tensor:
 # ----------------------------------------------------------------------------- key stream
 def test_keystream_is_aes_ctr_of_the_derived_key():
     ks = KeyStream("my key", "mask")
-    aes_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"semgame keystream v1 | mask").derive(b"my key")
+    aes_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"semgame keystream v1 | mask").derive(
+        b"my key"
+    )
     for n in (0, 7, (1 << 40) + 3, (1 << 96) - 1):
         ref = Cipher(algorithms.AES(aes_key), modes.CTR(n.to_bytes(12, "big") + bytes(4))).encryptor().update(bytes(77))
         assert ks.bytes([n], 77).tobytes() == ref
@@ -39,8 +41,10 @@ def test_keystream_is_aes_ctr_of_the_derived_key():
 
 
 def test_keystream_is_reproducible_across_processes():
-    code = ("from semgame.privacy.keystream import KeyStream;"
-            "print(KeyStream(0x5EC2E7, 'rotation/phases').bytes([0, 5, 1 << 40], 48).tobytes().hex())")
+    code = (
+        "from semgame.privacy.keystream import KeyStream;"
+        "print(KeyStream(0x5EC2E7, 'rotation/phases').bytes([0, 5, 1 << 40], 48).tobytes().hex())"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == KeyStream(0x5EC2E7, "rotation/phases").bytes([0, 5, 1 << 40], 48).tobytes().hex()
 
@@ -60,8 +64,10 @@ def test_keystream_numbers_have_the_stated_distributions():
     assert float((counts / 500 - 1).abs().max()) < 0.25
 
 
-@pytest.mark.parametrize("key,match", [(None, "needs a secret key"), ("", "must not be empty"), (b"", "must not be empty"),
-                                       (1.5, "int, str or bytes")])
+@pytest.mark.parametrize(
+    "key,match",
+    [(None, "needs a secret key"), ("", "must not be empty"), (b"", "must not be empty"), (1.5, "int, str or bytes")],
+)
 def test_missing_or_empty_key_is_an_error(key, match):
     with pytest.raises(MissingKeyError, match=match):
         KeyedRotation(key=key)
@@ -176,7 +182,9 @@ def trained(synthetic_root, tmp_path_factory):
     from semgame.privacy.defences import encode
     from semgame.run import load_data, train_run
 
-    cfg = LinkConfig(dataset="mnist", k=8, width=8, epochs=3, eve_epochs=1, batch_size=32, data_root=str(synthetic_root))
+    cfg = LinkConfig(
+        dataset="mnist", k=8, width=8, epochs=3, eve_epochs=1, batch_size=32, data_root=str(synthetic_root)
+    )
     run = tmp_path_factory.mktemp("link")
     train_run(cfg, run, quiet=True)
     cfg, link, eve = load_run(run)
@@ -191,8 +199,17 @@ def test_fresh_eavesdroppers_are_at_chance_against_rotation_and_legit_is_unchang
 
     cfg, link, eve, tr, te, _ = trained
     base = leakage_report(link, cfg, NoDefence(), tr, te, k=1, epochs=3, undefended_eve=eve)
-    rot = leakage_report(link, cfg, build_defence({"kind": "rotation", "key": "s3cret"}), tr, te, k=2, epochs=3,
-                         undefended_eve=eve, undefended_legit_acc=base["legit_acc"])
+    rot = leakage_report(
+        link,
+        cfg,
+        build_defence({"kind": "rotation", "key": "s3cret"}),
+        tr,
+        te,
+        k=2,
+        epochs=3,
+        undefended_eve=eve,
+        undefended_legit_acc=base["legit_acc"],
+    )
     assert base["fresh_eve_mean"] > 0.6  # the synthetic classes are easy to eavesdrop on undefended
     chance_sd = math.sqrt(0.1 * 0.9 / len(te))  # 256 test transmissions
     assert rot["fresh_eve_max"] < 0.1 + 4 * chance_sd and rot["transfer_eve_acc"] < 0.1 + 4 * chance_sd
@@ -232,7 +249,9 @@ def run_cli(argv, capsys):
 
 @pytest.mark.parametrize("extra,needle", [([], "needs --key"), (["--key", "k", "--psr-db", "3"], "no PSR budget")])
 def test_eval_rotation_cli_errors(trained, capsys, extra, needle):
-    code, _, err = run_cli(["eval", "--run-dir", trained[5], "--fresh-eavesdroppers", 1, "--defence", "rotation", *extra], capsys)
+    code, _, err = run_cli(
+        ["eval", "--run-dir", trained[5], "--fresh-eavesdroppers", 1, "--defence", "rotation", *extra], capsys
+    )
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and lines[0].startswith("semgame: error: ") and needle in lines[0], err
 
@@ -241,10 +260,22 @@ def test_eval_rotation_refuses_per_symbol_zero_forcing(synthetic_root, tmp_path,
     from semgame.config import LinkConfig
     from semgame.run import train_run
 
-    cfg = LinkConfig(dataset="mnist", k=4, width=4, epochs=1, eve_epochs=0, train_limit=64, test_limit=32, block=False,
-                     equalizer="zf", data_root=str(synthetic_root))
+    cfg = LinkConfig(
+        dataset="mnist",
+        k=4,
+        width=4,
+        epochs=1,
+        eve_epochs=0,
+        train_limit=64,
+        test_limit=32,
+        block=False,
+        equalizer="zf",
+        data_root=str(synthetic_root),
+    )
     train_run(cfg, tmp_path / "ps", quiet=True)
-    code, _, err = run_cli(["eval", "--run-dir", tmp_path / "ps", "--fresh-eavesdroppers", 1, "--defence", "rotation",
-                            "--key", "k"], capsys)
+    code, _, err = run_cli(
+        ["eval", "--run-dir", tmp_path / "ps", "--fresh-eavesdroppers", 1, "--defence", "rotation", "--key", "k"],
+        capsys,
+    )
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and "per-symbol fading needs equalizer='mmse'" in lines[0], err

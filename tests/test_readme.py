@@ -31,10 +31,13 @@ def _needs_real_data(code: str) -> bool:
     return "SemCom-" in code or "parallel_env" in code
 
 
-@pytest.mark.parametrize("index", [
-    pytest.param(i, marks=[pytest.mark.slow] if _needs_real_data(code) else [])  # they play and learn on real MNIST
-    for i, code in enumerate(python_blocks())
-])
+@pytest.mark.parametrize(
+    "index",
+    [
+        pytest.param(i, marks=[pytest.mark.slow] if _needs_real_data(code) else [])  # they play and learn on real MNIST
+        for i, code in enumerate(python_blocks())
+    ],
+)
 def test_readme_python_example_runs(index: int, tmp_path: Path) -> None:
     """Each ```python block runs as written in a fresh interpreter (env examples need real images)."""
     code = python_blocks()[index]
@@ -45,5 +48,7 @@ def test_readme_python_example_runs(index: int, tmp_path: Path) -> None:
         env["SEMGAME_DATA"] = str(Path(env["SEMGAME_DATA"]).resolve())  # the script runs in tmp_path
     script = tmp_path / "example.py"
     script.write_text("import torch\ntorch.set_num_threads(1)\n" + code)
-    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env
+    )
     assert result.returncode == 0, result.stderr[-3000:]

@@ -33,15 +33,29 @@ TEST_KEYS = {"legit_acc", "legit_psnr", "legit_ssim", "eve_acc", "chance"}
 
 def tiny_config(root: Path, **changes: Any) -> LinkConfig:
     """The tiny training configuration used throughout (on ``synthetic_root``)."""
-    values = dict(dataset="mnist", k=8, width=8, epochs=2, eve_epochs=1, batch_size=64, lr=3e-3,
-                  device="cpu", threads=1, seed=0, data_root=str(root))
+    values = dict(
+        dataset="mnist",
+        k=8,
+        width=8,
+        epochs=2,
+        eve_epochs=1,
+        batch_size=64,
+        lr=3e-3,
+        device="cpu",
+        threads=1,
+        seed=0,
+        data_root=str(root),
+    )
     return LinkConfig(**{**values, **changes})
 
 
 def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
     """Bytes and mtime (ns) of every file below ``folder``."""
-    return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
@@ -187,7 +201,9 @@ def test_train_run_writes_a_complete_run_folder(finished_run: tuple[LinkConfig, 
     assert [(h["phase"], h["epoch"]) for h in saved["history"]] == [("link", 1), ("link", 2), ("eve", 1)]
     # the final test metrics are those of the last epoch of each phase (evaluation is seeded)
     link2, eve1 = saved["history"][1], saved["history"][2]
-    assert [saved["test"][k] for k in ("legit_acc", "legit_psnr", "legit_ssim")] == [link2[k] for k in ("legit_acc", "legit_psnr", "legit_ssim")]
+    assert [saved["test"][k] for k in ("legit_acc", "legit_psnr", "legit_ssim")] == [
+        link2[k] for k in ("legit_acc", "legit_psnr", "legit_ssim")
+    ]
     assert saved["test"]["eve_acc"] == eve1["eve_acc"]
     assert saved["samples_seen"] == 3 * 512 and set(saved["seconds_per_epoch"]) == {"link", "eve"}
     # both checkpoints load with plain torch.load(weights_only=True)
@@ -205,8 +221,21 @@ def test_train_run_tensorboard_tags(finished_run: tuple[LinkConfig, Path, dict])
     _, run_dir, metrics = finished_run
     tb = scalars(run_dir)
     hparam_tags = {f"hparam/{t}" for t in (tags.LEGIT_ACC, tags.LEGIT_PSNR, tags.LEGIT_SSIM, tags.EVE_ACC)}
-    assert set(tb) == {tags.TRAIN_LOSS, tags.TRAIN_CE, tags.TRAIN_MSE, tags.LEGIT_ACC, tags.LEGIT_PSNR, tags.LEGIT_SSIM,
-                       tags.EVE_LOSS, tags.EVE_ACC, tags.SAMPLES_PER_S} | hparam_tags
+    assert (
+        set(tb)
+        == {
+            tags.TRAIN_LOSS,
+            tags.TRAIN_CE,
+            tags.TRAIN_MSE,
+            tags.LEGIT_ACC,
+            tags.LEGIT_PSNR,
+            tags.LEGIT_SSIM,
+            tags.EVE_LOSS,
+            tags.EVE_ACC,
+            tags.SAMPLES_PER_S,
+        }
+        | hparam_tags
+    )
     # global step = training images seen: 512 per epoch, link then eavesdropper
     assert [s for s, _ in tb[tags.TRAIN_LOSS]] == [512, 1024]
     assert [s for s, _ in tb[tags.LEGIT_ACC]] == [512, 1024]
@@ -235,8 +264,12 @@ def test_train_run_hparams(finished_run: tuple[LinkConfig, Path, dict]) -> None:
     assert set(expected) >= {"dataset", "k", "width", "snr_db", "epochs", "lr", "seed"}
     assert values == {k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in expected.items()}
     experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
-    assert {m.name.tag for m in experiment.metric_infos} == {"hparam/legit/acc", "hparam/legit/psnr", "hparam/legit/ssim",
-                                                             "hparam/eve/acc"}
+    assert {m.name.tag for m in experiment.metric_infos} == {
+        "hparam/legit/acc",
+        "hparam/legit/psnr",
+        "hparam/legit/ssim",
+        "hparam/eve/acc",
+    }
 
 
 def test_load_run_reproduces_metrics_in_eval_mode(finished_run: tuple[LinkConfig, Path, dict]) -> None:
@@ -270,13 +303,21 @@ def _interrupt(monkeypatch: pytest.MonkeyPatch, target: str, at_call: int) -> No
     ("target", "at_call", "done"),
     [
         ("semgame.run:train_link_epoch", 2, {"link": 1, "eve": 0}),  # during link epoch 2
-        ("semgame.runloop:save_checkpoint", 2, {"link": 1, "eve": 0}),  # link epoch 2 trained and logged, not checkpointed
+        (
+            "semgame.runloop:save_checkpoint",
+            2,
+            {"link": 1, "eve": 0},
+        ),  # link epoch 2 trained and logged, not checkpointed
         ("semgame.run:train_eavesdropper_epoch", 1, {"link": 2, "eve": 0}),  # during the eavesdropper phase
     ],
 )
 def test_interrupted_run_resumes_to_the_uninterrupted_result(
-    finished_run: tuple[LinkConfig, Path, dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    target: str, at_call: int, done: dict[str, int],
+    finished_run: tuple[LinkConfig, Path, dict],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    target: str,
+    at_call: int,
+    done: dict[str, int],
 ) -> None:
     cfg, ref_dir, ref_metrics = finished_run
     run_dir = tmp_path / "interrupted"
@@ -306,8 +347,9 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(
     assert [s for s, _ in tb["perf/samples_per_s"]] == [512, 1024, 1536]
 
 
-def test_finished_run_is_not_repeated(finished_run: tuple[LinkConfig, Path, dict],
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_finished_run_is_not_repeated(
+    finished_run: tuple[LinkConfig, Path, dict], capsys: pytest.CaptureFixture[str]
+) -> None:
     cfg, run_dir, metrics = finished_run
     before = snapshot(run_dir)
     assert train_run(cfg, run_dir) == metrics

@@ -23,8 +23,17 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["ENV_IDS", "register_envs", "parallel_env", "SemComEnv", "SemComVectorEnv",
-           "SemComParallelEnv", "SemComSB3VecEnv", "SemComGame", "shipped_link"]
+__all__ = [
+    "ENV_IDS",
+    "register_envs",
+    "parallel_env",
+    "SemComEnv",
+    "SemComVectorEnv",
+    "SemComParallelEnv",
+    "SemComSB3VecEnv",
+    "SemComGame",
+    "shipped_link",
+]
 
 ENV_IDS = {"SemCom-MNIST-v0": "mnist", "SemCom-CIFAR-v0": "cifar10", "SemCom-FashionMNIST-v0": "fashion_mnist"}
 _LAZY = {

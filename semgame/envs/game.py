@@ -38,7 +38,6 @@ from semgame.config import LinkConfig
 from semgame.data import DataNotFoundError, dataset_info, load_dataset
 from semgame.link import NeuralEavesdropper, SemanticLink
 from semgame.metrics import psnr as _psnr
-from semgame.training import autocast, resolve_precision
 from semgame.privacy.defences import (
     Defence,
     DefenceContext,
@@ -48,13 +47,25 @@ from semgame.privacy.defences import (
 )
 from semgame.privacy.perturbation import PSR_RANGE_KEYED, PSRBudget
 from semgame.protocols import Eavesdropper, check_agent
+from semgame.training import autocast, resolve_precision
 
-__all__ = ["ROLES", "SHIPPED_LINKS", "SemComGame", "NeuralEavesdropperAgent", "default_weights_path", "shipped_link",
-           "load_link"]
+__all__ = [
+    "ROLES",
+    "SHIPPED_LINKS",
+    "SemComGame",
+    "NeuralEavesdropperAgent",
+    "default_weights_path",
+    "shipped_link",
+    "load_link",
+]
 
 ROLES = ("eavesdropper", "transmitter")
-SHIPPED_LINKS = {"mnist": "mnist.pt", "cifar10": "cifar10.pt", "fashion_mnist": "fashion_mnist.pt",
-                 "cifar10-spatial": "cifar10_spatial.pt"}
+SHIPPED_LINKS = {
+    "mnist": "mnist.pt",
+    "cifar10": "cifar10.pt",
+    "fashion_mnist": "fashion_mnist.pt",
+    "cifar10-spatial": "cifar10_spatial.pt",
+}
 """Links shipped in ``semgame/weights/`` (see its README): each dataset's default, and named alternatives."""
 
 
@@ -136,7 +147,7 @@ class NeuralEavesdropperAgent:
 
 
 # Clean waveforms per (link, image tensor): encoding a split happens once per process.
-_WAVEFORMS: "weakref.WeakKeyDictionary[SemanticLink, dict[tuple, tuple[Tensor, Tensor]]]" = weakref.WeakKeyDictionary()
+_WAVEFORMS: weakref.WeakKeyDictionary[SemanticLink, dict[tuple, tuple[Tensor, Tensor]]] = weakref.WeakKeyDictionary()
 
 
 @torch.no_grad()
@@ -200,7 +211,9 @@ class SemComGame:
             raise ValueError(f"rounds must be an integer >= 1, got {rounds!r}")
         lo, hi = PSR_RANGE_KEYED  # the widest PSR range semgame defends with
         if isinstance(psr_db, bool) or not isinstance(psr_db, numbers.Real) or not lo <= psr_db <= hi:
-            raise ValueError(f"psr_db (the perturbation budget) must be a number in [{lo:g}, {hi:g}] dB, got {psr_db!r}")
+            raise ValueError(
+                f"psr_db (the perturbation budget) must be a number in [{lo:g}, {hi:g}] dB, got {psr_db!r}"
+            )
         try:
             self.device = torch.device(device)
         except (RuntimeError, TypeError):
@@ -250,11 +263,15 @@ class SemComGame:
                 eavesdropper = eve
             self.set_eavesdropper(eavesdropper)
         elif eavesdropper is not None:
-            raise ValueError("eavesdropper= is the opponent of role='transmitter'; in role='eavesdropper' you are the eavesdropper")
+            raise ValueError(
+                "eavesdropper= is the opponent of role='transmitter'; in role='eavesdropper' you are the eavesdropper"
+            )
         self.set_defence(defence)
         if self.include_label and role != "transmitter" and not isinstance(self.defence, PolicyDefence):
-            raise ValueError("include_label adds the label to the transmitter's observation; "
-                             "use role='transmitter' or pass a Transmitter policy as defence=")
+            raise ValueError(
+                "include_label adds the label to the transmitter's observation; "
+                "use role='transmitter' or pass a Transmitter policy as defence="
+            )
 
     # -- opponents -----------------------------------------------------------------------------
     def set_eavesdropper(self, agent: Any) -> None:
@@ -275,8 +292,14 @@ class SemComGame:
         observation the clean waveform [+ label with ``include_label``]). Bad configs raise
         :class:`~semgame.config.ConfigError` (a ``ValueError``).
         """
-        ctx = DefenceContext(link=self.link, surrogate=self.surrogate, fit_data=self._fit_data, psr_db=self.psr_db,
-                             include_label=self.include_label, num_classes=self.num_classes)
+        ctx = DefenceContext(
+            link=self.link,
+            surrogate=self.surrogate,
+            fit_data=self._fit_data,
+            psr_db=self.psr_db,
+            include_label=self.include_label,
+            num_classes=self.num_classes,
+        )
         self.defence = build_defence(defence, ctx)
 
     def _fit_data(self) -> tuple[Tensor, Tensor]:
@@ -313,7 +336,9 @@ class SemComGame:
             data = load_dataset(self.info.name, self.split, root=self.data_root)
         images, labels = data.tensors if isinstance(data, TensorDataset) else data
         if images.dim() != 4 or tuple(images.shape[1:]) != self.info.shape:
-            raise ValueError(f"images must have shape [N, {', '.join(map(str, self.info.shape))}], got {tuple(images.shape)}")
+            raise ValueError(
+                f"images must have shape [N, {', '.join(map(str, self.info.shape))}], got {tuple(images.shape)}"
+            )
         if len(images) == 0 or len(labels) != len(images):
             raise ValueError(f"need as many labels as images (and at least one), got {len(images)} and {len(labels)}")
         self.x = _encode(self.link, images, self.device)
@@ -358,8 +383,9 @@ class SemComGame:
             obs = torch.cat([obs, complex_to_real(h), state.snr_db.unsqueeze(-1)], -1)
         return obs
 
-    def both_channels(self, x_legit: Tensor, x_eve: Tensor, generator: torch.Generator
-                      ) -> tuple[Tensor, ChannelState, Tensor, ChannelState]:
+    def both_channels(
+        self, x_legit: Tensor, x_eve: Tensor, generator: torch.Generator
+    ) -> tuple[Tensor, ChannelState, Tensor, ChannelState]:
         """The legitimate channel on ``x_legit`` and the eavesdropper's on ``x_eve`` in one batched pass.
 
         Both channels share fading, CSI and equaliser settings and differ in SNR only, so one
@@ -370,8 +396,12 @@ class SemComGame:
         fixed = not isinstance(self.snr_db, tuple) and not isinstance(self.eve_snr_db, tuple)
         snr = self._snr_cache.get((n, m)) if fixed else None
         if snr is None:
-            snr = torch.cat([sample_snr_db(self.snr_db, n, device=dev, generator=generator),
-                             sample_snr_db(self.eve_snr_db, m, device=dev, generator=generator)])
+            snr = torch.cat(
+                [
+                    sample_snr_db(self.snr_db, n, device=dev, generator=generator),
+                    sample_snr_db(self.eve_snr_db, m, device=dev, generator=generator),
+                ]
+            )
             if fixed:
                 self._snr_cache[(n, m)] = snr
         y, state = self.legit_channel(torch.cat([x_legit, x_eve]), snr_db=snr, generator=generator)
@@ -407,10 +437,7 @@ class SemComGame:
     def opponent_guess(self, eve_obs: Tensor) -> Tensor:
         """The opponent eavesdropper's class guesses for a batch of its observations, ``[n]`` int64."""
         agent = self.opponent
-        if getattr(agent, "accepts_tensors", False):
-            out = agent.act(eve_obs)
-        else:
-            out = agent.act(eve_obs.cpu().numpy())
+        out = agent.act(eve_obs if getattr(agent, "accepts_tensors", False) else eve_obs.cpu().numpy())
         guess = as_device_tensor(out, self.device).reshape(-1)
         if guess.shape != (len(eve_obs),) or guess.dtype.is_floating_point or guess.dtype == torch.bool:
             raise ValueError(

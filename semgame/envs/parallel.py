@@ -64,7 +64,9 @@ class SemComParallelEnv(ParallelEnv):
 
     metadata = {"name": "semcom_v0", "render_modes": ["rgb_array"], "is_parallelizable": True}
 
-    def __init__(self, dataset: str = "mnist", *, rounds: int = 4, render_mode: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, dataset: str = "mnist", *, rounds: int = 4, render_mode: str | None = None, **kwargs: Any
+    ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         for bad in ("role", "eavesdropper"):
@@ -79,9 +81,14 @@ class SemComParallelEnv(ParallelEnv):
         tx_low = np.full(self.game.tx_obs_dim, -np.inf, np.float32)
         tx_high = np.full(self.game.tx_obs_dim, np.inf, np.float32)
         tx_low[2 * k :], tx_high[2 * k :] = 0.0, 1.0
-        self._obs_spaces = {TX: spaces.Box(tx_low, tx_high, dtype=np.float32),
-                            EVE: spaces.Box(-np.inf, np.inf, (self.game.eve_obs_dim,), np.float32)}
-        self._act_spaces = {TX: spaces.Box(-1.0, 1.0, (2 * k,), np.float32), EVE: spaces.Discrete(self.game.num_classes)}
+        self._obs_spaces = {
+            TX: spaces.Box(tx_low, tx_high, dtype=np.float32),
+            EVE: spaces.Box(-np.inf, np.inf, (self.game.eve_obs_dim,), np.float32),
+        }
+        self._act_spaces = {
+            TX: spaces.Box(-1.0, 1.0, (2 * k,), np.float32),
+            EVE: spaces.Discrete(self.game.num_classes),
+        }
         self._gen: torch.Generator | None = None
         self._np_random: np.random.Generator | None = None
 
@@ -137,15 +144,19 @@ class SemComParallelEnv(ParallelEnv):
             x, nonces = game.transmit(idx, torch.from_numpy(perturbation).unsqueeze(0))
             legit = game.legit(x, idx, nonces, gen)
             eve_obs = game.eavesdropper_obs(x, gen)[0].cpu().numpy()
-            self._pending = {"label": int(game.labels[idx][0]), "legit_correct": bool(legit.correct[0]),
-                             "legit_guess": int(legit.guess[0]), "transmission": self._step + 1}
+            self._pending = {
+                "label": int(game.labels[idx][0]),
+                "legit_correct": bool(legit.correct[0]),
+                "legit_guess": int(legit.guess[0]),
+                "transmission": self._step + 1,
+            }
             if game.compute_psnr:  # (no NaN placeholder in infos)
                 self._pending["psnr"] = float(legit.psnr[0])
         self._step += 1
         self._obs = {TX: self._tx_obs(), EVE: eve_obs}
         done = self._step > self.rounds
-        terminations = {a: done for a in self.agents}
-        truncations = {a: False for a in self.agents}
+        terminations = dict.fromkeys(self.agents, done)
+        truncations = dict.fromkeys(self.agents, False)
         obs = {a: self._obs[a].copy() for a in self.agents}
         rewards = {a: rewards[a] for a in self.agents}
         infos = {a: infos[a] for a in self.agents}

@@ -63,8 +63,9 @@ def check_discrete_actions(action: Any, n: int, shape: tuple[int, ...]) -> np.nd
     """Validate integer class guesses of ``shape`` in ``[0, n)``; returns an int64 array."""
     arr = _as_array(action)
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"action must be integer class guesses in [0, {n}) (Discrete({n})), got dtype {arr.dtype}: "
-                         f"{preview(arr)}")
+        raise ValueError(
+            f"action must be integer class guesses in [0, {n}) (Discrete({n})), got dtype {arr.dtype}: {preview(arr)}"
+        )
     if arr.shape != shape:
         raise ValueError(f"action must have shape {shape} for Discrete({n}), got shape {arr.shape}")
     bad = (arr < 0) | (arr >= n)
@@ -77,7 +78,9 @@ def check_box_actions(action: Any, shape: tuple[int, ...]) -> np.ndarray:
     """Validate float perturbations of ``shape`` in [-1, 1] (no NaN or inf); returns a float32 array."""
     arr = _as_array(action)
     if not np.issubdtype(arr.dtype, np.floating):
-        raise ValueError(f"action must be a float array in [-1, 1] of shape {shape}, got dtype {arr.dtype}: {preview(arr)}")
+        raise ValueError(
+            f"action must be a float array in [-1, 1] of shape {shape}, got dtype {arr.dtype}: {preview(arr)}"
+        )
     if arr.shape != shape:
         raise ValueError(f"action must have shape {shape}, got shape {arr.shape}")
     bad = ~((arr >= -1.0) & (arr <= 1.0))  # NaN fails both comparisons
@@ -177,7 +180,8 @@ class SemComEnv(Env):
       ``{"kind": "adversarial", "psr_db": -10, "method": "pgd", "scope": "per_sample"}`` (crafted
       against the eavesdropper saved with the link, which must have been trained: the shipped
       weights, ``semgame train --eve-epochs N`` with N > 0, or a min-max run; a universal one is
-      fitted on this env's images, which loads them at construction) or ``{"kind": "policy", "agent": "file.py:Class", "psr_db": -10}``;
+      fitted on this env's images, which loads them at construction) or
+      ``{"kind": "policy", "agent": "file.py:Class", "psr_db": -10}``;
       a :class:`~semgame.privacy.defences.Defence` object; or any
       :class:`~semgame.protocols.Transmitter` policy object, whose ``act`` maps the clean waveform
       [+ one-hot label with ``include_label``] to a ``[-1, 1]^(2k)`` perturbation applied under
@@ -204,17 +208,48 @@ class SemComEnv(Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
 
-    def __init__(self, dataset: str = "mnist", role: str = "eavesdropper", *, rounds: int = 1,
-                 split: str = "test", snr_db: Any = None, eve_snr_db: Any = None, psr_db: float = -10.0,
-                 include_csi: bool = False, include_label: bool = False, compute_psnr: bool = True,
-                 precision: str = "auto", link: Any = None, eavesdropper: Any = None, defence: Any = None, data_root: str | None = None,
-                 images: Any = None, device: str = "cpu", render_mode: str | None = None) -> None:
+    def __init__(
+        self,
+        dataset: str = "mnist",
+        role: str = "eavesdropper",
+        *,
+        rounds: int = 1,
+        split: str = "test",
+        snr_db: Any = None,
+        eve_snr_db: Any = None,
+        psr_db: float = -10.0,
+        include_csi: bool = False,
+        include_label: bool = False,
+        compute_psnr: bool = True,
+        precision: str = "auto",
+        link: Any = None,
+        eavesdropper: Any = None,
+        defence: Any = None,
+        data_root: str | None = None,
+        images: Any = None,
+        device: str = "cpu",
+        render_mode: str | None = None,
+    ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.game = SemComGame(
-            dataset, role, rounds=rounds, split=split, snr_db=snr_db, eve_snr_db=eve_snr_db, psr_db=psr_db,
-            include_csi=include_csi, include_label=include_label, compute_psnr=compute_psnr, precision=precision, link=link,
-            eavesdropper=eavesdropper, defence=defence, data_root=data_root, images=images, device=device,
+            dataset,
+            role,
+            rounds=rounds,
+            split=split,
+            snr_db=snr_db,
+            eve_snr_db=eve_snr_db,
+            psr_db=psr_db,
+            include_csi=include_csi,
+            include_label=include_label,
+            compute_psnr=compute_psnr,
+            precision=precision,
+            link=link,
+            eavesdropper=eavesdropper,
+            defence=defence,
+            data_root=data_root,
+            images=images,
+            device=device,
         )
         self.role, self.rounds, self.render_mode = role, self.game.rounds, render_mode
         self.observation_space = observation_space(self.game)
@@ -273,7 +308,9 @@ class SemComEnv(Env):
             reward = float(bool(legit.correct[0])) - float(eve_guess == label)
             info = {"eve_guess": eve_guess, "eve_correct": eve_guess == label}
         self._round += 1
-        info.update(label=label, legit_correct=bool(legit.correct[0]), legit_guess=int(legit.guess[0]), round=self._round)
+        info.update(
+            label=label, legit_correct=bool(legit.correct[0]), legit_guess=int(legit.guess[0]), round=self._round
+        )
         if game.compute_psnr:
             info["psnr"] = float(legit.psnr[0])
         terminated = self._round >= self.rounds

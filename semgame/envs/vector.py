@@ -52,9 +52,10 @@ class SemComVectorEnv(VectorEnv):
     sub-env, ``info["_" + key]`` says which sub-envs have it, masked-out entries are 0, and a key that
     no sub-env has is absent. A sub-env
     has the step keys ``label`` (int64), ``legit_correct`` (bool), ``legit_guess`` (int64), ``psnr``
-    (float64; only with ``compute_psnr=True``) and, for the transmitter, ``eve_guess`` (int64) and ``eve_correct`` (bool) when it played
-    a transmission this step and did not restart in it; ``round`` (int64) is always there: the
-    transmission's 1-based index, or 0 for a sub-env that (re)started (its reset info). With
+    (float64; only with ``compute_psnr=True``) and, for the transmitter, ``eve_guess`` (int64) and
+    ``eve_correct`` (bool) when it played a transmission this step and did not restart in it; ``round``
+    (int64) is always there: the transmission's 1-based index, or 0 for a sub-env that (re)started
+    (its reset info). With
     ``tensors=True`` the same keys hold tensors on ``device`` and ``final_obs`` is a
     ``[num_envs, obs_dim]`` tensor (zero where masked out).
 
@@ -71,9 +72,18 @@ class SemComVectorEnv(VectorEnv):
     reproducible under a seed but does not replay sub-env ``i`` of a sync vector env seeded ``s + i``.
     """
 
-    def __init__(self, num_envs: int = 1, dataset: str = "mnist", role: str = "eavesdropper", *,
-                 autoreset_mode: str | AutoresetMode = "next_step", tensors: bool = False,
-                 device: str = "cpu", render_mode: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        num_envs: int = 1,
+        dataset: str = "mnist",
+        role: str = "eavesdropper",
+        *,
+        autoreset_mode: str | AutoresetMode = "next_step",
+        tensors: bool = False,
+        device: str = "cpu",
+        render_mode: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
         if render_mode is not None:
@@ -147,8 +157,9 @@ class SemComVectorEnv(VectorEnv):
             raise ValueError(f"actions must have shape ({n}, {2 * game.k}), got {tuple(a.shape)}")
         bad = ~((a >= -1) & (a <= 1))  # NaN fails both comparisons
         if bool(bad.any()):
-            raise ValueError(f"actions outside the action space [-1, 1] (NaN and inf included): "
-                             f"{preview(a[bad].float().cpu())}")
+            raise ValueError(
+                f"actions outside the action space [-1, 1] (NaN and inf included): {preview(a[bad].float().cpu())}"
+            )
         return a.float()
 
     # -- API ------------------------------------------------------------------------------------
@@ -167,7 +178,9 @@ class SemComVectorEnv(VectorEnv):
         else:
             arr = np.asarray(mask.cpu() if isinstance(mask, Tensor) else mask)
             if arr.shape != (self.num_envs,) or arr.dtype != np.bool_:
-                raise ValueError(f"reset_mask must be a bool array of shape ({self.num_envs},), got {arr.dtype} {arr.shape}")
+                raise ValueError(
+                    f"reset_mask must be a bool array of shape ({self.num_envs},), got {arr.dtype} {arr.shape}"
+                )
             m = torch.from_numpy(arr).to(self.device)
             self._idx = torch.where(m, idx, self._idx)
             self._obs = torch.where(m.unsqueeze(-1), obs, self._obs)
@@ -217,8 +230,14 @@ class SemComVectorEnv(VectorEnv):
             self._round = self._round + 1
             terminated = self._round >= game.rounds
         any_terminated = bool(terminated.any())
-        values = {"label": labels, "legit_correct": legit.correct, "legit_guess": legit.guess,
-                  **({"psnr": legit.psnr} if game.compute_psnr else {}), "round": self._round, **extra}
+        values = {
+            "label": labels,
+            "legit_correct": legit.correct,
+            "legit_guess": legit.guess,
+            **({"psnr": legit.psnr} if game.compute_psnr else {}),
+            "round": self._round,
+            **extra,
+        }
         old_obs = self._obs
         if self.autoreset_mode == AutoresetMode.NEXT_STEP and not any_terminated:
             self._idx, self._obs, self._x, self._nonces = new_idx, new_obs, new_x, new_nonces
@@ -251,7 +270,9 @@ class SemComVectorEnv(VectorEnv):
                 old = old_obs.cpu().numpy()
                 for i in np.flatnonzero(mask):
                     final_obs[i] = old[i]
-            info.update(final_obs=final_obs, _final_obs=mask, final_info=self._info(values, terminated), _final_info=mask)
+            info.update(
+                final_obs=final_obs, _final_obs=mask, final_info=self._info(values, terminated), _final_info=mask
+            )
         truncated = torch.zeros(n, dtype=torch.bool, device=self.device)
         rew = reward if self.tensors else reward.cpu().numpy().astype(np.float64)
         return self._out(self._obs.clone()), rew, self._out(terminated), self._out(truncated), info

@@ -1,8 +1,9 @@
 """Command-line pieces of the privacy game, plugged into :mod:`semgame.cli`.
 
-* ``semgame eval --fresh-eavesdroppers K [--defence keyed --psr-db 10 --key 1234 | --defence rotation --key 1234]`` — honest leakage
-  evaluation of a run folder (plain or min-max): K eavesdroppers trained from scratch. The defence is
-  built from a config by :func:`semgame.privacy.defences.build_defence`, as in the game envs.
+* ``semgame eval --fresh-eavesdroppers K [--defence keyed --psr-db 10 --key 1234 |
+  --defence rotation --key 1234]`` — honest leakage evaluation of a run folder (plain or min-max):
+  K eavesdroppers trained from scratch. The defence is built from a config by
+  :func:`semgame.privacy.defences.build_defence`, as in the game envs.
 * ``semgame minmax --run-dir D [--init RUN] --lambda 1 --objective kl_uniform ...`` — min-max training.
 * ``semgame reproduce --dataset mnist --profile quick --out reports/mnist`` — the main job.
 
@@ -22,23 +23,41 @@ from semgame.flags import add_config_flags
 __all__ = ["add_eval_flags", "cmd_eval_fresh", "register"]
 
 _MINMAX_FLAGS = (
-    ("lambda_", "--lambda", float), ("objective", "--objective", str), ("eve_steps", "--eve-steps", int),
-    ("legit_steps", "--legit-steps", int), ("rounds", "--rounds", int), ("pretrain_epochs", "--pretrain-epochs", int),
-    ("eve_pretrain_epochs", "--eve-pretrain-epochs", int), ("eve_lr", "--eve-lr", float),
-    ("gate_snr_db", "--gate-snr-db", float), ("eve_snr_spread_db", "--eve-snr-spread-db", float),
+    ("lambda_", "--lambda", float),
+    ("objective", "--objective", str),
+    ("eve_steps", "--eve-steps", int),
+    ("legit_steps", "--legit-steps", int),
+    ("rounds", "--rounds", int),
+    ("pretrain_epochs", "--pretrain-epochs", int),
+    ("eve_pretrain_epochs", "--eve-pretrain-epochs", int),
+    ("eve_lr", "--eve-lr", float),
+    ("gate_snr_db", "--gate-snr-db", float),
+    ("eve_snr_spread_db", "--eve-snr-spread-db", float),
 )
 
 
 def add_eval_flags(ev: argparse.ArgumentParser) -> None:
     """Flags of ``semgame eval`` for the fresh-eavesdropper evaluation."""
     g = ev.add_argument_group("honest leakage evaluation (issue #4)")
-    g.add_argument("--fresh-eavesdroppers", type=int, metavar="K",
-                   help="train K eavesdroppers from scratch on the (defended) transmissions and report mean/std/max")
+    g.add_argument(
+        "--fresh-eavesdroppers",
+        type=int,
+        metavar="K",
+        help="train K eavesdroppers from scratch on the (defended) transmissions and report mean/std/max",
+    )
     g.add_argument("--fresh-epochs", type=int, default=5, help="training epochs of each fresh eavesdropper (default 5)")
-    g.add_argument("--train-limit", type=int, help="recorded training transmissions for the fresh eavesdroppers (default: the run's)")
-    g.add_argument("--defence", choices=("none", "keyed", "rotation", "adversarial"), default="none",
-                   help="defence applied on top of the run's link (rotation: keyed unitary x -> U_n x, no power cost; "
-                        "adversarial: PGD per-sample cooperative against the run's own eavesdropper)")
+    g.add_argument(
+        "--train-limit",
+        type=int,
+        help="recorded training transmissions for the fresh eavesdroppers (default: the run's)",
+    )
+    g.add_argument(
+        "--defence",
+        choices=("none", "keyed", "rotation", "adversarial"),
+        default="none",
+        help="defence applied on top of the run's link (rotation: keyed unitary x -> U_n x, no power cost; "
+        "adversarial: PGD per-sample cooperative against the run's own eavesdropper)",
+    )
     g.add_argument("--psr-db", type=float, help="perturbation budget of the defence (dB)")
     g.add_argument("--key", help="secret of the keyed defences (keyed, rotation)")
     g.add_argument("--power", choices=("add", "fixed"), default="add", help="renormalise total power or not")
@@ -48,9 +67,9 @@ def cmd_eval_fresh(args: argparse.Namespace) -> int:
     """``semgame eval --fresh-eavesdroppers K``."""
     import torch
 
+    from semgame.loader import load_run
     from semgame.privacy.defences import DefenceContext, NoDefence, build_defence, check_defence_config, encode
     from semgame.privacy.leakage import check_k, leakage_report, new_eavesdropper
-    from semgame.loader import load_run
     from semgame.run import load_data
     from semgame.seeds import UNDEFENDED_EVE, eve_seed
     from semgame.training import fit_eavesdropper, resolve_device
@@ -85,8 +104,11 @@ def cmd_eval_fresh(args: argparse.Namespace) -> int:
 
         check_rotation_channel(fading=cfg.fading, block=cfg.block, csi=cfg.csi, equalizer=cfg.equalizer)
     link.requires_grad_(False)
-    changes = {k: v for k, v in (("data_root", args.data_root), ("test_limit", args.test_limit),
-                                 ("train_limit", args.train_limit)) if v is not None}
+    changes = {
+        k: v
+        for k, v in (("data_root", args.data_root), ("test_limit", args.test_limit), ("train_limit", args.train_limit))
+        if v is not None
+    }
     if changes:
         cfg = cfg.replace(**changes)
     snr = cfg.eve_snr if args.eve_snr_db is None else args.eve_snr_db
@@ -98,15 +120,34 @@ def cmd_eval_fresh(args: argparse.Namespace) -> int:
     ctx = DefenceContext(link=link, surrogate=eve, fit_data=lambda: (tr.x, tr.labels), seed=cfg.seed)
     defence = build_defence(spec, ctx)
     und = new_eavesdropper(cfg, snr, eve_seed(cfg.seed, UNDEFENDED_EVE), device)
-    fit_eavesdropper(und, lambda a, b: a, torch.utils.data.TensorDataset(tr.x, tr.labels), epochs=args.fresh_epochs,
-                     lr=cfg.lr, batch_size=cfg.batch_size, seed=eve_seed(cfg.seed, UNDEFENDED_EVE), device=device)
+    fit_eavesdropper(
+        und,
+        lambda a, b: a,
+        torch.utils.data.TensorDataset(tr.x, tr.labels),
+        epochs=args.fresh_epochs,
+        lr=cfg.lr,
+        batch_size=cfg.batch_size,
+        seed=eve_seed(cfg.seed, UNDEFENDED_EVE),
+        device=device,
+    )
     from semgame.privacy.leakage import defend, legit_metrics
 
     tx, nonces = defend(NoDefence(), te)
     undefended = legit_metrics(link, NoDefence(), te, tx, nonces, seed=cfg.seed)["legit_acc"]
-    row = leakage_report(link, cfg, defence, tr, te, k=args.fresh_eavesdroppers, epochs=args.fresh_epochs,
-                         eve_snr_db=snr, in_loop_eve=eve, undefended_eve=und, undefended_legit_acc=undefended,
-                         seed=cfg.seed)
+    row = leakage_report(
+        link,
+        cfg,
+        defence,
+        tr,
+        te,
+        k=args.fresh_eavesdroppers,
+        epochs=args.fresh_epochs,
+        eve_snr_db=snr,
+        in_loop_eve=eve,
+        undefended_eve=und,
+        undefended_legit_acc=undefended,
+        seed=cfg.seed,
+    )
     row["run_dir"] = str(args.run_dir)
     row["in_loop_eve_note"] = "the run's own eavesdropper (co-trained in a min-max run)"
     print(json.dumps(row, indent=2))
@@ -147,8 +188,15 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     from semgame.privacy.reproduce import reproduce
 
     get_profile(args.dataset, args.profile)
-    path = reproduce(args.dataset, args.profile, args.out, seed=args.seed, data_root=args.data_root,
-                     device=args.device, quiet=args.quiet)
+    path = reproduce(
+        args.dataset,
+        args.profile,
+        args.out,
+        seed=args.seed,
+        data_root=args.data_root,
+        device=args.device,
+        quiet=args.quiet,
+    )
     print(path.read_text())
     return 0
 
@@ -165,7 +213,9 @@ def register(sub: Any) -> None:
     add_config_flags(mm)
     mm.set_defaults(handler=_cmd_minmax)
 
-    rp = sub.add_parser("reproduce", help="the main job: train -> min-max -> perturbations -> fresh eavesdroppers -> report")
+    rp = sub.add_parser(
+        "reproduce", help="the main job: train -> min-max -> perturbations -> fresh eavesdroppers -> report"
+    )
     rp.add_argument("--dataset", default="mnist", help="mnist or cifar10")
     rp.add_argument("--profile", default="quick", help="quick (CPU, minutes) or full (GPU)")
     rp.add_argument("--out", type=Path, default=None, help="report folder (default reports/<dataset>)")

@@ -128,7 +128,9 @@ class KeyStream:
         n_arr = np.array(ns, dtype=object)
         ctr = np.empty((len(ns), blocks, 2), dtype=">u8")
         ctr[:, :, 0] = np.array(n_arr >> 32, dtype=np.uint64)[:, None]
-        ctr[:, :, 1] = (np.array(n_arr & 0xFFFFFFFF, dtype=np.uint64) << np.uint64(32))[:, None] | np.arange(blocks, dtype=np.uint64)
+        ctr[:, :, 1] = (np.array(n_arr & 0xFFFFFFFF, dtype=np.uint64) << np.uint64(32))[:, None] | np.arange(
+            blocks, dtype=np.uint64
+        )
         enc = self._cipher.encryptor()
         out = np.frombuffer(enc.update(ctr.tobytes()) + enc.finalize(), dtype=np.uint8)
         return out.reshape(len(ns), blocks * _BLOCK)[:, :nbytes]

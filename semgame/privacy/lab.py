@@ -16,14 +16,16 @@ import math
 import platform
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 from torch.utils.data import TensorDataset
 
 from semgame.config import ConfigError, LinkConfig
+from semgame.loader import load_run
 from semgame.privacy.defences import (
     DEMO_KEY,
     AdversarialDefence,
@@ -37,7 +39,6 @@ from semgame.privacy.defences import (
 )
 from semgame.privacy.leakage import COLUMNS, defend, leakage_report, new_eavesdropper
 from semgame.privacy.minmax import MinMaxConfig, minmax_run
-from semgame.loader import load_run
 from semgame.run import load_data, train_run
 from semgame.runloop import TEST_TAGS
 from semgame.seeds import SURROGATE_EVE, UNDEFENDED_EVE, eve_seed
@@ -74,25 +75,76 @@ class Profile:
 
 PROFILES: dict[str, dict[str, Profile]] = {
     "mnist": {
-        "quick": Profile(link_epochs=3, train_limit=30000, test_limit=5000, fresh_k=3, fresh_epochs=3,
-                         minmax_rounds=2, minmax_train_limit=10000, lambdas=(0.1, 0.3, 1.0), objective="kl_uniform",
-                         keyed_psrs=(0.0, 5.0, 10.0), adv_psrs=(-20.0, -10.0), adv_steps=5, finetune_epochs=1,
-                         eve_offsets=(-10.0, 0.0)),
-        "full": Profile(link_epochs=10, train_limit=None, test_limit=None, fresh_k=5, fresh_epochs=10,
-                        minmax_rounds=5, minmax_train_limit=None, lambdas=(0.0, 0.1, 0.3, 1.0, 3.0), objective="kl_uniform",
-                        keyed_psrs=(-10.0, 0.0, 5.0, 10.0, 15.0), adv_psrs=(-30.0, -20.0, -10.0, 0.0), adv_steps=10,
-                        finetune_epochs=3, eve_offsets=(-10.0, -5.0, 0.0, 5.0, 10.0)),
+        "quick": Profile(
+            link_epochs=3,
+            train_limit=30000,
+            test_limit=5000,
+            fresh_k=3,
+            fresh_epochs=3,
+            minmax_rounds=2,
+            minmax_train_limit=10000,
+            lambdas=(0.1, 0.3, 1.0),
+            objective="kl_uniform",
+            keyed_psrs=(0.0, 5.0, 10.0),
+            adv_psrs=(-20.0, -10.0),
+            adv_steps=5,
+            finetune_epochs=1,
+            eve_offsets=(-10.0, 0.0),
+        ),
+        "full": Profile(
+            link_epochs=10,
+            train_limit=None,
+            test_limit=None,
+            fresh_k=5,
+            fresh_epochs=10,
+            minmax_rounds=5,
+            minmax_train_limit=None,
+            lambdas=(0.0, 0.1, 0.3, 1.0, 3.0),
+            objective="kl_uniform",
+            keyed_psrs=(-10.0, 0.0, 5.0, 10.0, 15.0),
+            adv_psrs=(-30.0, -20.0, -10.0, 0.0),
+            adv_steps=10,
+            finetune_epochs=3,
+            eve_offsets=(-10.0, -5.0, 0.0, 5.0, 10.0),
+        ),
     },
     "cifar10": {
-        "quick": Profile(link_epochs=1, train_limit=5000, test_limit=1000, fresh_k=2, fresh_epochs=2,
-                         minmax_rounds=1, minmax_train_limit=2000, lambdas=(1.0,), objective="kl_uniform",
-                         keyed_psrs=(10.0,), adv_psrs=(-10.0,), adv_steps=3, finetune_epochs=1,
-                         eve_offsets=(-10.0, 0.0), recon_weight=20.0),
-        "full": Profile(link_epochs=30, train_limit=None, test_limit=None, fresh_k=5, fresh_epochs=10,
-                        minmax_rounds=10, minmax_train_limit=None, lambdas=(0.0, 0.1, 0.3, 1.0, 3.0), objective="kl_uniform",
-                        keyed_psrs=(-10.0, 0.0, 5.0, 10.0, 15.0), adv_psrs=(-30.0, -20.0, -10.0, 0.0), adv_steps=10,
-                        finetune_epochs=3, eve_offsets=(-10.0, -5.0, 0.0, 5.0, 10.0), width=32, k=64,
-                        recon_weight=20.0),
+        "quick": Profile(
+            link_epochs=1,
+            train_limit=5000,
+            test_limit=1000,
+            fresh_k=2,
+            fresh_epochs=2,
+            minmax_rounds=1,
+            minmax_train_limit=2000,
+            lambdas=(1.0,),
+            objective="kl_uniform",
+            keyed_psrs=(10.0,),
+            adv_psrs=(-10.0,),
+            adv_steps=3,
+            finetune_epochs=1,
+            eve_offsets=(-10.0, 0.0),
+            recon_weight=20.0,
+        ),
+        "full": Profile(
+            link_epochs=30,
+            train_limit=None,
+            test_limit=None,
+            fresh_k=5,
+            fresh_epochs=10,
+            minmax_rounds=10,
+            minmax_train_limit=None,
+            lambdas=(0.0, 0.1, 0.3, 1.0, 3.0),
+            objective="kl_uniform",
+            keyed_psrs=(-10.0, 0.0, 5.0, 10.0, 15.0),
+            adv_psrs=(-30.0, -20.0, -10.0, 0.0),
+            adv_steps=10,
+            finetune_epochs=3,
+            eve_offsets=(-10.0, -5.0, 0.0, 5.0, 10.0),
+            width=32,
+            k=64,
+            recon_weight=20.0,
+        ),
     },
 }
 
@@ -120,9 +172,20 @@ class Lab:
     evaluation stages (encoding, perturbations, fresh eavesdroppers) load the frozen links on the CPU.
     """
 
-    def __init__(self, dataset: str, profile: str | Profile, out: str | Path, *, seed: int = 0, snr_db: float = 10.0,
-                 data_root: str | None = None, device: str = "auto", quiet: bool = False,
-                 link_dir: str | Path | None = None, **overrides: Any) -> None:
+    def __init__(
+        self,
+        dataset: str,
+        profile: str | Profile,
+        out: str | Path,
+        *,
+        seed: int = 0,
+        snr_db: float = 10.0,
+        data_root: str | None = None,
+        device: str = "auto",
+        quiet: bool = False,
+        link_dir: str | Path | None = None,
+        **overrides: Any,
+    ) -> None:
         self.profile_name = profile if isinstance(profile, str) else "custom"
         self.p = get_profile(dataset, profile) if isinstance(profile, str) else profile
         if overrides:
@@ -131,10 +194,21 @@ class Lab:
         self.link_dir = Path(link_dir) if link_dir is not None else self.out / "runs" / "link"
         self.seed = seed
         self.quiet = quiet
-        self.cfg = LinkConfig(dataset=dataset, k=self.p.k, width=self.p.width, snr_db=snr_db, epochs=self.p.link_epochs,
-                              recon_weight=self.p.recon_weight,
-                              eve_epochs=0, train_limit=self.p.train_limit, test_limit=self.p.test_limit, seed=seed,
-                              data_root=data_root, device=device, threads=1)
+        self.cfg = LinkConfig(
+            dataset=dataset,
+            k=self.p.k,
+            width=self.p.width,
+            snr_db=snr_db,
+            epochs=self.p.link_epochs,
+            recon_weight=self.p.recon_weight,
+            eve_epochs=0,
+            train_limit=self.p.train_limit,
+            test_limit=self.p.test_limit,
+            seed=seed,
+            data_root=data_root,
+            device=device,
+            threads=1,
+        )
         self._cache: dict[Any, Any] = {}
         self.rows: list[dict[str, Any]] = []
         self.t0 = time.perf_counter()
@@ -176,8 +250,16 @@ class Lab:
         key = (tag, snr, seed)
         if key not in self._cache:
             eve = new_eavesdropper(self.cfg, snr, seed)
-            fit_eavesdropper(eve, lambda a, b: a, TensorDataset(x, labels), epochs=self.p.fresh_epochs, lr=self.cfg.lr,
-                             batch_size=self.cfg.batch_size, seed=seed, device=x.device)
+            fit_eavesdropper(
+                eve,
+                lambda a, b: a,
+                TensorDataset(x, labels),
+                epochs=self.p.fresh_epochs,
+                lr=self.cfg.lr,
+                batch_size=self.cfg.batch_size,
+                seed=seed,
+                device=x.device,
+            )
             eve.requires_grad_(False)
             self._cache[key] = eve.eval()
         return self._cache[key]
@@ -193,32 +275,62 @@ class Lab:
         return self._trained_eve("surrogate", tr.x, tr.labels, snr, eve_seed(self.seed, SURROGATE_EVE))
 
     # ------------------------------------------------------------------ rows
-    def row_for(self, defence: Defence, eve_snr: float, *, label: str | None = None, group: str = "", link=None,
-                train: Encoded | None = None, test: Encoded | None = None, in_loop=None, fresh: bool = True,
-                extra: dict | None = None) -> dict[str, Any]:
+    def row_for(
+        self,
+        defence: Defence,
+        eve_snr: float,
+        *,
+        label: str | None = None,
+        group: str = "",
+        link=None,
+        train: Encoded | None = None,
+        test: Encoded | None = None,
+        in_loop=None,
+        fresh: bool = True,
+        extra: dict | None = None,
+    ) -> dict[str, Any]:
         base_link, btr, bte = self._cache["base"]
         link = link or base_link
         train, test = train or btr, test or bte
         t = time.perf_counter()
         if fresh:
-            row = leakage_report(link, self.cfg, defence, train, test, k=self.p.fresh_k, epochs=self.p.fresh_epochs,
-                                 eve_snr_db=eve_snr, in_loop_eve=in_loop, undefended_eve=self.undefended_eve(eve_snr),
-                                 undefended_legit_acc=self._cache.get("undefended_legit_acc"), seed=self.seed,
-                                 model=self.p.fresh_model)
+            row = leakage_report(
+                link,
+                self.cfg,
+                defence,
+                train,
+                test,
+                k=self.p.fresh_k,
+                epochs=self.p.fresh_epochs,
+                eve_snr_db=eve_snr,
+                in_loop_eve=in_loop,
+                undefended_eve=self.undefended_eve(eve_snr),
+                undefended_legit_acc=self._cache.get("undefended_legit_acc"),
+                seed=self.seed,
+                model=self.p.fresh_model,
+            )
         else:
             from semgame.privacy.leakage import legit_metrics
+
             tx, nonces = defend(defence, test, nonce_offset=1 << 40)
             return legit_metrics(link, defence, test, tx, nonces, seed=self.seed)
         if label:
             row["defence"] = label
-        row.update(group=group or row["kind"], eve_offset_db=eve_snr - self.cfg.snr_db, seconds=time.perf_counter() - t,
-                   **(extra or {}))
+        row.update(
+            group=group or row["kind"],
+            eve_offset_db=eve_snr - self.cfg.snr_db,
+            seconds=time.perf_counter() - t,
+            **(extra or {}),
+        )
         self.rows.append(row)
-        self.say(f"{row['defence']} @ eve {eve_snr:g} dB: legit {row['legit_acc']:.4f} psnr {row['legit_psnr']:.2f} | "
-                 f"in-loop {row['in_loop_eve_acc']:.4f} transfer {row['transfer_eve_acc']:.4f} fresh "
-                 f"{row['fresh_eve_mean']:.4f}±{row['fresh_eve_std']:.4f} (max {row['fresh_eve_max']:.4f}) | gap "
-                 f"{row['gap_fresh']:.1f} ceiling {row['ceiling_pts'] if row['ceiling_pts'] is None else round(row['ceiling_pts'], 1)} "
-                 f"(a_max {row['a_max']:.4f}) [{row['seconds']:.1f} s]")
+        ceiling = row["ceiling_pts"] if row["ceiling_pts"] is None else round(row["ceiling_pts"], 1)
+        self.say(
+            f"{row['defence']} @ eve {eve_snr:g} dB: legit {row['legit_acc']:.4f} psnr {row['legit_psnr']:.2f} | "
+            f"in-loop {row['in_loop_eve_acc']:.4f} transfer {row['transfer_eve_acc']:.4f} fresh "
+            f"{row['fresh_eve_mean']:.4f}±{row['fresh_eve_std']:.4f} (max {row['fresh_eve_max']:.4f}) | gap "
+            f"{row['gap_fresh']:.1f} ceiling {ceiling} "
+            f"(a_max {row['a_max']:.4f}) [{row['seconds']:.1f} s]"
+        )
         self._tb(row)
         return row
 
@@ -226,11 +338,32 @@ class Lab:
         from torch.utils.tensorboard import SummaryWriter
 
         name = _slug(f"{len(self.rows):02d}_{row['defence']}_eve{row['eve_snr_db']:g}dB")
-        hp = {k: (v if isinstance(v, (int, float, str, bool)) and v is not None else str(v))
-              for k, v in row.items() if k in ("defence", "kind", "psr_db", "eve_snr_db", "lambda_", "objective",
-                                                "method", "scope", "mu", "legit_finetuned", "power", "tx_power")}
-        metrics = {f"hparam/{TEST_TAGS.get(k, k)}": float(row[k]) for k, _ in COLUMNS if k != "defence" and isinstance(row.get(k), (int, float))
-                   and not (isinstance(row[k], float) and math.isnan(row[k]))}
+        hp = {
+            k: (v if isinstance(v, (int, float, str, bool)) and v is not None else str(v))
+            for k, v in row.items()
+            if k
+            in (
+                "defence",
+                "kind",
+                "psr_db",
+                "eve_snr_db",
+                "lambda_",
+                "objective",
+                "method",
+                "scope",
+                "mu",
+                "legit_finetuned",
+                "power",
+                "tx_power",
+            )
+        }
+        metrics = {
+            f"hparam/{TEST_TAGS.get(k, k)}": float(row[k])
+            for k, _ in COLUMNS
+            if k != "defence"
+            and isinstance(row.get(k), (int, float))
+            and not (isinstance(row[k], float) and math.isnan(row[k]))
+        }
         with SummaryWriter(str(self.out / "tb" / name)) as w:
             w.add_hparams(hp, metrics, run_name=".")
 
@@ -239,8 +372,14 @@ class Lab:
         for off in self.p.eve_offsets if offsets is None else offsets:
             self.row_for(NoDefence(), self.cfg.snr_db + off, label="undefended", group="undefended")
 
-    def minmax_rows(self, lambdas: Iterable[float] | None = None, offsets: Iterable[float] | None = None,
-                    objective: str | None = None, legit_finetune_epochs: int = 0, **options: Any) -> None:
+    def minmax_rows(
+        self,
+        lambdas: Iterable[float] | None = None,
+        offsets: Iterable[float] | None = None,
+        objective: str | None = None,
+        legit_finetune_epochs: int = 0,
+        **options: Any,
+    ) -> None:
         """Min-max from the trained link, for each lambda and eavesdropper SNR offset.
 
         ``legit_finetune_epochs > 0``: after the game, the encoder is frozen (so the waveforms every
@@ -266,19 +405,45 @@ class Lab:
                 link.requires_grad_(False)
                 train, test = load_data(self.cfg)
                 tr, te = encode(link, train), encode(link, test)
-                opts = "".join(f" {k}={v:g}" if isinstance(v, float) else f" {k}={v}" for k, v in sorted(extras.items()))
+                opts = "".join(
+                    f" {k}={v:g}" if isinstance(v, float) else f" {k}={v}" for k, v in sorted(extras.items())
+                )
                 label = f"min-max {obj} λ={lam:g}{opts}"
                 if legit_finetune_epochs:
                     tx, nonces = defend(NoDefence(), tr)
-                    link.receiver = finetune_receiver(link, tx, tr, NoDefence(), nonces, epochs=legit_finetune_epochs,
-                                                      seed=self.seed, recon_weight=self.cfg.recon_weight)
+                    link.receiver = finetune_receiver(
+                        link,
+                        tx,
+                        tr,
+                        NoDefence(),
+                        nonces,
+                        epochs=legit_finetune_epochs,
+                        seed=self.seed,
+                        recon_weight=self.cfg.recon_weight,
+                    )
                     label += f" + legit rx fine-tuned {legit_finetune_epochs} ep"
-                self.row_for(NoDefence(), snr, label=label, group=f"min-max{opts} (eve {off:+g} dB)",
-                             link=link, train=tr, test=te, in_loop=eve.eval(),
-                             extra={"lambda_": float(lam), "objective": obj, "rounds": mm.rounds, "run": str(run),
-                                    "minmax": mm.to_dict(), "seconds_minmax": time.perf_counter() - t})
+                self.row_for(
+                    NoDefence(),
+                    snr,
+                    label=label,
+                    group=f"min-max{opts} (eve {off:+g} dB)",
+                    link=link,
+                    train=tr,
+                    test=te,
+                    in_loop=eve.eval(),
+                    extra={
+                        "lambda_": float(lam),
+                        "objective": obj,
+                        "rounds": mm.rounds,
+                        "run": str(run),
+                        "minmax": mm.to_dict(),
+                        "seconds_minmax": time.perf_counter() - t,
+                    },
+                )
 
-    def keyed_rows(self, psrs: Iterable[float] | None = None, offsets: Iterable[float] = (0.0,), power: str = "add") -> None:
+    def keyed_rows(
+        self, psrs: Iterable[float] | None = None, offsets: Iterable[float] = (0.0,), power: str = "add"
+    ) -> None:
         self.base()
         for off in offsets:
             for psr in self.p.keyed_psrs if psrs is None else psrs:
@@ -286,40 +451,84 @@ class Lab:
                 self.row_for(d, self.cfg.snr_db + off, group=f"keyed {power} (eve {off:+g} dB)", extra={"power": power})
 
     def rotation_rows(self, offsets: Iterable[float] = (0.0,), rounds: int = 3) -> None:
-        """Keyed rotation (:class:`~semgame.privacy.rotation.KeyedRotation`, demo key) at each eavesdropper SNR offset."""
+        """Keyed rotation (:class:`~semgame.privacy.rotation.KeyedRotation`, demo key) at each eavesdropper SNR
+        offset."""
         self.base()
         for off in offsets:
             d = build_defence({"kind": "rotation", "key": KEY, "rounds": rounds})
             self.row_for(d, self.cfg.snr_db + off, group="keyed rotation", extra={"power": "fixed"})
 
-    def adversarial_rows(self, variants: Iterable[tuple[str, str, str]] | None = None, psrs: Iterable[float] | None = None,
-                         offsets: Iterable[float] = (0.0,), mu: float = 1.0, finetune: bool = False) -> None:
+    def adversarial_rows(
+        self,
+        variants: Iterable[tuple[str, str, str]] | None = None,
+        psrs: Iterable[float] | None = None,
+        offsets: Iterable[float] = (0.0,),
+        mu: float = 1.0,
+        finetune: bool = False,
+    ) -> None:
         """Adversarial perturbations ``(method, scope, objective)`` against the transmitter's surrogate."""
         link, tr, _ = self.base()
-        variants = variants or (("fgm", "per_sample", "eve"), ("pgd", "per_sample", "eve"),
-                                ("pgd", "per_sample", "cooperative"), ("pgd", "universal", "cooperative"))
+        variants = variants or (
+            ("fgm", "per_sample", "eve"),
+            ("pgd", "per_sample", "eve"),
+            ("pgd", "per_sample", "cooperative"),
+            ("pgd", "universal", "cooperative"),
+        )
         for off in offsets:
             snr = self.cfg.snr_db + off
             sur = self.surrogate(snr)
             ctx = DefenceContext(link=link, surrogate=sur, fit_data=lambda: (tr.x, tr.labels), seed=self.seed)
             for method, scope, objective in variants:
                 for psr in self.p.adv_psrs if psrs is None else psrs:
-                    d = build_defence({"kind": "adversarial", "psr_db": float(psr), "method": method, "scope": scope,
-                                       "objective": objective, "mu": float(mu), "steps": self.p.adv_steps}, ctx)
+                    d = build_defence(
+                        {
+                            "kind": "adversarial",
+                            "psr_db": float(psr),
+                            "method": method,
+                            "scope": scope,
+                            "objective": objective,
+                            "mu": float(mu),
+                            "steps": self.p.adv_steps,
+                        },
+                        ctx,
+                    )
                     pert = d.pert
                     if finetune:
                         tx, nonces = defend(d, tr)
-                        rec = finetune_receiver(link, tx, tr, d, nonces, epochs=self.p.finetune_epochs, seed=self.seed,
-                                                recon_weight=self.cfg.recon_weight)
+                        rec = finetune_receiver(
+                            link,
+                            tx,
+                            tr,
+                            d,
+                            nonces,
+                            epochs=self.p.finetune_epochs,
+                            seed=self.seed,
+                            recon_weight=self.cfg.recon_weight,
+                        )
                         d = AdversarialDefence(pert, receiver=rec)
-                    self.row_for(d, snr, in_loop=sur, group=f"{method}-{scope}-{objective}{' +ft' if finetune else ''} (eve {off:+g} dB)")
+                    self.row_for(
+                        d,
+                        snr,
+                        in_loop=sur,
+                        group=f"{method}-{scope}-{objective}{' +ft' if finetune else ''} (eve {off:+g} dB)",
+                    )
 
     # ------------------------------------------------------------------ output
     def meta(self, command: str) -> dict[str, Any]:
         return {
-            "command": command, "dataset": self.cfg.dataset, "profile": self.profile_name, "budgets": dataclasses.asdict(self.p),
-            "link_config": self.cfg.to_dict(), "link_dir": str(self.link_dir), "seed": self.seed, "keyed_key": KEY,
-            "undefended_legit_acc": self._cache.get("undefended_legit_acc"), "wall_seconds": time.perf_counter() - self.t0,
-            "timings": self.timings, "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "python": platform.python_version(), "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "command": command,
+            "dataset": self.cfg.dataset,
+            "profile": self.profile_name,
+            "budgets": dataclasses.asdict(self.p),
+            "link_config": self.cfg.to_dict(),
+            "link_dir": str(self.link_dir),
+            "seed": self.seed,
+            "keyed_key": KEY,
+            "undefended_legit_acc": self._cache.get("undefended_legit_acc"),
+            "wall_seconds": time.perf_counter() - self.t0,
+            "timings": self.timings,
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "python": platform.python_version(),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }

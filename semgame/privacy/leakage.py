@@ -102,14 +102,23 @@ def defend(defence: Defence, enc: Encoded, *, nonce_offset: int = 0, batch_size:
     nonces = torch.arange(len(enc), dtype=torch.int64) + nonce_offset
     out = []
     for s in range(0, len(enc), batch_size):
-        out.append(defence.transmit(enc.x[s : s + batch_size], enc.labels[s : s + batch_size], nonces[s : s + batch_size]))
+        out.append(
+            defence.transmit(enc.x[s : s + batch_size], enc.labels[s : s + batch_size], nonces[s : s + batch_size])
+        )
     return torch.cat(out).detach(), nonces
 
 
 @torch.no_grad()
 def legit_metrics(
-    link: SemanticLink, defence: Defence, enc: Encoded, x_tx: Tensor, nonces: Tensor, *, seed: int = 0,
-    snr_db: float | None = None, batch_size: int = 512,
+    link: SemanticLink,
+    defence: Defence,
+    enc: Encoded,
+    x_tx: Tensor,
+    nonces: Tensor,
+    *,
+    seed: int = 0,
+    snr_db: float | None = None,
+    batch_size: int = 512,
 ) -> dict[str, float]:
     """Legitimate accuracy and PSNR on defended transmissions (seeded legitimate channel)."""
     link.eval()
@@ -126,24 +135,40 @@ def legit_metrics(
 
 
 @torch.no_grad()
-def _accuracy(eve: torch.nn.Module, x_tx: Tensor, labels: Tensor, gen: torch.Generator, snr_db: float | None = None,
-              batch_size: int = 1024) -> float:
+def _accuracy(
+    eve: torch.nn.Module,
+    x_tx: Tensor,
+    labels: Tensor,
+    gen: torch.Generator,
+    snr_db: float | None = None,
+    batch_size: int = 1024,
+) -> float:
     eve.eval()
     hits = 0.0
     for s in range(0, len(labels), batch_size):
-        hits += float(accuracy(eve(x_tx[s : s + batch_size], snr_db=snr_db, generator=gen), labels[s : s + batch_size]).sum())
+        hits += float(
+            accuracy(eve(x_tx[s : s + batch_size], snr_db=snr_db, generator=gen), labels[s : s + batch_size]).sum()
+        )
     return hits / len(labels)
 
 
-def eve_accuracy(eve: torch.nn.Module, x_tx: Tensor, labels: Tensor, *, seed: int = 0, snr_db: float | None = None,
-                 batch_size: int = 1024) -> float:
+def eve_accuracy(
+    eve: torch.nn.Module,
+    x_tx: Tensor,
+    labels: Tensor,
+    *,
+    seed: int = 0,
+    snr_db: float | None = None,
+    batch_size: int = 1024,
+) -> float:
     """Test accuracy of an eavesdropper on recorded transmissions (its own seeded channel)."""
     gen = seeded_generator(seed, Stream.EVAL_EVE_NOISE, device=x_tx.device)
     return _accuracy(eve, x_tx, labels, gen, snr_db=snr_db, batch_size=batch_size)
 
 
-def new_eavesdropper(cfg: LinkConfig, eve_snr_db: float, seed: int, device: torch.device | str = "cpu",
-                     model: str = "standard") -> NeuralEavesdropper | CSIEavesdropper:
+def new_eavesdropper(
+    cfg: LinkConfig, eve_snr_db: float, seed: int, device: torch.device | str = "cpu", model: str = "standard"
+) -> NeuralEavesdropper | CSIEavesdropper:
     """A freshly initialised eavesdropper (weights from ``seed``; global RNG left untouched).
 
     ``model``: ``"standard"`` (:class:`~semgame.link.NeuralEavesdropper`) or ``"strong"``
@@ -161,8 +186,16 @@ def new_eavesdropper(cfg: LinkConfig, eve_snr_db: float, seed: int, device: torc
 
 
 def fit_early_stopping(
-    eve: torch.nn.Module, x: Tensor, labels: Tensor, *, max_epochs: int, lr: float, batch_size: int, seed: int,
-    holdout: float = 0.1, patience: int = 3,
+    eve: torch.nn.Module,
+    x: Tensor,
+    labels: Tensor,
+    *,
+    max_epochs: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    holdout: float = 0.1,
+    patience: int = 3,
 ) -> dict[str, Any]:
     """Train ``eve`` on recorded transmissions with early stopping; keeps the best weights.
 
@@ -171,7 +204,7 @@ def fit_early_stopping(
     stops after ``patience`` epochs without improvement. Returns ``epochs_run``, ``best_epoch`` and
     ``holdout_acc``.
     """
-    n_val = max(1, int(round(holdout * len(labels))))
+    n_val = max(1, round(holdout * len(labels)))
     order = torch.randperm(len(labels), generator=seeded_generator(seed, Stream.HOLDOUT_SPLIT)).to(x.device)
     val, fit = order[:n_val], order[n_val:]
     data = TensorDataset(x[fit], labels[fit])
@@ -179,8 +212,9 @@ def fit_early_stopping(
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max_epochs)
     best, best_epoch, best_state, epoch = -1.0, 0, None, 0
     for epoch in range(1, max_epochs + 1):
-        train_eavesdropper_epoch(eve, lambda a, b: a, data, opt, batch_size=batch_size, seed=seed, epoch=epoch - 1,
-                                 device=x.device)
+        train_eavesdropper_epoch(
+            eve, lambda a, b: a, data, opt, batch_size=batch_size, seed=seed, epoch=epoch - 1, device=x.device
+        )
         schedule.step()
         acc = _accuracy(eve, x[val], labels[val], seeded_generator(seed, Stream.HOLDOUT_NOISE, device=x.device))
         if acc > best:
@@ -227,26 +261,53 @@ def fresh_eavesdroppers(
         s = eve_seed(seed, j)
         eve = new_eavesdropper(cfg, snr, s, device, model=model)
         if model == "strong":
-            runs.append(fit_early_stopping(eve, train_tx, train_labels, max_epochs=epochs, lr=lr or cfg.lr,
-                                           batch_size=batch_size or cfg.batch_size, seed=s)["epochs_run"])
+            runs.append(
+                fit_early_stopping(
+                    eve,
+                    train_tx,
+                    train_labels,
+                    max_epochs=epochs,
+                    lr=lr or cfg.lr,
+                    batch_size=batch_size or cfg.batch_size,
+                    seed=s,
+                )["epochs_run"]
+            )
         else:
-            fit_eavesdropper(eve, lambda x, y: x, data, epochs=epochs, lr=lr or cfg.lr,
-                             batch_size=batch_size or cfg.batch_size, seed=s, device=device)
+            fit_eavesdropper(
+                eve,
+                lambda x, y: x,
+                data,
+                epochs=epochs,
+                lr=lr or cfg.lr,
+                batch_size=batch_size or cfg.batch_size,
+                seed=s,
+                device=device,
+            )
             runs.append(epochs)
         accs.append(eve_accuracy(eve, test_tx, test_labels, seed=s))
         seeds.append(s)
     return {
-        "accs": accs, "mean": statistics.fmean(accs), "std": statistics.pstdev(accs), "max": max(accs),
-        "seeds": seeds, "epochs": epochs, "model": model, "epochs_run": runs, "eve_snr_db": snr,
+        "accs": accs,
+        "mean": statistics.fmean(accs),
+        "std": statistics.pstdev(accs),
+        "max": max(accs),
+        "seeds": seeds,
+        "epochs": epochs,
+        "model": model,
+        "epochs_run": runs,
+        "eve_snr_db": snr,
         "seconds": time.perf_counter() - start,
     }
 
 
-def ceiling_columns(cfg: LinkConfig, *, legit_acc: float, gap_pts: float, chance: float, a_max: float, eve_snr_db: float,
-                    keyed: bool) -> dict[str, Any]:
+def ceiling_columns(
+    cfg: LinkConfig, *, legit_acc: float, gap_pts: float, chance: float, a_max: float, eve_snr_db: float, keyed: bool
+) -> dict[str, Any]:
     """The ceiling columns of one row (see the module docstring): ``ceiling_pts``, ``ceiling_pts_amax1``,
     ``fraction_of_ceiling``, ``ceiling_note`` and ``ceiling_flag``."""
-    kw = dict(legit_snr_db=cfg.snr_db, eve_snr_db=eve_snr_db, fading=cfg.fading, block=cfg.block, csi=cfg.csi, keyed=keyed)
+    kw = dict(
+        legit_snr_db=cfg.snr_db, eve_snr_db=eve_snr_db, fading=cfg.fading, block=cfg.block, csi=cfg.csi, keyed=keyed
+    )
     measured, bound = ceiling(legit_acc, chance, a_max, **kw), ceiling(legit_acc, chance, 1.0, **kw)
     flag = None
     if bound.points is not None and gap_pts > bound.points:
@@ -254,8 +315,11 @@ def ceiling_columns(cfg: LinkConfig, *, legit_acc: float, gap_pts: float, chance
     elif measured.points is not None and gap_pts > measured.points:
         flag = "above the ceiling: fresh eavesdroppers under-trained (or a_max underestimated)"
     return {
-        "ceiling_pts": measured.points, "ceiling_pts_amax1": bound.points, "fraction_of_ceiling": measured.fraction(gap_pts),
-        "ceiling_note": measured.reason or bound.reason or None, "ceiling_flag": flag,
+        "ceiling_pts": measured.points,
+        "ceiling_pts_amax1": bound.points,
+        "fraction_of_ceiling": measured.fraction(gap_pts),
+        "ceiling_note": measured.reason or bound.reason or None,
+        "ceiling_flag": flag,
     }
 
 
@@ -291,8 +355,18 @@ def leakage_report(
     legit = legit_metrics(link, defence, test, test_tx, test_nonces, seed=seed)
     a_max = legit_metrics(link, defence, test, test_tx, test_nonces, seed=seed, snr_db=AMAX_SNR_DB)["legit_acc"]
     n = len(train) if fresh_limit is None else min(fresh_limit, len(train))
-    fresh = fresh_eavesdroppers(cfg, train_tx[:n], train.labels[:n], test_tx, test.labels, k=k, epochs=epochs,
-                                eve_snr_db=snr, seed=seed, model=model)
+    fresh = fresh_eavesdroppers(
+        cfg,
+        train_tx[:n],
+        train.labels[:n],
+        test_tx,
+        test.labels,
+        k=k,
+        epochs=epochs,
+        eve_snr_db=snr,
+        seed=seed,
+        model=model,
+    )
     nan = math.nan
     row = {
         **defence.describe(),
@@ -302,8 +376,12 @@ def leakage_report(
         "block": cfg.block,
         **legit,
         "undefended_legit_acc": nan if undefended_legit_acc is None else undefended_legit_acc,
-        "in_loop_eve_acc": nan if in_loop_eve is None else eve_accuracy(in_loop_eve, test_tx, test.labels, seed=seed, snr_db=snr),
-        "transfer_eve_acc": nan if undefended_eve is None else eve_accuracy(undefended_eve, test_tx, test.labels, seed=seed, snr_db=snr),
+        "in_loop_eve_acc": nan
+        if in_loop_eve is None
+        else eve_accuracy(in_loop_eve, test_tx, test.labels, seed=seed, snr_db=snr),
+        "transfer_eve_acc": nan
+        if undefended_eve is None
+        else eve_accuracy(undefended_eve, test_tx, test.labels, seed=seed, snr_db=snr),
         "fresh_eve_mean": fresh["mean"],
         "fresh_eve_std": fresh["std"],
         "fresh_eve_max": fresh["max"],
@@ -320,9 +398,20 @@ def leakage_report(
     if defence.psr_db is not None:
         c = getattr(getattr(defence, "pert", None), "c", 1.0)
         p = test_tx - test.x * c
-        row["psr_measured_db"] = float(10 * torch.log10((p / c).abs().square().sum(-1).mean() / test.x.abs().square().sum(-1).mean()))
+        row["psr_measured_db"] = float(
+            10 * torch.log10((p / c).abs().square().sum(-1).mean() / test.x.abs().square().sum(-1).mean())
+        )
     row["gap_fresh"] = 100.0 * (row["legit_acc"] - row["fresh_eve_mean"])
     row["a_max"] = a_max
-    row.update(ceiling_columns(cfg, legit_acc=row["legit_acc"], gap_pts=row["gap_fresh"], chance=row["chance"], a_max=a_max,
-                               eve_snr_db=snr, keyed=row["kind"] in KEYED_KINDS))
+    row.update(
+        ceiling_columns(
+            cfg,
+            legit_acc=row["legit_acc"],
+            gap_pts=row["gap_fresh"],
+            chance=row["chance"],
+            a_max=a_max,
+            eve_snr_db=snr,
+            keyed=row["kind"] in KEYED_KINDS,
+        )
+    )
     return row

@@ -55,7 +55,16 @@ from semgame.seeds import Stream, seeded_generator
 from semgame.tags import EVE_LOSS, MINMAX_LEAKAGE, TRAIN_LOSS
 from semgame.training import autocast, batches, evaluate
 
-__all__ = ["OBJECTIVES", "MinMaxConfig", "leakage_term", "sample_snr_db", "task_loss", "minmax_epoch", "minmax_run", "FORMAT"]
+__all__ = [
+    "OBJECTIVES",
+    "MinMaxConfig",
+    "leakage_term",
+    "sample_snr_db",
+    "task_loss",
+    "minmax_epoch",
+    "minmax_run",
+    "FORMAT",
+]
 
 FORMAT = "semgame-minmax-v1"
 OBJECTIVES = ("neg_ce", "kl_uniform")
@@ -91,17 +100,26 @@ class MinMaxConfig:
             raise ConfigError(f"lambda must be >= 0, got {lam!r}")
         if self.objective not in OBJECTIVES:
             raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}; got {self.objective!r}")
-        for name, low in (("eve_steps", 1), ("legit_steps", 1), ("rounds", 0), ("pretrain_epochs", 0), ("eve_pretrain_epochs", 0)):
+        for name, low in (
+            ("eve_steps", 1),
+            ("legit_steps", 1),
+            ("rounds", 0),
+            ("pretrain_epochs", 0),
+            ("eve_pretrain_epochs", 0),
+        ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise ConfigError(f"{name} must be an integer >= {low}, got {v!r}")
         if self.eve_lr is not None and (
-            isinstance(self.eve_lr, bool) or not isinstance(self.eve_lr, (int, float))
-            or not math.isfinite(self.eve_lr) or self.eve_lr <= 0
+            isinstance(self.eve_lr, bool)
+            or not isinstance(self.eve_lr, (int, float))
+            or not math.isfinite(self.eve_lr)
+            or self.eve_lr <= 0
         ):
             raise ConfigError(f"eve_lr must be a finite number > 0, got {self.eve_lr!r}")
         if self.gate_snr_db is not None and (
-            isinstance(self.gate_snr_db, bool) or not isinstance(self.gate_snr_db, (int, float))
+            isinstance(self.gate_snr_db, bool)
+            or not isinstance(self.gate_snr_db, (int, float))
             or not math.isfinite(self.gate_snr_db)
         ):
             raise ConfigError(f"gate_snr_db must be a finite number (dB) or unset, got {self.gate_snr_db!r}")
@@ -129,17 +147,23 @@ def leakage_term(eve_logits: Tensor, labels: Tensor, objective: str, weight: Ten
 
 
 def sample_snr_db(state: ChannelState) -> Tensor:
-    """Effective SNR of each transmission, ``10 log10(mean_k |h|^2 / N0)`` ``[batch]`` (block fading: ``|h|^2 / N0``)."""
+    """Effective SNR of each transmission, ``10 log10(mean_k |h|^2 / N0)`` ``[batch]``.
+
+    Under block fading this is ``|h|^2 / N0``.
+    """
     gain = (state.h.real.square() + state.h.imag.square()).mean(-1)
     return 10.0 * torch.log10(gain / state.noise_var)
 
 
-def task_loss(logits: Tensor, recon: Tensor, images: Tensor, labels: Tensor, recon_weight: float,
-              weight: Tensor | None = None) -> Tensor:
+def task_loss(
+    logits: Tensor, recon: Tensor, images: Tensor, labels: Tensor, recon_weight: float, weight: Tensor | None = None
+) -> Tensor:
     """``CE + recon_weight * MSE``, each transmission weighted by ``weight [batch]`` (mean over the batch)."""
     if weight is None:
         return F.cross_entropy(logits, labels) + recon_weight * F.mse_loss(recon, images)
-    per = F.cross_entropy(logits, labels, reduction="none") + recon_weight * (recon - images).square().flatten(1).mean(1)
+    per = F.cross_entropy(logits, labels, reduction="none") + recon_weight * (recon - images).square().flatten(1).mean(
+        1
+    )
     return (per * weight).mean()
 
 
@@ -162,7 +186,9 @@ def minmax_epoch(
     eve_noise = seeded_generator(cfg.seed, Stream.MINMAX_EVE_NOISE, epoch, device=device)
     snr = cfg.train_snr_db if cfg.train_snr_db is not None else cfg.snr_db
     amp = autocast(cfg.precision, device)
-    eve_snr = None if not mm.eve_snr_spread_db else (cfg.eve_snr - mm.eve_snr_spread_db, cfg.eve_snr + mm.eve_snr_spread_db)
+    eve_snr = (
+        None if not mm.eve_snr_spread_db else (cfg.eve_snr - mm.eve_snr_spread_db, cfg.eve_snr + mm.eve_snr_spread_db)
+    )
     gate = mm.gate_snr_db
     sums = {"task": 0.0, "leak": 0.0, "eve_ce": 0.0, "loss": 0.0}
     n, start = 0, time.perf_counter()
@@ -219,7 +245,9 @@ def minmax_run(
     init: str | Path | None = None,
     quiet: bool = False,
 ) -> dict[str, Any]:
-    """Pre-train (optional) then play ``mm.rounds`` rounds of the game in ``run_dir``; returns ``metrics.json``'s content.
+    """Pre-train (optional) then play ``mm.rounds`` rounds of the game in ``run_dir``.
+
+    Returns ``metrics.json``'s content.
 
     ``init``: a run folder / ``model.pt`` whose link (and eavesdropper) weights start the game
     (its config must have the same dataset, ``k`` and ``width``; link pre-training is skipped then).
@@ -233,8 +261,10 @@ def minmax_run(
         if init is not None and state is None:
             icfg, ilink, ieve = load_run(init, device=device)
             if (icfg.dataset, icfg.arch, icfg.k, icfg.width) != (cfg.dataset, cfg.arch, cfg.k, cfg.width):
-                raise ConfigError(f"init run {init} has dataset/arch/k/width {(icfg.dataset, icfg.arch, icfg.k, icfg.width)}, "
-                                  f"expected {(cfg.dataset, cfg.arch, cfg.k, cfg.width)}")
+                raise ConfigError(
+                    f"init run {init} has dataset/arch/k/width {(icfg.dataset, icfg.arch, icfg.k, icfg.width)}, "
+                    f"expected {(cfg.dataset, cfg.arch, cfg.k, cfg.width)}"
+                )
             link.load_state_dict(ilink.state_dict())
             eve.load_state_dict(ieve.state_dict())
         link_opt = torch.optim.Adam(link.parameters(), lr=cfg.lr)
@@ -250,19 +280,41 @@ def minmax_run(
 
         pre = 0 if init is not None else mm.pretrain_epochs
         return Plan(
-            phases=[link_phase("pretrain", pre, link, link_opt, cfg, train, test, device, epoch0=_PRETRAIN_EPOCH0),
-                    eve_phase("eve_pretrain", mm.eve_pretrain_epochs, eve, eve_opt, link, cfg, train, test, device,
-                              epoch0=_PRETRAIN_EPOCH0),
-                    Phase("minmax", "game round", mm.rounds, len(train), game_round, ROUND_TAGS)],
+            phases=[
+                link_phase("pretrain", pre, link, link_opt, cfg, train, test, device, epoch0=_PRETRAIN_EPOCH0),
+                eve_phase(
+                    "eve_pretrain",
+                    mm.eve_pretrain_epochs,
+                    eve,
+                    eve_opt,
+                    link,
+                    cfg,
+                    train,
+                    test,
+                    device,
+                    epoch0=_PRETRAIN_EPOCH0,
+                ),
+                Phase("minmax", "game round", mm.rounds, len(train), game_round, ROUND_TAGS),
+            ],
             state={"link": link, "eve": eve, "link_opt": link_opt, "eve_opt": eve_opt},
-            model=("link", "eve"), final=final, device=str(device),
+            model=("link", "eve"),
+            final=final,
+            device=str(device),
         )
 
     meta = {"config": cfg.to_dict(), "minmax": mm.to_dict(), "init": results_cfg["init"]}
     toml = config_to_toml(cfg.to_dict()) + "\n[minmax]\n" + config_to_toml(mm.to_dict())
     hparams = {**results_config(cfg), **mm.to_dict(), "eve_snr": cfg.eve_snr}
-    return run_phases(run_dir, fmt=FORMAT, meta=meta, results_config=results_cfg, config_toml=toml, hparams=hparams,
-                      setup=setup, quiet=quiet)
+    return run_phases(
+        run_dir,
+        fmt=FORMAT,
+        meta=meta,
+        results_config=results_cfg,
+        config_toml=toml,
+        hparams=hparams,
+        setup=setup,
+        quiet=quiet,
+    )
 
 
 def load_minmax_config(values: dict[str, Any]) -> MinMaxConfig:

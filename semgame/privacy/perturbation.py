@@ -272,7 +272,9 @@ class AdversarialPerturbation(nn.Module):
             if self.objective == "cooperative":
                 legit = self._legit[0]
                 y, _ = legit.channel(x_tx, generator=generator)
-                total = total - self.mu * F.cross_entropy(legit.receiver.classifier(y / self.c), labels, reduction="sum")
+                total = total - self.mu * F.cross_entropy(
+                    legit.receiver.classifier(y / self.c), labels, reduction="sum"
+                )
         return total / self.eot
 
     def _grad(self, x: Tensor, p_real: Tensor, labels: Tensor, generator: torch.Generator | None) -> Tensor:
@@ -358,5 +360,7 @@ class AdversarialPerturbation(nn.Module):
         return self.budget.send(x, self.perturbation(x, labels, generator))
 
     def extra_repr(self) -> str:
-        return (f"psr_db={self.psr_db}, method={self.method!r}, scope={self.scope!r}, "
-                f"objective={self.objective!r}, mu={self.mu}, steps={self.steps}, power={self.power!r}")
+        return (
+            f"psr_db={self.psr_db}, method={self.method!r}, scope={self.scope!r}, "
+            f"objective={self.objective!r}, mu={self.mu}, steps={self.steps}, power={self.power!r}"
+        )

@@ -92,7 +92,9 @@ def _plot(rows: list[dict[str, Any]], out: Path, kind: str) -> list[str]:
             ax.plot(xs, [r["legit_acc"] for r in rs], "s:", color=col, label=f"{g}: legit")
             if any(not math.isnan(r["in_loop_eve_acc"]) for r in rs):
                 ax.plot(xs, [r["in_loop_eve_acc"] for r in rs], "x--", color=col, alpha=0.6, label=f"{g}: in-loop eve")
-        ax.set_xlabel({"psr_db": "PSR (dB)", "eve_offset_db": "eavesdropper SNR - legitimate SNR (dB)", "lambda_": "lambda"}[xkey])
+        ax.set_xlabel(
+            {"psr_db": "PSR (dB)", "eve_offset_db": "eavesdropper SNR - legitimate SNR (dB)", "lambda_": "lambda"}[xkey]
+        )
         ax.set_ylabel("accuracy")
         ax.legend(fontsize=6)
         fig.tight_layout()
@@ -113,8 +115,15 @@ def _plot_ceilings(ax: Any, rows: list[dict[str, Any]]) -> None:
         c, ratio = rs[0]["chance"], 10.0 ** ((legit_snr - eve_snr) / 10.0)
         for a_max, style in ((max(r["a_max"] for r in rs), "-"), (1.0, ":")):
             bs = [c + (a_max - c) * j / 200 for j in range(1, 201)]
-            ax.plot([eve_floor(b, c, a_max, ratio) for b in bs], bs, style, color="k", lw=1.0, alpha=0.8 - 0.2 * i,
-                    label=f"ceiling, eve {eve_snr:g} dB, a_max={a_max:.3f}")
+            ax.plot(
+                [eve_floor(b, c, a_max, ratio) for b in bs],
+                bs,
+                style,
+                color="k",
+                lw=1.0,
+                alpha=0.8 - 0.2 * i,
+                label=f"ceiling, eve {eve_snr:g} dB, a_max={a_max:.3f}",
+            )
 
 
 def ceiling_notes(rows: list[dict[str, Any]]) -> str:
@@ -123,34 +132,49 @@ def ceiling_notes(rows: list[dict[str, Any]]) -> str:
     if not flagged:
         return ""
     lines = ["## Rows above their ceiling", ""]
-    lines += [f"- {r['defence']} at eve {r['eve_snr_db']:g} dB: gap {r['gap_fresh']:.1f} pts vs ceiling "
-              f"{_fmt(r['ceiling_pts'], 'ceiling_pts')} (a_max {r['a_max']:.4f}), "
-              f"{_fmt(r['ceiling_pts_amax1'], 'ceiling_pts_amax1')} (a_max = 1): **{r['ceiling_flag']}**" for r in flagged]
+    lines += [
+        f"- {r['defence']} at eve {r['eve_snr_db']:g} dB: gap {r['gap_fresh']:.1f} pts vs ceiling "
+        f"{_fmt(r['ceiling_pts'], 'ceiling_pts')} (a_max {r['a_max']:.4f}), "
+        f"{_fmt(r['ceiling_pts_amax1'], 'ceiling_pts_amax1')} (a_max = 1): **{r['ceiling_flag']}**"
+        for r in flagged
+    ]
     return "\n".join(lines)
 
 
-def write_report(out: str | Path, title: str, rows: list[dict[str, Any]], meta: dict[str, Any], kind: str = "",
-                 notes: str = "") -> Path:
+def write_report(
+    out: str | Path, title: str, rows: list[dict[str, Any]], meta: dict[str, Any], kind: str = "", notes: str = ""
+) -> Path:
     """``report.md`` + ``results.json`` + PNG plots in ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     plots = _plot(rows, out, kind) if rows else []
     write_json(out / "results.json", {"meta": meta, "rows": rows})
     lc, b = meta["link_config"], meta["budgets"]
-    channel = ("AWGN" if lc["fading"] == "none" else f"Rayleigh {'block' if lc['block'] else 'per-symbol'} fading")
+    channel = "AWGN" if lc["fading"] == "none" else f"Rayleigh {'block' if lc['block'] else 'per-symbol'} fading"
     channel += f", {'perfect CSI (' + lc['equalizer'].upper() + ')' if lc['csi'] == 'perfect' else 'no CSI'}"
     model = b.get("fresh_model", "standard")
-    fresh = (f"K={b['fresh_k']}, {b['fresh_epochs']} epochs each" if model == "standard" else
-             f"K={b['fresh_k']} strong ones (CSI input, 3x512 MLP, at most {b['fresh_epochs']} epochs, early stopping)")
-    text = [f"# {title}", "", f"Regenerate: `{meta['command']}`", "",
-            f"Dataset {meta['dataset']}, profile {meta['profile']}, seed {meta['seed']}, legitimate SNR "
-            f"{lc['snr_db']:g} dB, {channel}. Fresh eavesdroppers: {fresh}, from scratch on recorded "
-            f"defended training transmissions. Accuracies are fractions; wall time {meta['wall_seconds']:.0f} s.", "",
-            "*ceiling*: the largest legit - eavesdropper gap any keyless encoder allows at this legitimate accuracy "
-            "against a fully trained eavesdropper (`semgame.privacy.ceiling`), with a_max = the legitimate receiver's "
-            "accuracy at 80 dB, and with a_max = 1; n/a where it does not apply (keyed defences, eavesdropper SNR >= "
-            "legitimate SNR, per-symbol fading).", "",
-            format_table(rows), ""]
+    fresh = (
+        f"K={b['fresh_k']}, {b['fresh_epochs']} epochs each"
+        if model == "standard"
+        else f"K={b['fresh_k']} strong ones (CSI input, 3x512 MLP, at most {b['fresh_epochs']} epochs, early stopping)"
+    )
+    text = [
+        f"# {title}",
+        "",
+        f"Regenerate: `{meta['command']}`",
+        "",
+        f"Dataset {meta['dataset']}, profile {meta['profile']}, seed {meta['seed']}, legitimate SNR "
+        f"{lc['snr_db']:g} dB, {channel}. Fresh eavesdroppers: {fresh}, from scratch on recorded "
+        f"defended training transmissions. Accuracies are fractions; wall time {meta['wall_seconds']:.0f} s.",
+        "",
+        "*ceiling*: the largest legit - eavesdropper gap any keyless encoder allows at this legitimate accuracy "
+        "against a fully trained eavesdropper (`semgame.privacy.ceiling`), with a_max = the legitimate receiver's "
+        "accuracy at 80 dB, and with a_max = 1; n/a where it does not apply (keyed defences, eavesdropper SNR >= "
+        "legitimate SNR, per-symbol fading).",
+        "",
+        format_table(rows),
+        "",
+    ]
     for block in (notes, ceiling_notes(rows)):
         if block:
             text += [block, ""]
@@ -161,6 +185,7 @@ def write_report(out: str | Path, title: str, rows: list[dict[str, Any]], meta: 
 
 def check_targets(rows: list[dict[str, Any]], undefended: float) -> str:
     """Check the targets of issues #4 and #8 against fresh eavesdroppers (lines only for targets with rows)."""
+
     def keyless(r: dict) -> bool:
         return r["kind"] not in ("keyed", "rotation") and r["defence"] != "undefended"
 
@@ -169,28 +194,58 @@ def check_targets(rows: list[dict[str, Any]], undefended: float) -> str:
         return max(cands, key=score, default=None)
 
     def describe(r: dict) -> str:
-        frac = "" if r.get("fraction_of_ceiling") is None else f", {100 * r['fraction_of_ceiling']:.0f} % of the ceiling"
-        return (f"{r['defence']} at eve {r['eve_snr_db']:g} dB — legit {r['legit_acc']:.4f} (undefended {undefended:.4f}), "
-                f"fresh eve {r['fresh_eve_mean']:.4f} (gap {r['gap_fresh']:.1f} pts{frac}), in-loop eve {_fmt(r['in_loop_eve_acc'])}")
+        frac = (
+            "" if r.get("fraction_of_ceiling") is None else f", {100 * r['fraction_of_ceiling']:.0f} % of the ceiling"
+        )
+        return (
+            f"{r['defence']} at eve {r['eve_snr_db']:g} dB — legit {r['legit_acc']:.4f} (undefended {undefended:.4f}), "
+            f"fresh eve {r['fresh_eve_mean']:.4f} (gap {r['gap_fresh']:.1f} pts{frac}), "
+            f"in-loop eve {_fmt(r['in_loop_eve_acc'])}"
+        )
 
     gap = lambda r: r["legit_acc"] - r["fresh_eve_mean"]  # noqa: E731
     frac = lambda r: r.get("fraction_of_ceiling") or -1.0  # noqa: E731
     lines = ["## Targets (checked against fresh eavesdroppers)", ""]
     for name, pred, slack, score, ok in (
-        ("#4 (a) eve 10 dB worse, no key: fresh eve >= 30 pts below legit, legit within 3 pts",
-         lambda r: r["eve_offset_db"] <= -10 and keyless(r), 0.03, gap, lambda r: r["gap_fresh"] >= 30),
-        ("#4 (b) equal SNR, keyed mask: fresh eve >= 30 pts below legit, legit within 1 pt",
-         lambda r: r["eve_offset_db"] == 0 and r["kind"] == "keyed", 0.01, gap, lambda r: r["gap_fresh"] >= 30),
-        ("#8 block fading, eve 10 dB worse, no key: >= 85 % of the ceiling, legit within 3 pts",
-         lambda r: r["eve_offset_db"] <= -10 and keyless(r) and r.get("block", True), 0.03, frac,
-         lambda r: (r.get("fraction_of_ceiling") or 0.0) >= 0.85),
-        ("#8 per-symbol fading, eve 10 dB worse, no key: fresh eve >= 30 pts below legit, legit within 3 pts",
-         lambda r: r["eve_offset_db"] <= -10 and keyless(r) and not r.get("block", True), 0.03, gap,
-         lambda r: r["gap_fresh"] >= 30),
-        ("#8 equal SNR, keyed rotation: fresh eve <= chance + 3 pts, legit within 0.3 pt, tx power 1.00",
-         lambda r: r["eve_offset_db"] == 0 and r["kind"] == "rotation", 1.0, lambda r: -r["fresh_eve_mean"],
-         lambda r: r["fresh_eve_mean"] <= r["chance"] + 0.03 and abs(r["legit_acc"] - undefended) <= 0.003
-         and abs(r["tx_power"] - 1.0) < 1e-9),
+        (
+            "#4 (a) eve 10 dB worse, no key: fresh eve >= 30 pts below legit, legit within 3 pts",
+            lambda r: r["eve_offset_db"] <= -10 and keyless(r),
+            0.03,
+            gap,
+            lambda r: r["gap_fresh"] >= 30,
+        ),
+        (
+            "#4 (b) equal SNR, keyed mask: fresh eve >= 30 pts below legit, legit within 1 pt",
+            lambda r: r["eve_offset_db"] == 0 and r["kind"] == "keyed",
+            0.01,
+            gap,
+            lambda r: r["gap_fresh"] >= 30,
+        ),
+        (
+            "#8 block fading, eve 10 dB worse, no key: >= 85 % of the ceiling, legit within 3 pts",
+            lambda r: r["eve_offset_db"] <= -10 and keyless(r) and r.get("block", True),
+            0.03,
+            frac,
+            lambda r: (r.get("fraction_of_ceiling") or 0.0) >= 0.85,
+        ),
+        (
+            "#8 per-symbol fading, eve 10 dB worse, no key: fresh eve >= 30 pts below legit, legit within 3 pts",
+            lambda r: r["eve_offset_db"] <= -10 and keyless(r) and not r.get("block", True),
+            0.03,
+            gap,
+            lambda r: r["gap_fresh"] >= 30,
+        ),
+        (
+            "#8 equal SNR, keyed rotation: fresh eve <= chance + 3 pts, legit within 0.3 pt, tx power 1.00",
+            lambda r: r["eve_offset_db"] == 0 and r["kind"] == "rotation",
+            1.0,
+            lambda r: -r["fresh_eve_mean"],
+            lambda r: (
+                r["fresh_eve_mean"] <= r["chance"] + 0.03
+                and abs(r["legit_acc"] - undefended) <= 0.003
+                and abs(r["tx_power"] - 1.0) < 1e-9
+            ),
+        ),
     ):
         if not any(pred(r) for r in rows):
             continue

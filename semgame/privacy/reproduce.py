@@ -18,8 +18,17 @@ from semgame.privacy.report import check_targets, write_report
 __all__ = ["reproduce"]
 
 
-def reproduce(dataset: str = "mnist", profile: str = "quick", out: str | Path = "reports/mnist", *, seed: int = 0,
-              data_root: str | None = None, device: str = "auto", quiet: bool = False, **overrides: Any) -> Path:
+def reproduce(
+    dataset: str = "mnist",
+    profile: str = "quick",
+    out: str | Path = "reports/mnist",
+    *,
+    seed: int = 0,
+    data_root: str | None = None,
+    device: str = "auto",
+    quiet: bool = False,
+    **overrides: Any,
+) -> Path:
     """The main job: train -> min-max -> perturbations -> fresh eavesdroppers -> one report folder, and a
     section from ``semgame bench`` (:func:`semgame.bench.runner.reproduce_section`) for MNIST.
 
@@ -41,10 +50,13 @@ def reproduce(dataset: str = "mnist", profile: str = "quick", out: str | Path = 
     t = time.perf_counter()
     lab.keyed_rows(offsets=(0.0,))
     lab.rotation_rows(offsets=(0.0, -10.0))
-    lab.adversarial_rows(variants=(("pgd", "per_sample", "cooperative"), ("pgd", "universal", "cooperative")),
-                         offsets=(0.0, -10.0) if profile == "quick" else tuple(o for o in p.eve_offsets if o <= 0))
-    lab.adversarial_rows(variants=(("pgd", "per_sample", "cooperative"),), psrs=(max(p.adv_psrs),), offsets=(-10.0,),
-                         finetune=True)
+    lab.adversarial_rows(
+        variants=(("pgd", "per_sample", "cooperative"), ("pgd", "universal", "cooperative")),
+        offsets=(0.0, -10.0) if profile == "quick" else tuple(o for o in p.eve_offsets if o <= 0),
+    )
+    lab.adversarial_rows(
+        variants=(("pgd", "per_sample", "cooperative"),), psrs=(max(p.adv_psrs),), offsets=(-10.0,), finetune=True
+    )
     lab.keyed_rows(psrs=(max(p.keyed_psrs),), offsets=(-10.0,))
     lab.timings["perturbations"] = time.perf_counter() - t
     notes = check_targets(lab.rows, lab.undefended_legit_acc)
@@ -53,8 +65,9 @@ def reproduce(dataset: str = "mnist", profile: str = "quick", out: str | Path = 
         from semgame.training import resolve_device
 
         t = time.perf_counter()
-        notes += "\n\n" + reproduce_section(Path(out) / "bench", seed=seed, data_root=data_root,
-                                             device=resolve_device(device).type, say=lab.say)
+        notes += "\n\n" + reproduce_section(
+            Path(out) / "bench", seed=seed, data_root=data_root, device=resolve_device(device).type, say=lab.say
+        )
         lab.timings["bench"] = time.perf_counter() - t
     cmd = f"semgame reproduce --dataset {dataset} --profile {profile} --seed {seed} --out {out}"
     return write_report(out, f"semgame reproduce: {dataset} ({profile})", lab.rows, lab.meta(cmd), kind="", notes=notes)

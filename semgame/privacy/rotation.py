@@ -69,11 +69,14 @@ def check_rotation_channel(*, fading: str, block: bool, csi: str, equalizer: str
     if fading == "rayleigh" and not block:
         if csi != "perfect":
             raise UnsupportedChannelError(
-                "keyed rotation under per-symbol fading needs receiver CSI (csi='perfect') to undo the channel before U^H")
+                "keyed rotation under per-symbol fading needs receiver CSI (csi='perfect') "
+                "to undo the channel before U^H"
+            )
         if equalizer != "mmse":
             raise UnsupportedChannelError(
                 "keyed rotation under per-symbol fading needs equalizer='mmse' (zero forcing would spread the noise "
-                "of deep fades over every symbol)")
+                "of deep fades over every symbol)"
+            )
 
 
 class KeyedRotation(nn.Module):

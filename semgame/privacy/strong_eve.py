@@ -32,7 +32,9 @@ class CSIEavesdropper(nn.Module):
     Input: the transmitted waveform ``[batch, k] complex64``. Output: logits ``[batch, num_classes]``.
     """
 
-    def __init__(self, channel: FadingChannel, k: int, num_classes: int = 10, hidden: int = 512, depth: int = 3) -> None:
+    def __init__(
+        self, channel: FadingChannel, k: int, num_classes: int = 10, hidden: int = 512, depth: int = 3
+    ) -> None:
         super().__init__()
         self.channel = channel
         layers: list[nn.Module] = []
