@@ -19,16 +19,15 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
+from bench_mnist_recipe import run_options, train_mnist
 from bench_threads import images_per_second
 
 from semgame.config import LinkConfig
 from semgame.io import write_json, write_text
-from semgame.run import train_run
 from semgame.training import resolve_device
 
 SPEED_MODELS = {
@@ -59,33 +58,11 @@ def accuracy(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     for seed in args.seeds:
         for precision in ("fp32", "bf16"):
-            cfg = LinkConfig(
-                dataset="mnist",
-                k=32,
-                width=16,
-                epochs=args.epochs,
-                eve_epochs=0,
-                batch_size=args.batch_size,
-                lr=args.lr,
-                train_limit=args.train_limit,
-                seed=seed,
-                device=args.device,
-                precision=precision,
-                data_root=args.data_root,
-            )
-            start = time.perf_counter()
-            m = train_run(cfg, args.out / "runs" / f"mnist-{precision}-s{seed}", quiet=True)
-            rows.append(
-                {
-                    "seed": seed,
-                    "precision": precision,
-                    "legit_acc": m["test"]["legit_acc"],
-                    "legit_psnr": m["test"]["legit_psnr"],
-                    "seconds": time.perf_counter() - start,
-                    "config": cfg.to_dict(),
-                }
-            )
-            print(f"seed {seed} {precision}: acc {rows[-1]['legit_acc']:.4f} ({rows[-1]['seconds']:.0f} s)", flush=True)
+            recipe = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr}
+            run_dir = args.out / "runs" / f"mnist-{precision}-s{seed}"
+            row = train_mnist(run_dir, seed=seed, precision=precision, **run_options(args), **recipe)
+            rows.append({"precision": precision, **row})
+            print(f"seed {seed} {precision}: acc {row['legit_acc']:.4f} ({row['wall_s']:.0f} s)", flush=True)
     return rows
 
 
@@ -104,22 +81,25 @@ def report(
     if acc_rows:
         recipe = (
             f"MNIST k = 32, width 16, {args.epochs} epochs, batch {args.batch_size}, lr {args.lr:g}, "
-            f"train limit {args.train_limit or 'none'}, 10 dB Rayleigh block fading, MMSE"
+            f"train limit {args.train_limit or 'none'}, test limit {args.test_limit or 'none'}, "
+            "10 dB Rayleigh block fading, MMSE"
         )
         lines += [
             "",
             f"Legitimate test accuracy ({recipe}):",
             "",
-            "| seed | fp32 | bf16 | bf16 − fp32 (points) |",
-            "|---|---|---|---|",
+            "| seed | fp32 | bf16 | bf16 − fp32 (points) | fp32 run (s) | bf16 run (s) |",
+            "|---|---|---|---|---|---|",
         ]
-        by = {(r["seed"], r["precision"]): r["legit_acc"] for r in acc_rows}
+        by = {(r["seed"], r["precision"]): r for r in acc_rows}
         for seed in args.seeds:
             fp32, bf16 = by[seed, "fp32"], by[seed, "bf16"]
-            lines.append(f"| {seed} | {fp32:.4f} | {bf16:.4f} | {100 * (bf16 - fp32):+.2f} |")
-        m32 = statistics.mean(by[s, "fp32"] for s in args.seeds)
-        m16 = statistics.mean(by[s, "bf16"] for s in args.seeds)
-        lines.append(f"| mean | {m32:.4f} | {m16:.4f} | {100 * (m16 - m32):+.2f} |")
+            lines.append(
+                f"| {seed} | {fp32['legit_acc']:.4f} | {bf16['legit_acc']:.4f} | "
+                f"{100 * (bf16['legit_acc'] - fp32['legit_acc']):+.2f} | {fp32['wall_s']:.0f} | {bf16['wall_s']:.0f} |"
+            )
+        m32, m16 = (statistics.mean(by[s, p]["legit_acc"] for s in args.seeds) for p in ("fp32", "bf16"))
+        lines.append(f"| mean | {m32:.4f} | {m16:.4f} | {100 * (m16 - m32):+.2f} | | |")
     return "\n".join(lines) + "\n"
 
 
@@ -132,6 +112,7 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2], help="accuracy runs (none: speed only)")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--train-limit", type=int, default=10000)
+    p.add_argument("--test-limit", type=int, help="test images (default: the whole test set)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--data-root")

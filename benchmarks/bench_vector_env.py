@@ -4,9 +4,9 @@
 
 1. Native ``SemComVectorEnv`` (``make_vec(..., vectorization_mode="vector_entry_point")``) vs
    ``make_vec(..., vectorization_mode="sync")`` at N = 64 and N = 1024, same env config
-   (MNIST, eavesdropper role), CPU, 1 torch thread: steps/s and the ratio. Two configs: the default
-   (``compute_psnr=True``: the legitimate decoder runs every step for ``info["psnr"]``) and
-   ``compute_psnr=False``.
+   (eavesdropper role; MNIST, CIFAR-10 and, when shipped, the ``cifar10-spatial`` link), CPU, 1 torch
+   thread: steps/s and the ratio. Two configs: the default (``compute_psnr=True``: the legitimate
+   decoder runs every step for ``info["psnr"]``) and ``compute_psnr=False``.
    The native env is timed before and after the sync one (mean of the two), so a change of load
    during the run hits both sides alike.
 2. Transmissions/s (= steps/s x N) of the native env on CPU, 1 thread, MNIST and CIFAR-10 (the
@@ -116,21 +116,33 @@ def main() -> None:
         "cpu_vs_sync": [],
         "throughput": [],
     }
+    links = {"mnist": ("mnist", None), "cifar10": ("cifar10", None)}
+    if shipped_link("cifar10-spatial").is_file():
+        links["cifar10 (spatial link)"] = ("cifar10", shipped_link("cifar10-spatial"))
     lines = [
-        "## Native vector env vs gymnasium sync vector env (MNIST, eavesdropper role, CPU, 1 thread)",
+        "## Native vector env vs gymnasium sync vector env (eavesdropper role, CPU, 1 thread)",
         "",
-        "| N | compute_psnr | native steps/s | sync steps/s | ratio |",
-        "|---|---|---|---|---|",
+        "| dataset | N | compute_psnr | native steps/s | sync steps/s | ratio |",
+        "|---|---|---|---|---|---|",
     ]
-    for psnr in (True, False):
-        for n in (64, 1024):
-            before = native("mnist", n, "eavesdropper", psnr, min_seconds=args.seconds, **kw)
-            syn = sync("mnist", n, psnr, min_seconds=args.seconds, **kw)
-            nat = (before + native("mnist", n, "eavesdropper", psnr, min_seconds=args.seconds, **kw)) / 2
-            row = {"n": n, "compute_psnr": psnr, "native_steps_s": nat, "sync_steps_s": syn, "ratio": nat / syn}
-            results["cpu_vs_sync"].append(row)
-            lines.append(f"| {n} | {psnr} | {nat:,.1f} | {syn:,.2f} | {nat / syn:,.1f}x |")
-            print(lines[-1], flush=True)
+    for name, (ds, link) in links.items():
+        for psnr in (True, False):
+            for n in (64, 1024):
+                env_kw = dict(link=link, min_seconds=args.seconds, **kw)
+                before = native(ds, n, "eavesdropper", psnr, **env_kw)
+                syn = sync(ds, n, psnr, **env_kw)
+                nat = (before + native(ds, n, "eavesdropper", psnr, **env_kw)) / 2
+                row = {
+                    "dataset": name,
+                    "n": n,
+                    "compute_psnr": psnr,
+                    "native_steps_s": nat,
+                    "sync_steps_s": syn,
+                    "ratio": nat / syn,
+                }
+                results["cpu_vs_sync"].append(row)
+                lines.append(f"| {name} | {n} | {psnr} | {nat:,.1f} | {syn:,.2f} | {nat / syn:,.1f}x |")
+                print(lines[-1], flush=True)
     lines += [
         "",
         "## Transmissions/s of the native vector env",
@@ -138,9 +150,6 @@ def main() -> None:
         "| device | dataset | role | N | compute_psnr | transmissions/s |",
         "|---|---|---|---|---|---|",
     ]
-    links = {"mnist": ("mnist", None), "cifar10": ("cifar10", None)}
-    if shipped_link("cifar10-spatial").is_file():
-        links["cifar10 (spatial link)"] = ("cifar10", shipped_link("cifar10-spatial"))
     configs = [
         ("cpu", name, role, 1024, psnr)
         for name in links

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from bench_precision import SPEED_MODELS
 from bench_threads import images_per_second
 from bench_vector_env import native, sync
 
@@ -78,6 +79,21 @@ def env_images(dataset: str, n: int, data_root: str | None, tiny: bool) -> tuple
     return synthetic_dataset(dataset, n, seed=0).tensors, f"synthetic ({n} images)"
 
 
+def native_steps(args: argparse.Namespace, dev: str, dataset: str, n: int, role: str, psnr: bool, images: Any) -> float:
+    """Steps/s of the native vector env on ``dev`` with this check's timing and precision settings."""
+    return native(
+        dataset,
+        n,
+        role,
+        psnr,
+        device=dev,
+        min_seconds=args.seconds,
+        min_steps=args.min_steps,
+        images=images,
+        precision=args.precision,
+    )
+
+
 def section_env(args: argparse.Namespace, dev: str) -> dict[str, Any]:
     rows, sources = [], {}
     for ds in DATASETS:
@@ -85,17 +101,7 @@ def section_env(args: argparse.Namespace, dev: str) -> dict[str, Any]:
         for role in ROLES:
             for n in args.env_sizes:
                 for psnr in (False, True):
-                    sps = native(
-                        ds,
-                        n,
-                        role,
-                        psnr,
-                        device=dev,
-                        min_seconds=args.seconds,
-                        min_steps=args.min_steps,
-                        images=images,
-                        precision=args.precision,
-                    )
+                    sps = native_steps(args, dev, ds, n, role, psnr, images)
                     rows.append(
                         {
                             "dataset": ds,
@@ -115,17 +121,7 @@ def section_sync(args: argparse.Namespace, dev: str) -> dict[str, Any]:
     rows = []
     n = args.sync_n
     for psnr in (False, True):
-        nat = native(
-            "mnist",
-            n,
-            "eavesdropper",
-            psnr,
-            device=dev,
-            min_seconds=args.seconds,
-            min_steps=args.min_steps,
-            images=images,
-            precision=args.precision,
-        )
+        nat = native_steps(args, dev, "mnist", n, "eavesdropper", psnr, images)
         syn = sync("mnist", n, psnr, args.seconds, min_steps=args.min_steps, images=images)
         rows.append({"n": n, "compute_psnr": psnr, "native_steps_s": nat, "sync_steps_s": syn, "ratio": nat / syn})
         print(
@@ -136,11 +132,7 @@ def section_sync(args: argparse.Namespace, dev: str) -> dict[str, Any]:
 
 def section_train(args: argparse.Namespace, dev: str) -> dict[str, Any]:
     rows = []
-    models = {
-        "mnist dense k32 w16": dict(dataset="mnist", k=32, width=16),
-        "cifar10 spatial k256 w16": dict(dataset="cifar10", arch="spatial", k=256, width=16),
-    }
-    for name, kw in models.items():
+    for name, kw in SPEED_MODELS.items():
         cfg = LinkConfig(device=dev, **kw)
         got = {
             p: images_per_second(cfg, steps=args.train_steps, batch=args.train_batch, precision=p)
@@ -265,6 +257,13 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "not met"
 
 
+def table(title: str, columns: list[str], rows: list[str], intro: str | None = None) -> list[str]:
+    """Markdown lines of a section: ``## title``, the ``intro`` line if any, a table of ``columns``
+    and ``rows``, a blank line."""
+    head = [f"## {title}", "", *([intro, ""] if intro else [])]
+    return [*head, "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns), *rows, ""]
+
+
 def markdown(result: dict[str, Any]) -> str:
     """The report of a result dict (what the JSON holds)."""
     s = result["sections"]
@@ -279,84 +278,70 @@ def markdown(result: dict[str, Any]) -> str:
     env = s.get("env", {})
     if "rows" in env:
         images = ", ".join(f"{k}: {v}" for k, v in env["images"].items())
-        lines += [
-            f"## Native vector env, transmissions/s (images: {images})",
-            "",
-            "| dataset | role | N | compute_psnr | transmissions/s |",
-            "|---|---|---|---|---|",
-        ]
-        lines += [
-            f"| {r['dataset']} | {r['role']} | {r['n']:,} | {r['compute_psnr']} | {r['transmissions_s']:,.0f} |"
-            for r in env["rows"]
-        ]
-        lines.append("")
+        lines += table(
+            f"Native vector env, transmissions/s (images: {images})",
+            ["dataset", "role", "N", "compute_psnr", "transmissions/s"],
+            [
+                f"| {r['dataset']} | {r['role']} | {r['n']:,} | {r['compute_psnr']} | {r['transmissions_s']:,.0f} |"
+                for r in env["rows"]
+            ],
+        )
     sy = s.get("sync", {})
     if "rows" in sy:
-        lines += [
-            f"## Native env on the device vs gymnasium sync vector env on the CPU (MNIST, eavesdropper, "
+        lines += table(
+            f"Native env on the device vs gymnasium sync vector env on the CPU (MNIST, eavesdropper, "
             f"N = {sy['rows'][0]['n']}, {sy['images']})",
-            "",
-            "| compute_psnr | native steps/s | sync steps/s | ratio |",
-            "|---|---|---|---|",
-        ]
-        lines += [
-            f"| {r['compute_psnr']} | {r['native_steps_s']:,.1f} | {r['sync_steps_s']:,.2f} | {r['ratio']:,.1f}x |"
-            for r in sy["rows"]
-        ]
-        lines.append("")
+            ["compute_psnr", "native steps/s", "sync steps/s", "ratio"],
+            [
+                f"| {r['compute_psnr']} | {r['native_steps_s']:,.1f} | {r['sync_steps_s']:,.2f} | {r['ratio']:,.1f}x |"
+                for r in sy["rows"]
+            ],
+        )
     tr = s.get("train", {})
     if "rows" in tr:
-        lines += [
-            "## Training images/s, fp32 vs bf16 autocast",
-            "",
-            "| model | batch | fp32 | bf16 | bf16 / fp32 |",
-            "|---|---|---|---|---|",
-        ]
-        lines += [
-            f"| {r['model']} | {r['batch']} | {r['fp32_img_s']:,.0f} | {r['bf16_img_s']:,.0f} | {r['ratio']:.2f}x |"
-            for r in tr["rows"]
-        ]
-        lines.append("")
+        lines += table(
+            "Training images/s, fp32 vs bf16 autocast",
+            ["model", "batch", "fp32", "bf16", "bf16 / fp32"],
+            [
+                f"| {r['model']} | {r['batch']} | {r['fp32_img_s']:,.0f} | {r['bf16_img_s']:,.0f} | {r['ratio']:.2f}x |"
+                for r in tr["rows"]
+            ],
+        )
     c80 = s.get("cifar80", {})
     if c80.get("status") == "done":
         reached = c80["seconds_to_80"]
         last = c80["history"][-1]
-        lines += [
-            f"## CIFAR-10 spatial k = 256 link to 80 % ({c80['data']} data, {c80['precision']})",
-            "",
-            f"Seconds to 80 %: **{reached:.1f}**"
+        lines += table(
+            f"CIFAR-10 spatial k = 256 link to 80 % ({c80['data']} data, {c80['precision']})",
+            ["epoch", "seconds", "legit acc", "PSNR (dB)"],
+            [
+                f"| {h['epoch']} | {h['seconds']:.1f} | {h['legit_acc']:.4f} | {h['legit_psnr']:.2f} |"
+                for h in c80["history"]
+            ],
+            intro=f"Seconds to 80 %: **{reached:.1f}**"
             if reached is not None
             else f"80 % not reached: {last['legit_acc']:.4f} after {last['epoch']} epochs ({last['seconds']:.0f} s)",
-            "",
-            "| epoch | seconds | legit acc | PSNR (dB) |",
-            "|---|---|---|---|",
-        ]
-        lines += [
-            f"| {h['epoch']} | {h['seconds']:.1f} | {h['legit_acc']:.4f} | {h['legit_psnr']:.2f} |"
-            for h in c80["history"]
-        ]
-        lines.append("")
+        )
     bench = s.get("bench", {})
     if bench.get("status") == "done" and bench.get("summary"):
-        lines += [
-            f"## One `semgame bench` cell on `{result['device']}` ({bench['seconds']:.0f} s with start-up)",
-            "",
-            "| dataset | defence | agent | transmissions | final eve acc | legit acc | transmissions/s |",
-            "|---|---|---|---|---|---|---|",
-        ]
         timings = bench["summary"].get("timings", {})
+        rows = []
         for r in bench["summary"].get("eve_rows", []):
             tps = timings.get(f"{r['dataset']}/{r['defence']}/{r['agent']}/eve{r['eve_snr_db']:g}dB", {}).get(
                 "transmissions_per_s", []
             )
-            lines.append(
+            rows.append(
                 f"| {r['dataset']} | {r['defence']} | {r['agent']} | {r['transmissions']:,} | "
                 f"{r['final_eve_acc_mean']:.4f} | "
                 f"{r['legit_acc']:.4f} | {max(tps):,.0f} |"
                 if tps
                 else "| - |"
             )
-        lines.append("")
+        lines += table(
+            f"One `semgame bench` cell on `{result['device']}` ({bench['seconds']:.0f} s with start-up)",
+            ["dataset", "defence", "agent", "transmissions", "final eve acc", "legit acc", "transmissions/s"],
+            rows,
+        )
     lines += ["## Sections not completed", ""]
     lines += [
         f"* `{name}`: {sec.get('status')}: {sec.get('reason') or sec.get('error', '')}".rstrip()
