@@ -41,6 +41,9 @@ def parser(description: str) -> argparse.ArgumentParser:
         help="fresh eavesdroppers: the project's (default) or the strong one (CSI input, 3x512 MLP, early stopping)",
     )
     p.add_argument("--test-limit", type=int, help="override: test images")
+    p.add_argument(
+        "--train-limit", type=int, help="override: training images (the fresh eavesdroppers' recorded transmissions)"
+    )
     return p
 
 
@@ -48,7 +51,7 @@ def run(args: argparse.Namespace, title: str, kind: str, body: Callable[[Lab], N
     torch.set_num_threads(1)
     profile = "quick" if args.quick else "full"
     get_profile(args.dataset, profile)
-    for name in ("fresh_k", "fresh_epochs", "fresh_model", "test_limit"):
+    for name in ("fresh_k", "fresh_epochs", "fresh_model", "test_limit", "train_limit"):
         if getattr(args, name, None) is not None:
             overrides[name] = getattr(args, name)
     overrides = {k: v for k, v in overrides.items() if v is not None}

@@ -5,6 +5,8 @@
 * ``synthetic_root`` (session scope): a data root in the layout of the shared data folder,
   built from :func:`semgame.data.synthetic_dataset`, so tests can train and evaluate end to end
   without real data or a network. Use it as ``root=`` / ``data_root=`` / ``SEMGAME_DATA``.
+* ``tiny_link`` (session scope): a tiny link trained once on it (``tiny_link_flags``: its config as
+  CLI flags); ``cli``: ``semgame`` run in-process.
 """
 
 from __future__ import annotations
@@ -64,3 +66,71 @@ def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for seed, (split, n) in enumerate(SYNTHETIC_SIZES.items()):
             write_synthetic_npz(root / name / f"{split}.npz", name, n, seed)
     return root
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):
+    """``cli(argv) -> (exit status, stdout, stderr)``: ``semgame argv`` run in-process (items made ``str``)."""
+    from semgame.cli import main
+
+    def run(argv: list) -> tuple[int, str, str]:
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
+
+
+#: The config of the ``tiny_link`` fixture (as ``semgame`` flags: the ``tiny_link_flags`` fixture).
+TINY_LINK = {"dataset": "mnist", "k": 8, "width": 4, "batch_size": 64}
+
+
+@pytest.fixture(scope="session")
+def tiny_link_flags() -> list[str]:
+    """``TINY_LINK`` as ``semgame`` flags: ``["--dataset", "mnist", "--k", "8", ...]``."""
+    return [s for key, value in TINY_LINK.items() for s in (f"--{key.replace('_', '-')}", str(value))]
+
+
+@pytest.fixture(scope="session")
+def tiny_link(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A tiny MNIST link (``TINY_LINK``, 3 epochs, 1 eavesdropper epoch) trained once on ``synthetic_root``.
+
+    Returns ``(cfg, link, eve, train, test, run_dir)``: the loaded config, the frozen link and its
+    eavesdropper, the encoded train and test sets (:class:`~semgame.privacy.defences.Encoded`) and the run
+    folder. Shared by the session: do not modify.
+    """
+    from semgame.config import LinkConfig
+    from semgame.loader import load_run
+    from semgame.privacy.defences import encode
+    from semgame.run import load_data, train_run
+
+    run = tmp_path_factory.mktemp("tiny-link")
+    train_run(LinkConfig(**TINY_LINK, epochs=3, eve_epochs=1, data_root=str(synthetic_root)), run, quiet=True)
+    cfg, link, eve = load_run(run)
+    link.requires_grad_(False)
+    train, test = load_data(cfg)
+    return cfg, link, eve, encode(link, train), encode(link, test), run
+
+
+@pytest.fixture(scope="session")
+def leakage_pair(tiny_link):
+    """``leakage_pair(defence, k=, epochs=) -> (undefended row, defended row)`` of ``tiny_link``.
+
+    Two :func:`~semgame.privacy.leakage.leakage_report` rows, ``tiny_link``'s eavesdropper as the transfer
+    one: the undefended link (1 fresh eavesdropper) and ``defence`` (``k`` fresh eavesdroppers, with the
+    undefended legitimate accuracy); ``epochs`` per fresh eavesdropper.
+    """
+    from semgame.privacy.defences import NoDefence
+    from semgame.privacy.leakage import leakage_report
+
+    cfg, link, eve, train, test, _ = tiny_link
+
+    def pair(defence, *, k: int, epochs: int) -> tuple[dict, dict]:
+        base = leakage_report(link, cfg, NoDefence(), train, test, k=1, epochs=epochs, undefended_eve=eve)
+        kw = {"k": k, "epochs": epochs, "undefended_eve": eve, "undefended_legit_acc": base["legit_acc"]}
+        return base, leakage_report(link, cfg, defence, train, test, **kw)
+
+    return pair

@@ -9,23 +9,20 @@ import pytest
 import torch
 
 from semgame.channels import normalize_power
-from semgame.cli import main
 from semgame.config import ConfigError, LinkConfig
 from semgame.link import build_eavesdropper, build_link
-from semgame.privacy.defences import AdversarialDefence, KeyedDefence, NoDefence, encode
+from semgame.privacy.defences import AdversarialDefence, KeyedDefence, NoDefence
 from semgame.privacy.keyed import KeyedPerturbation, MissingKeyError
 from semgame.privacy.leakage import (
     check_k,
     defend,
     eve_accuracy,
     fresh_eavesdroppers,
-    leakage_report,
     legit_metrics,
     new_eavesdropper,
 )
 from semgame.privacy.minmax import MinMaxConfig, leakage_term, minmax_run
 from semgame.privacy.perturbation import AdversarialPerturbation, check_psr, measured_psr_db
-from semgame.run import load_data, train_run
 from semgame.seeds import seeded_generator
 
 torch.set_num_threads(1)
@@ -36,15 +33,6 @@ CFG = LinkConfig(dataset="mnist", k=8, width=4)
 def waveforms(n: int = 16, k: int = 8, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return normalize_power(torch.randn(n, k, dtype=torch.complex64, generator=g))
-
-
-def run_cli(argv, capsys):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def one_line_error(code: int, err: str, needle: str) -> None:
@@ -179,23 +167,8 @@ def test_check_psr_ranges():
 
 
 # ----------------------------------------------------------------------------- leakage evaluation
-@pytest.fixture(scope="module")
-def trained(synthetic_root, tmp_path_factory):
-    cfg = LinkConfig(
-        dataset="mnist", k=8, width=4, epochs=2, eve_epochs=1, batch_size=64, data_root=str(synthetic_root)
-    )
-    run = tmp_path_factory.mktemp("link")
-    train_run(cfg, run, quiet=True)
-    from semgame.loader import load_run
-
-    cfg, link, eve = load_run(run)
-    link.requires_grad_(False)
-    train, test = load_data(cfg)
-    return cfg, link, eve, encode(link, train), encode(link, test), run
-
-
-def test_fresh_eavesdroppers_train_from_scratch(trained):
-    cfg, link, eve, tr, te, _ = trained
+def test_fresh_eavesdroppers_train_from_scratch(tiny_link):
+    cfg, link, eve, tr, te, _ = tiny_link
     # the initial weights of fresh eavesdropper j are those of a new eavesdropper with its seed
     a, b = new_eavesdropper(cfg, 10.0, 5), new_eavesdropper(cfg, 10.0, 5)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
@@ -211,20 +184,8 @@ def test_fresh_eavesdroppers_train_from_scratch(trained):
     assert again["accs"] == res["accs"]
 
 
-def test_leakage_report_columns_and_keyed_legit_unchanged(trained):
-    cfg, link, eve, tr, te, _ = trained
-    base = leakage_report(link, cfg, NoDefence(), tr, te, k=1, epochs=1, undefended_eve=eve)
-    keyed = leakage_report(
-        link,
-        cfg,
-        KeyedDefence(KeyedPerturbation(10.0, key=3)),
-        tr,
-        te,
-        k=1,
-        epochs=1,
-        undefended_eve=eve,
-        undefended_legit_acc=base["legit_acc"],
-    )
+def test_leakage_report_columns_and_keyed_legit_unchanged(leakage_pair):
+    base, keyed = leakage_pair(KeyedDefence(KeyedPerturbation(10.0, key=3)), k=1, epochs=1)
     for row in (base, keyed):
         for key in (
             "legit_acc",
@@ -247,11 +208,11 @@ def test_leakage_report_columns_and_keyed_legit_unchanged(trained):
     assert math.isnan(base["in_loop_eve_acc"])
 
 
-def test_strong_fresh_eavesdroppers_stop_early_and_keep_their_best_weights(trained):
+def test_strong_fresh_eavesdroppers_stop_early_and_keep_their_best_weights(tiny_link):
     from semgame.privacy.leakage import _accuracy, fit_early_stopping
     from semgame.seeds import Stream
 
-    cfg, link, eve, tr, te, _ = trained
+    cfg, link, eve, tr, te, _ = tiny_link
     res = fresh_eavesdroppers(cfg, tr.x, tr.labels, te.x, te.labels, k=1, epochs=4, seed=0, model="strong")
     assert res["model"] == "strong" and 1 <= res["epochs_run"][0] <= 4 and res["mean"] > 0.5
     strong = new_eavesdropper(cfg, 10.0, 3, model="strong")
@@ -265,8 +226,8 @@ def test_strong_fresh_eavesdroppers_stop_early_and_keep_their_best_weights(train
         new_eavesdropper(cfg, 10.0, 0, model="kernel")
 
 
-def test_adversarial_defence_with_labels_roundtrip(trained):
-    cfg, link, eve, tr, te, _ = trained
+def test_adversarial_defence_with_labels_roundtrip(tiny_link):
+    cfg, link, eve, tr, te, _ = tiny_link
     d = AdversarialDefence(AdversarialPerturbation(eve, -10.0, method="fgm"))
     tx, nonces = defend(d, te)
     assert tx.shape == te.x.shape
@@ -423,9 +384,9 @@ def test_minmax_resume_equals_uninterrupted(synthetic_root, tmp_path, monkeypatc
         minmax_run(cfg, MinMaxConfig(lambda_=1.0, rounds=2), tmp_path / "full", quiet=True)
 
 
-def test_minmax_cli_and_fresh_eval_cli(trained, tmp_path, capsys):
-    cfg, *_, run = trained
-    code, out, err = run_cli(
+def test_minmax_cli_and_fresh_eval_cli(tiny_link, tiny_link_flags, tmp_path, cli):
+    cfg, *_, run = tiny_link
+    code, out, err = cli(
         [
             "minmax",
             "--run-dir",
@@ -438,24 +399,16 @@ def test_minmax_cli_and_fresh_eval_cli(trained, tmp_path, capsys):
             "1",
             "--objective",
             "neg_ce",
-            "--dataset",
-            "mnist",
-            "--k",
-            "8",
-            "--width",
-            "4",
-            "--batch-size",
-            "64",
+            *tiny_link_flags,
             "--data-root",
             cfg.data_root,
             "--eve-snr-db",
             "0",
             "--quiet",
         ],
-        capsys,
     )
     assert code == 0, err
-    code, out, err = run_cli(
+    code, out, err = cli(
         [
             "eval",
             "--run-dir",
@@ -473,7 +426,6 @@ def test_minmax_cli_and_fresh_eval_cli(trained, tmp_path, capsys):
             "--output",
             tmp_path / "e.json",
         ],
-        capsys,
     )
     assert code == 0, err
     import json
@@ -491,9 +443,9 @@ def test_minmax_cli_and_fresh_eval_cli(trained, tmp_path, capsys):
         (["--fresh-eavesdroppers", "2", "--defence", "keyed", "--key", "k"], "needs --psr-db"),
     ],
 )
-def test_fresh_eval_cli_errors(trained, capsys, argv, needle):
-    *_, run = trained
-    code, _, err = run_cli(["eval", "--run-dir", run, *argv], capsys)
+def test_fresh_eval_cli_errors(tiny_link, cli, argv, needle):
+    *_, run = tiny_link
+    code, _, err = cli(["eval", "--run-dir", run, *argv])
     one_line_error(code, err, needle)
 
 
@@ -507,12 +459,12 @@ def test_fresh_eval_cli_errors(trained, capsys, argv, needle):
         (["--eve-snr-spread-db", "-2"], "eve_snr_spread_db must be a finite number >= 0"),
     ],
 )
-def test_minmax_cli_errors(tmp_path, capsys, argv, needle):
-    code, _, err = run_cli(["minmax", "--run-dir", tmp_path / "x", *argv], capsys)
+def test_minmax_cli_errors(tmp_path, cli, argv, needle):
+    code, _, err = cli(["minmax", "--run-dir", tmp_path / "x", *argv])
     one_line_error(code, err, needle)
     assert not (tmp_path / "x").exists()
 
 
-def test_reproduce_cli_bad_profile(capsys, tmp_path):
-    code, _, err = run_cli(["reproduce", "--dataset", "mnist", "--profile", "huge", "--out", tmp_path], capsys)
+def test_reproduce_cli_bad_profile(cli, tmp_path):
+    code, _, err = cli(["reproduce", "--dataset", "mnist", "--profile", "huge", "--out", tmp_path])
     one_line_error(code, err, "profile must be one of")

@@ -175,53 +175,23 @@ def test_per_symbol_fading_needs_mmse_and_csi():
 
 
 # ----------------------------------------------------------------------------- end to end on synthetic data
-@pytest.fixture(scope="module")
-def trained(synthetic_root, tmp_path_factory):
-    from semgame.config import LinkConfig
-    from semgame.loader import load_run
-    from semgame.privacy.defences import encode
-    from semgame.run import load_data, train_run
+def test_fresh_eavesdroppers_are_at_chance_against_rotation_and_legit_is_unchanged(leakage_pair, tiny_link):
+    from semgame.privacy.defences import build_defence
 
-    cfg = LinkConfig(
-        dataset="mnist", k=8, width=8, epochs=3, eve_epochs=1, batch_size=32, data_root=str(synthetic_root)
-    )
-    run = tmp_path_factory.mktemp("link")
-    train_run(cfg, run, quiet=True)
-    cfg, link, eve = load_run(run)
-    link.requires_grad_(False)
-    train, test = load_data(cfg)
-    return cfg, link, eve, encode(link, train), encode(link, test), run
-
-
-def test_fresh_eavesdroppers_are_at_chance_against_rotation_and_legit_is_unchanged(trained):
-    from semgame.privacy.defences import NoDefence, build_defence
-    from semgame.privacy.leakage import leakage_report
-
-    cfg, link, eve, tr, te, _ = trained
-    base = leakage_report(link, cfg, NoDefence(), tr, te, k=1, epochs=3, undefended_eve=eve)
-    rot = leakage_report(
-        link,
-        cfg,
-        build_defence({"kind": "rotation", "key": "s3cret"}),
-        tr,
-        te,
-        k=2,
-        epochs=3,
-        undefended_eve=eve,
-        undefended_legit_acc=base["legit_acc"],
-    )
+    base, rot = leakage_pair(build_defence({"kind": "rotation", "key": "s3cret"}), k=2, epochs=3)
+    n = len(tiny_link[4])  # test transmissions
     assert base["fresh_eve_mean"] > 0.6  # the synthetic classes are easy to eavesdrop on undefended
-    chance_sd = math.sqrt(0.1 * 0.9 / len(te))  # 256 test transmissions
+    chance_sd = math.sqrt(0.1 * 0.9 / n)
     assert rot["fresh_eve_max"] < 0.1 + 4 * chance_sd and rot["transfer_eve_acc"] < 0.1 + 4 * chance_sd
     # legit: noiseless (a_max, at 80 dB) exactly as undefended; at 10 dB within the noise of 256 transmissions
     assert rot["a_max"] == pytest.approx(base["a_max"], abs=1e-9) and base["a_max"] > 0.9
     p = base["legit_acc"]
-    assert abs(rot["legit_acc"] - p) <= 3 * math.sqrt(2 * max(p * (1 - p), 0.01) / len(te)), (rot["legit_acc"], p)
+    assert abs(rot["legit_acc"] - p) <= 3 * math.sqrt(2 * max(p * (1 - p), 0.01) / n), (rot["legit_acc"], p)
     assert rot["tx_power"] == 1.0 and rot["kind"] == "rotation"
     assert rot["ceiling_pts"] is None and "keyed" in rot["ceiling_note"]  # equal SNR, keyed: n/a
 
 
-def test_rotation_plugs_into_the_vector_env(trained):
+def test_rotation_plugs_into_the_vector_env(tiny_link):
     """Inside the native vector env the legitimate receiver undoes the rotation: legit accuracy as undefended."""
     from semgame.data import synthetic_dataset
     from semgame.envs import SemComVectorEnv
@@ -229,34 +199,21 @@ def test_rotation_plugs_into_the_vector_env(trained):
     images = synthetic_dataset("mnist", 256, seed=1)
     accs = {}
     for name, defence in (("none", None), ("rotation", {"kind": "rotation", "key": 5})):
-        env = SemComVectorEnv(256, "mnist", images=images, link=trained[5], defence=defence)
+        env = SemComVectorEnv(256, "mnist", images=images, link=tiny_link[5], defence=defence)
         env.reset(seed=0)
         _, _, _, _, info = env.step(torch.zeros(256, dtype=torch.int64))
         accs[name] = float(torch.as_tensor(info["legit_correct"], dtype=torch.float32).mean())
     assert accs["none"] > 0.6 and abs(accs["rotation"] - accs["none"]) <= 0.04
 
 
-def run_cli(argv, capsys):
-    from semgame.cli import main
-
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 @pytest.mark.parametrize("extra,needle", [([], "needs --key"), (["--key", "k", "--psr-db", "3"], "no PSR budget")])
-def test_eval_rotation_cli_errors(trained, capsys, extra, needle):
-    code, _, err = run_cli(
-        ["eval", "--run-dir", trained[5], "--fresh-eavesdroppers", 1, "--defence", "rotation", *extra], capsys
-    )
+def test_eval_rotation_cli_errors(tiny_link, cli, extra, needle):
+    code, _, err = cli(["eval", "--run-dir", tiny_link[5], "--fresh-eavesdroppers", 1, "--defence", "rotation", *extra])
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and lines[0].startswith("semgame: error: ") and needle in lines[0], err
 
 
-def test_eval_rotation_refuses_per_symbol_zero_forcing(synthetic_root, tmp_path, capsys):
+def test_eval_rotation_refuses_per_symbol_zero_forcing(synthetic_root, tmp_path, cli):
     from semgame.config import LinkConfig
     from semgame.run import train_run
 
@@ -273,9 +230,8 @@ def test_eval_rotation_refuses_per_symbol_zero_forcing(synthetic_root, tmp_path,
         data_root=str(synthetic_root),
     )
     train_run(cfg, tmp_path / "ps", quiet=True)
-    code, _, err = run_cli(
-        ["eval", "--run-dir", tmp_path / "ps", "--fresh-eavesdroppers", 1, "--defence", "rotation", "--key", "k"],
-        capsys,
+    code, _, err = cli(
+        ["eval", "--run-dir", tmp_path / "ps", "--fresh-eavesdroppers", 1, "--defence", "rotation", "--key", "k"]
     )
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and "per-symbol fading needs equalizer='mmse'" in lines[0], err

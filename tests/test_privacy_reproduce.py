@@ -12,31 +12,28 @@ from semgame.privacy.reproduce import reproduce
 
 torch.set_num_threads(1)
 
+#: Tiny budgets (profile overrides) for the end-to-end runs on synthetic data.
+TINY = {
+    "link_epochs": 1,
+    "train_limit": 256,
+    "test_limit": 128,
+    "minmax_train_limit": 128,
+    "minmax_rounds": 1,
+    "lambdas": (1.0,),
+    "fresh_k": 2,
+    "fresh_epochs": 1,
+    "keyed_psrs": (10.0,),
+    "adv_psrs": (-10.0,),
+    "adv_steps": 2,
+    "eve_offsets": (0.0, -10.0),
+    "width": 4,
+    "k": 8,
+}
+
 
 def test_reproduce_writes_one_report_folder(synthetic_root, tmp_path):
     out = tmp_path / "rep"
-    report = reproduce(
-        "mnist",
-        "quick",
-        out,
-        data_root=str(synthetic_root),
-        device="cpu",
-        quiet=True,
-        link_epochs=1,
-        train_limit=256,
-        test_limit=128,
-        minmax_train_limit=128,
-        minmax_rounds=1,
-        lambdas=(1.0,),
-        fresh_k=2,
-        fresh_epochs=1,
-        keyed_psrs=(10.0,),
-        adv_psrs=(-10.0,),
-        adv_steps=2,
-        eve_offsets=(0.0, -10.0),
-        width=4,
-        k=8,
-    )
+    report = reproduce("mnist", "quick", out, data_root=str(synthetic_root), device="cpu", quiet=True, **TINY)
     text = report.read_text()
     for _, header in COLUMNS:
         assert header in text
@@ -64,28 +61,7 @@ def test_reproduce_writes_one_report_folder(synthetic_root, tmp_path):
     tb_runs = sorted(p.name for p in (out / "tb").iterdir())
     assert len(tb_runs) == len(results["rows"])
     # rerunning reuses the trained link and min-max runs (resumable), and rewrites the report
-    reproduce(
-        "mnist",
-        "quick",
-        out,
-        data_root=str(synthetic_root),
-        device="cpu",
-        quiet=True,
-        link_epochs=1,
-        train_limit=256,
-        test_limit=128,
-        minmax_train_limit=128,
-        minmax_rounds=1,
-        lambdas=(1.0,),
-        fresh_k=2,
-        fresh_epochs=1,
-        keyed_psrs=(10.0,),
-        adv_psrs=(-10.0,),
-        adv_steps=2,
-        eve_offsets=(0.0, -10.0),
-        width=4,
-        k=8,
-    )
+    reproduce("mnist", "quick", out, data_root=str(synthetic_root), device="cpu", quiet=True, **TINY)
     again = json.loads((out / "results.json").read_text())
     assert [r["legit_acc"] for r in again["rows"]] == [r["legit_acc"] for r in results["rows"]]
 
@@ -94,21 +70,7 @@ def test_minmax_rows_with_post_game_receiver_finetune(synthetic_root, tmp_path):
     from semgame.privacy.lab import Lab
 
     lab = Lab(
-        "mnist",
-        "quick",
-        tmp_path,
-        data_root=str(synthetic_root),
-        device="cpu",
-        quiet=True,
-        link_epochs=1,
-        train_limit=256,
-        test_limit=128,
-        minmax_train_limit=128,
-        minmax_rounds=1,
-        fresh_k=1,
-        fresh_epochs=1,
-        width=4,
-        k=8,
+        "mnist", "quick", tmp_path, data_root=str(synthetic_root), device="cpu", quiet=True, **{**TINY, "fresh_k": 1}
     )
     lab.minmax_rows(lambdas=(0.5,), offsets=(-10.0,), legit_finetune_epochs=1)
     (row,) = lab.rows

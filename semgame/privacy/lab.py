@@ -73,6 +73,24 @@ class Profile:
     fresh_model: str = "standard"
 
 
+_FULL = Profile(
+    link_epochs=10,
+    train_limit=None,
+    test_limit=None,
+    fresh_k=5,
+    fresh_epochs=10,
+    minmax_rounds=5,
+    minmax_train_limit=None,
+    lambdas=(0.0, 0.1, 0.3, 1.0, 3.0),
+    objective="kl_uniform",
+    keyed_psrs=(-10.0, 0.0, 5.0, 10.0, 15.0),
+    adv_psrs=(-30.0, -20.0, -10.0, 0.0),
+    adv_steps=10,
+    finetune_epochs=3,
+    eve_offsets=(-10.0, -5.0, 0.0, 5.0, 10.0),
+)
+"""The ``full`` (GPU) budgets of MNIST; CIFAR-10's differ only in its link."""
+
 PROFILES: dict[str, dict[str, Profile]] = {
     "mnist": {
         "quick": Profile(
@@ -91,22 +109,7 @@ PROFILES: dict[str, dict[str, Profile]] = {
             finetune_epochs=1,
             eve_offsets=(-10.0, 0.0),
         ),
-        "full": Profile(
-            link_epochs=10,
-            train_limit=None,
-            test_limit=None,
-            fresh_k=5,
-            fresh_epochs=10,
-            minmax_rounds=5,
-            minmax_train_limit=None,
-            lambdas=(0.0, 0.1, 0.3, 1.0, 3.0),
-            objective="kl_uniform",
-            keyed_psrs=(-10.0, 0.0, 5.0, 10.0, 15.0),
-            adv_psrs=(-30.0, -20.0, -10.0, 0.0),
-            adv_steps=10,
-            finetune_epochs=3,
-            eve_offsets=(-10.0, -5.0, 0.0, 5.0, 10.0),
-        ),
+        "full": _FULL,
     },
     "cifar10": {
         "quick": Profile(
@@ -126,25 +129,7 @@ PROFILES: dict[str, dict[str, Profile]] = {
             eve_offsets=(-10.0, 0.0),
             recon_weight=20.0,
         ),
-        "full": Profile(
-            link_epochs=30,
-            train_limit=None,
-            test_limit=None,
-            fresh_k=5,
-            fresh_epochs=10,
-            minmax_rounds=10,
-            minmax_train_limit=None,
-            lambdas=(0.0, 0.1, 0.3, 1.0, 3.0),
-            objective="kl_uniform",
-            keyed_psrs=(-10.0, 0.0, 5.0, 10.0, 15.0),
-            adv_psrs=(-30.0, -20.0, -10.0, 0.0),
-            adv_steps=10,
-            finetune_epochs=3,
-            eve_offsets=(-10.0, -5.0, 0.0, 5.0, 10.0),
-            width=32,
-            k=64,
-            recon_weight=20.0,
-        ),
+        "full": dataclasses.replace(_FULL, link_epochs=30, minmax_rounds=10, width=32, k=64, recon_weight=20.0),
     },
 }
 

@@ -330,22 +330,21 @@ def leakage_report(
     train: Encoded,
     test: Encoded,
     *,
-    k: int = 3,
-    epochs: int = 5,
     eve_snr_db: float | None = None,
     in_loop_eve: NeuralEavesdropper | None = None,
     undefended_eve: NeuralEavesdropper | None = None,
     undefended_legit_acc: float | None = None,
     seed: int = 0,
     fresh_limit: int | None = None,
-    model: str = "standard",
+    **fresh_options: Any,
 ) -> dict[str, Any]:
     """One table row: legit metrics, in-loop / transfer / fresh eavesdropper accuracy, chance, ceiling.
 
     ``in_loop_eve``: the eavesdropper the defence was built against (``None`` -> NaN);
     ``undefended_eve``: one trained on undefended waveforms (transfer; ``None`` -> NaN).
     ``fresh_limit`` caps the number of recorded training transmissions the fresh eavesdroppers get;
-    ``model`` picks the fresh eavesdroppers (:data:`FRESH_MODELS`).
+    ``fresh_options`` (``k``, ``epochs``, ``model``, ``lr``, ``batch_size``) go to
+    :func:`fresh_eavesdroppers`.
     """
     snr = cfg.eve_snr if eve_snr_db is None else float(eve_snr_db)
     t0 = time.perf_counter()
@@ -356,16 +355,7 @@ def leakage_report(
     a_max = legit_metrics(link, defence, test, test_tx, test_nonces, seed=seed, snr_db=AMAX_SNR_DB)["legit_acc"]
     n = len(train) if fresh_limit is None else min(fresh_limit, len(train))
     fresh = fresh_eavesdroppers(
-        cfg,
-        train_tx[:n],
-        train.labels[:n],
-        test_tx,
-        test.labels,
-        k=k,
-        epochs=epochs,
-        eve_snr_db=snr,
-        seed=seed,
-        model=model,
+        cfg, train_tx[:n], train.labels[:n], test_tx, test.labels, eve_snr_db=snr, seed=seed, **fresh_options
     )
     nan = math.nan
     row = {
@@ -387,8 +377,8 @@ def leakage_report(
         "fresh_eve_max": fresh["max"],
         "fresh_eve_accs": fresh["accs"],
         "fresh_eve_seeds": fresh["seeds"],
-        "fresh_eve_epochs": epochs,
-        "fresh_eve_model": model,
+        "fresh_eve_epochs": fresh["epochs"],
+        "fresh_eve_model": fresh["model"],
         "fresh_eve_epochs_run": fresh["epochs_run"],
         "fresh_eve_train_n": n,
         "chance": 1.0 / dataset_info(cfg.dataset).num_classes,

@@ -203,49 +203,40 @@ def check_targets(rows: list[dict[str, Any]], undefended: float) -> str:
             f"in-loop eve {_fmt(r['in_loop_eve_acc'])}"
         )
 
-    gap = lambda r: r["legit_acc"] - r["fresh_eve_mean"]  # noqa: E731
-    frac = lambda r: r.get("fraction_of_ceiling") or -1.0  # noqa: E731
+    def gap(r: dict) -> float:
+        return r["legit_acc"] - r["fresh_eve_mean"]
+
+    def frac(r: dict) -> float:
+        return r.get("fraction_of_ceiling") or -1.0
+
+    def far(r: dict) -> bool:  # the eavesdropper 10 dB (or more) worse, no key
+        return r["eve_offset_db"] <= -10 and keyless(r)
+
+    def gap30(r: dict) -> bool:
+        return r["gap_fresh"] >= 30
+
+    def rotation_ok(r: dict) -> bool:
+        return (
+            r["fresh_eve_mean"] <= r["chance"] + 0.03
+            and abs(r["legit_acc"] - undefended) <= 0.003
+            and abs(r["tx_power"] - 1.0) < 1e-9
+        )
+
+    def equal_snr(kind: str):
+        return lambda r: r["eve_offset_db"] == 0 and r["kind"] == kind
+
+    far_gap = "#4 (a) eve 10 dB worse, no key: fresh eve >= 30 pts below legit, legit within 3 pts"
+    mask = "#4 (b) equal SNR, keyed mask: fresh eve >= 30 pts below legit, legit within 1 pt"
+    block = "#8 block fading, eve 10 dB worse, no key: >= 85 % of the ceiling, legit within 3 pts"
+    per_symbol = "#8 per-symbol fading, eve 10 dB worse, no key: fresh eve >= 30 pts below legit, legit within 3 pts"
+    rotation = "#8 equal SNR, keyed rotation: fresh eve <= chance + 3 pts, legit within 0.3 pt, tx power 1.00"
     lines = ["## Targets (checked against fresh eavesdroppers)", ""]
     for name, pred, slack, score, ok in (
-        (
-            "#4 (a) eve 10 dB worse, no key: fresh eve >= 30 pts below legit, legit within 3 pts",
-            lambda r: r["eve_offset_db"] <= -10 and keyless(r),
-            0.03,
-            gap,
-            lambda r: r["gap_fresh"] >= 30,
-        ),
-        (
-            "#4 (b) equal SNR, keyed mask: fresh eve >= 30 pts below legit, legit within 1 pt",
-            lambda r: r["eve_offset_db"] == 0 and r["kind"] == "keyed",
-            0.01,
-            gap,
-            lambda r: r["gap_fresh"] >= 30,
-        ),
-        (
-            "#8 block fading, eve 10 dB worse, no key: >= 85 % of the ceiling, legit within 3 pts",
-            lambda r: r["eve_offset_db"] <= -10 and keyless(r) and r.get("block", True),
-            0.03,
-            frac,
-            lambda r: (r.get("fraction_of_ceiling") or 0.0) >= 0.85,
-        ),
-        (
-            "#8 per-symbol fading, eve 10 dB worse, no key: fresh eve >= 30 pts below legit, legit within 3 pts",
-            lambda r: r["eve_offset_db"] <= -10 and keyless(r) and not r.get("block", True),
-            0.03,
-            gap,
-            lambda r: r["gap_fresh"] >= 30,
-        ),
-        (
-            "#8 equal SNR, keyed rotation: fresh eve <= chance + 3 pts, legit within 0.3 pt, tx power 1.00",
-            lambda r: r["eve_offset_db"] == 0 and r["kind"] == "rotation",
-            1.0,
-            lambda r: -r["fresh_eve_mean"],
-            lambda r: (
-                r["fresh_eve_mean"] <= r["chance"] + 0.03
-                and abs(r["legit_acc"] - undefended) <= 0.003
-                and abs(r["tx_power"] - 1.0) < 1e-9
-            ),
-        ),
+        (far_gap, far, 0.03, gap, gap30),
+        (mask, equal_snr("keyed"), 0.01, gap, gap30),
+        (block, lambda r: far(r) and r.get("block", True), 0.03, frac, lambda r: frac(r) >= 0.85),
+        (per_symbol, lambda r: far(r) and not r.get("block", True), 0.03, gap, gap30),
+        (rotation, equal_snr("rotation"), 1.0, lambda r: -r["fresh_eve_mean"], rotation_ok),
     ):
         if not any(pred(r) for r in rows):
             continue
