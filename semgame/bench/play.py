@@ -28,9 +28,19 @@ from stable_baselines3.common.vec_env import VecEnvWrapper
 from semgame import tags
 from semgame.envs import SemComSB3VecEnv, SemComVectorEnv
 from semgame.envs.play import _played
+from semgame.privacy.defences import Defence
 from semgame.protocols import Eavesdropper, Transmitter, check_agent, load_agent
 
-__all__ = ["EavesdropperTrainer", "HeldOut", "HeldOutSet", "Meter", "MeteredVecEnv", "eve_accuracy", "make_agent_for"]
+__all__ = [
+    "EavesdropperTrainer",
+    "HeldOut",
+    "HeldOutSet",
+    "Meter",
+    "MeteredVecEnv",
+    "ReplayedDefence",
+    "eve_accuracy",
+    "make_agent_for",
+]
 
 
 def make_agent_for(spec: str, args: dict, *, role: str = "eavesdropper", **context: Any) -> Any:
@@ -91,6 +101,39 @@ class HeldOutSet:
             eve_acc=float(info["eve_correct"].mean()),
             tx_reward=float(reward.mean()),
         )
+
+
+class ReplayedDefence(Defence):
+    """``inner`` with its transmit side replayed: ``sent`` keeps every defended batch by first nonce, and the
+    same inputs (waveforms, labels and nonces, compared exactly) get the kept output instead of a new
+    crafting. For a deterministic transmit side (every registered defence) the results are those of
+    ``inner``; it pays where crafting is costly (per-sample FGM/PGD) and the same transmissions come back,
+    as in the eavesdropper cells of one bench group. Nonces are this object's own (from 0)."""
+
+    KEEP = 4
+    """Batches kept per first nonce (agents that seed the env differently intercept different streams)."""
+
+    def __init__(self, inner: Defence, sent: dict) -> None:
+        self.inner, self.sent = inner, sent
+        self.name, self.kind, self.psr_db, self.budget = inner.name, inner.kind, inner.psr_db, inner.budget
+
+    def transmit(self, x: torch.Tensor, labels: torch.Tensor, nonces: torch.Tensor) -> torch.Tensor:
+        kept = self.sent.setdefault((int(nonces[0]) if len(nonces) else -1, len(nonces)), [])
+        for hit in kept:
+            if all(torch.equal(a, b) for a, b in zip(hit, (x, labels, nonces))):
+                return hit[3]
+        out = self.inner.transmit(x, labels, nonces)
+        kept[:] = [*kept[-(self.KEEP - 1) :], (x, labels, nonces, out)]
+        return out
+
+    def receive(self, link: Any, y: torch.Tensor, state: Any, nonces: torch.Tensor) -> torch.Tensor:
+        return self.inner.receive(link, y, state, nonces)
+
+    def receiver(self, link: Any) -> torch.nn.Module:
+        return self.inner.receiver(link)
+
+    def describe(self) -> dict:
+        return self.inner.describe()
 
 
 def eve_accuracy(agent: Any, held: HeldOut) -> float:
