@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import run_cli
+from helpers import assert_one_line_error, run_cli
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from semgame import tags
@@ -194,9 +194,12 @@ def test_crashing_cell_is_reported_and_the_others_finish(synthetic_root, tmp_pat
     "edit, flags, needle",
     [
         ({"NeuralSupervisedEavesdropper": "Nope"}, [], "has no attribute 'Nope'"),
+        ({"neural_eavesdropper.py": "nope.py"}, [], "nope.py not found"),
+        ({"reference = true": "reference = true\nargs = { hiden = 3 }"}, [], "takes no argument(s) hiden"),
         ({'kind = "keyed"': 'kind = "shield"'}, [], "unknown defence kind 'shield'"),
         ({'datasets = ["mnist"]': 'datasets = ["imagenet"]'}, [], "unknown dataset 'imagenet'"),
         ({"seeds = [0]": "seeds = []"}, [], "grid axis seeds is empty"),
+        ({"eve_snr_db = [10.0]": "eve_snr_db = []"}, [], "grid axis eve_snr_db is empty"),
         ({}, ["--executor", "slurm"], "unknown executor 'slurm'"),
         ({}, ["--jobs", "0"], "jobs must be an integer >= 1"),
     ],
@@ -208,9 +211,31 @@ def test_bad_input_is_one_line_error_before_any_cell(edit, flags, needle, synthe
         text = text.replace(old, new, 1)
     (tmp_path / "bad.toml").write_text(text)
     code, _, err = run_cli(["bench", "--config", tmp_path / "bad.toml", "--out", tmp_path / "out", *flags], capsys)
-    lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("semgame: error: ") and needle in lines[0], err
+    assert_one_line_error(code, err, needle)
     assert not (tmp_path / "out").exists()
+
+
+def test_missing_data_and_a_file_as_output_folder_stop_before_any_cell(tmp_path, capsys, monkeypatch):
+    import torchvision
+
+    from semgame import data
+
+    def no_network(*args, **kwargs):
+        raise OSError("network disabled in tests")
+
+    for cls in ("MNIST", "CIFAR10", "FashionMNIST"):
+        monkeypatch.setattr(torchvision.datasets, cls, no_network)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    data._load_cached.cache_clear()
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "c.toml").write_text(smoke_toml(tmp_path / "empty"))
+    code, _, err = run_cli(["bench", "--config", tmp_path / "c.toml", "--out", tmp_path / "out"], capsys)
+    assert_one_line_error(code, err, "dataset 'mnist' (split 'train') not found", str(tmp_path / "empty"))
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "out").write_text("a file")
+    code, _, err = run_cli(["bench", "--config", tmp_path / "c.toml", "--out", tmp_path / "out"], capsys)
+    assert_one_line_error(code, err, "is a file")
+    assert (tmp_path / "out").read_text() == "a file"
 
 
 def test_cuda_without_gpu_and_ray_without_ray(synthetic_root, tmp_path, capsys, monkeypatch):
@@ -219,12 +244,12 @@ def test_cuda_without_gpu_and_ray_without_ray(synthetic_root, tmp_path, capsys, 
         code, _, err = run_cli(
             ["bench", "--config", tmp_path / "ok.toml", "--out", tmp_path / "o", "--device", "cuda"], capsys
         )
-        assert code == 2 and "no CUDA GPU" in err and len(err.strip().splitlines()) == 1
+        assert_one_line_error(code, err, "no CUDA GPU")
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
     code, _, err = run_cli(
         ["bench", "--config", tmp_path / "ok.toml", "--out", tmp_path / "o", "--executor", "ray"], capsys
     )
-    assert code == 2 and 'pip install "semgame[ray]"' in err and len(err.strip().splitlines()) == 1
+    assert_one_line_error(code, err, 'pip install "semgame[ray]"')
     assert not (tmp_path / "o").exists()
 
 

@@ -32,7 +32,16 @@ from typing import Any
 
 from semgame.bench.config import BenchConfig
 
-__all__ = ["SEED_FRESH_SUBSET", "SEED_HELD_OUT", "SEED_TRAIN_ENV", "Cell", "plan", "run_cell", "run_name"]
+__all__ = [
+    "SEED_FRESH_SUBSET",
+    "SEED_HELD_OUT",
+    "SEED_TRAIN_ENV",
+    "Cell",
+    "check_data",
+    "plan",
+    "run_cell",
+    "run_name",
+]
 
 SEED_HELD_OUT = 11
 """Seat (``seed * 1000 + seat``) of the held-out set's env seed: the same for every agent of a group."""
@@ -127,6 +136,25 @@ def plan(cfg: BenchConfig) -> list[Cell]:
                     gid = f"game/{run_name(ds, g.name, 'game', snr, seed)}"
                     game_cells.append(Cell("game", gid, run_name(ds, g.name, "game", snr, seed), gp))
     return defence_cells + eve_cells + game_cells
+
+
+def check_data(cfg: BenchConfig) -> None:
+    """Before any cell starts: every link of the grid loads and every data split its cells read is found
+    (one-line :class:`~semgame.data.DataNotFoundError`, :class:`~semgame.io.CheckpointError` or
+    :class:`ConfigError` otherwise)."""
+    from semgame.config import ConfigError
+    from semgame.envs.game import SemComGame
+
+    links = {(ds, cfg.links.get(ds)) for ds in cfg.datasets}
+    links |= {(ds, d.link) for ds in cfg.datasets for d in cfg.defences if d.link is not None}
+    for ds, link in sorted(links, key=str):
+        for split in ("train", "test"):
+            try:
+                SemComGame(ds, split=split, link=link, data_root=cfg.data_root).load_split()
+            except ConfigError:
+                raise
+            except ValueError as err:
+                raise ConfigError(f"dataset {ds!r}, link {link or 'shipped'}: {err}") from None
 
 
 # ----------------------------------------------------------------------------------------- running
