@@ -258,34 +258,27 @@ def results(summary: dict) -> dict:
     return {k: summary[k] for k in ("eve_rows", "defence_rows", "game_rows", "failed", "finished")}
 
 
-def test_ray_executor_gives_the_local_summary(smoke, tmp_path, monkeypatch):
-    pytest.importorskip("ray")
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    config, local_out = smoke
-    assert (
-        main(
-            [
-                "bench",
-                "--config",
-                str(config),
-                "--out",
-                str(tmp_path / "ray"),
-                "--executor",
-                "ray",
-                "--jobs",
-                "2",
-                "--quiet",
-            ]
-        )
-        == 0
-    )  # a local Ray instance with 2 CPUs, shut down at the end
-    local = json.loads((local_out / "summary.json").read_text())
-    ray = json.loads((tmp_path / "ray" / "summary.json").read_text())
-    assert ray["meta"]["executor"] == "ray" and len(local["eve_rows"]) == 4
-    assert results(ray) == results(local)
-    import ray as ray_module
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_two_worker_executors_give_the_sequential_summary(executor, smoke, tmp_path, capsys, monkeypatch):
+    """``--jobs 2``: a pool of 2 processes, or a local Ray instance with 2 CPUs (shut down at the end)."""
+    if executor == "ray":
+        pytest.importorskip("ray")
+        monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    config, sequential_out = smoke
+    code, _, err = run_cli(
+        ["bench", "--config", config, "--out", tmp_path / "o", "--executor", executor, "--jobs", 2, "--quiet"], capsys
+    )
+    assert code == 0, err
+    sequential = json.loads((sequential_out / "summary.json").read_text())
+    parallel = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert (parallel["meta"]["executor"], parallel["meta"]["jobs"]) == (executor, 2) and len(
+        sequential["eve_rows"]
+    ) == 4
+    assert results(parallel) == results(sequential)
+    if executor == "ray":
+        import ray
 
-    assert not ray_module.is_initialized()  # the executor shut down the instance it started
+        assert not ray.is_initialized()  # the executor shut down the instance it started
 
 
 @pytest.mark.parametrize("name", ["mnist-quick", "cifar10", "full-gpu"])
@@ -337,3 +330,68 @@ def test_cells_of_a_group_share_work_and_give_the_results_of_cells_run_alone(syn
         cells_mod._Group.current = None
         alone.append(measured(cells_mod.run_cell(cell)))
     assert together == alone
+
+
+def test_plot_draws_seed_means_bands_chance_and_fresh_lines(synthetic_root, monkeypatch):
+    import tomllib
+
+    from semgame.bench import summary as summary_mod
+    from semgame.bench.cells import plan
+    from semgame.bench.config import bench_config
+
+    cfg = bench_config(tomllib.loads(smoke_toml(synthetic_root).replace("seeds = [0]", "seeds = [0, 1]")))
+    cells = plan(cfg)
+    steps = [64, 128, 256]
+    accs = {0: [0.2, 0.5, 0.9], 1: [0.4, 0.7, 0.8]}  # per seed (every agent and defence alike)
+    records = {
+        c.id: {
+            "result": {
+                "chance": 0.1,
+                "points": [{"step": s, tags.EVE_ACC: a} for s, a in zip(steps, accs[c.params["seed"]])],
+            }
+        }
+        for c in cells
+        if c.kind == "eve"
+    }
+    fresh = [{"dataset": "mnist", "defence": "keyed10", "eve_snr_db": 10.0, "fresh_eve_mean": 0.33}]
+    figures = []
+    monkeypatch.setattr(summary_mod, "write_png", lambda path, fig: figures.append((path.name, fig)))
+    assert summary_mod._plot(cfg, cells, records, fresh, Path("unused")) == ["eve_acc_mnist_eve10dB.png"]
+    ((name, fig),) = figures
+    for ax, defence in zip(fig.axes, ("undefended", "keyed10")):
+        assert ax.get_title() == defence and ax.get_xscale() == "log"
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        for agent in ("supervised", "ppo"):
+            assert list(lines[agent].get_xdata()) == steps
+            assert list(lines[agent].get_ydata()) == pytest.approx([0.3, 0.6, 0.85])  # mean over the seeds
+        assert list(lines["chance"].get_ydata()) == [0.1, 0.1] and lines["chance"].get_linestyle() == "--"
+        assert ("fresh (K=1)" in lines) == (defence == "keyed10")
+        bands = [c.get_paths()[0].vertices[:, 1] for c in ax.collections]  # one min-max band per agent
+        assert len(bands) == 2 and all(min(b) == pytest.approx(0.2) and max(b) == pytest.approx(0.9) for b in bands)
+
+
+def test_replayed_defence_serves_only_exactly_equal_inputs_within_its_budget():
+    from semgame.bench.play import ReplayedDefence, ReplayStore
+    from semgame.privacy.defences import Defence
+
+    class Counting(Defence):
+        calls = 0
+
+        def transmit(self, x, labels, nonces):
+            Counting.calls += 1
+            return x * 2
+
+    x, labels, nonces = torch.ones(4, 3, dtype=torch.complex64), torch.arange(4), torch.arange(4)
+    store = ReplayStore(keep=2)
+    replayed = ReplayedDefence(Counting(), store)
+    assert torch.equal(replayed.transmit(x, labels, nonces), x * 2) and Counting.calls == 1
+    assert torch.equal(replayed.transmit(x.clone(), labels.clone(), nonces.clone()), x * 2) and Counting.calls == 1
+    other = x.clone()
+    other[3, 2] += 1e-6  # one value differs: crafted anew, and kept next to the first
+    assert torch.equal(replayed.transmit(other, labels, nonces), other * 2) and Counting.calls == 2
+    assert torch.equal(replayed.transmit(x, labels, nonces + 1), x * 2) and Counting.calls == 3  # other nonces
+    assert torch.equal(replayed.transmit(other, labels, nonces), other * 2) and Counting.calls == 3
+    full = ReplayedDefence(Counting(), ReplayStore(max_bytes=store.bytes // 3 - 1))  # less than one batch
+    full.transmit(x, labels, nonces)
+    full.transmit(x, labels, nonces)
+    assert Counting.calls == 5 and not full.store.bytes

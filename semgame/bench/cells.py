@@ -398,7 +398,9 @@ class _Group:
     current: _Group | None = None
 
     def __init__(self, key: str) -> None:
-        self.key, self.held, self.nonces, self.sent = key, None, 0, {}
+        from semgame.bench.play import ReplayStore
+
+        self.key, self.held, self.nonces, self.sent = key, None, 0, ReplayStore()
 
     @classmethod
     def of(cls, p: dict, inputs: dict, device: str) -> _Group:

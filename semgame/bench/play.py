@@ -37,6 +37,7 @@ __all__ = [
     "HeldOutSet",
     "Meter",
     "MeteredVecEnv",
+    "ReplayStore",
     "ReplayedDefence",
     "eve_accuracy",
     "make_agent_for",
@@ -103,27 +104,49 @@ class HeldOutSet:
         )
 
 
+class ReplayStore:
+    """Defended batches kept by :class:`ReplayedDefence`: ``(x, labels, nonces, x_tx)`` by first nonce, up to
+    ``keep`` per nonce (agents that seed the env differently intercept different streams) and ``max_bytes``
+    in all (later batches are not kept)."""
+
+    def __init__(self, keep: int = 4, max_bytes: int = 256 << 20) -> None:
+        self.entries: dict[tuple[int, int], list[tuple[torch.Tensor, ...]]] = {}
+        self.keep, self.max_bytes, self.bytes = keep, max_bytes, 0
+
+    def find(self, key: tuple[int, int], inputs: tuple[torch.Tensor, ...]) -> torch.Tensor | None:
+        for kept in self.entries.get(key, ()):
+            if all(torch.equal(a, b) for a, b in zip(kept, inputs)):
+                return kept[-1]
+        return None
+
+    def add(self, key: tuple[int, int], inputs: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        size = sum(t.element_size() * t.nelement() for t in (*inputs, out))
+        kept = self.entries.setdefault(key, [])
+        if len(kept) >= self.keep or self.bytes + size > self.max_bytes:
+            return
+        kept.append((*inputs, out))
+        self.bytes += size
+
+
 class ReplayedDefence(Defence):
-    """``inner`` with its transmit side replayed: ``sent`` keeps every defended batch by first nonce, and the
-    same inputs (waveforms, labels and nonces, compared exactly) get the kept output instead of a new
-    crafting. For a deterministic transmit side (every registered defence) the results are those of
-    ``inner``; it pays where crafting is costly (per-sample FGM/PGD) and the same transmissions come back,
-    as in the eavesdropper cells of one bench group. Nonces are this object's own (from 0)."""
+    """``inner`` with its transmit side replayed from a :class:`ReplayStore`: the same inputs (waveforms,
+    labels and nonces, compared exactly) get the kept output instead of a new crafting. For a deterministic
+    transmit side (every registered defence) the results are those of ``inner``; it pays where crafting is
+    costly (per-sample FGM/PGD) and the same transmissions come back, as in the eavesdropper cells of one
+    bench group. Nonces are this object's own (from 0)."""
 
-    KEEP = 4
-    """Batches kept per first nonce (agents that seed the env differently intercept different streams)."""
-
-    def __init__(self, inner: Defence, sent: dict) -> None:
-        self.inner, self.sent = inner, sent
+    def __init__(self, inner: Defence, store: ReplayStore) -> None:
+        self.inner, self.store = inner, store
         self.name, self.kind, self.psr_db, self.budget = inner.name, inner.kind, inner.psr_db, inner.budget
 
     def transmit(self, x: torch.Tensor, labels: torch.Tensor, nonces: torch.Tensor) -> torch.Tensor:
-        kept = self.sent.setdefault((int(nonces[0]) if len(nonces) else -1, len(nonces)), [])
-        for hit in kept:
-            if all(torch.equal(a, b) for a, b in zip(hit, (x, labels, nonces))):
-                return hit[3]
-        out = self.inner.transmit(x, labels, nonces)
-        kept[:] = [*kept[-(self.KEEP - 1) :], (x, labels, nonces, out)]
+        if not len(nonces):
+            return self.inner.transmit(x, labels, nonces)
+        key, inputs = (int(nonces[0]), len(nonces)), (x, labels, nonces)
+        out = self.store.find(key, inputs)
+        if out is None:
+            out = self.inner.transmit(x, labels, nonces)
+            self.store.add(key, inputs, out)
         return out
 
     def receive(self, link: Any, y: torch.Tensor, state: Any, nonces: torch.Tensor) -> torch.Tensor:
