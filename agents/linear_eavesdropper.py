@@ -23,11 +23,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from semgame.supervised import SupervisedEavesdropper
 
-class LinearEavesdropper:
+
+class LinearEavesdropper(SupervisedEavesdropper):
     """Softmax regression ``obs_dim -> num_classes``; ``update`` runs a few epochs of Adam."""
-
-    accepts_tensors = True  # gets torch tensors on the env device (no host copies on GPU)
 
     def __init__(
         self,
@@ -39,35 +39,14 @@ class LinearEavesdropper:
         seed: int = 0,
         device: str = "cpu",
     ) -> None:
-        with torch.random.fork_rng(devices=[]):  # seeded weights without touching the caller's RNG
-            torch.manual_seed(seed)
-            self.net = nn.Linear(obs_dim, num_classes).to(device)
-        self.opt = torch.optim.Adam(self.net.parameters(), lr=lr)
-        self.epochs, self.batch_size, self.device = epochs, batch_size, device
-        self.gen = torch.Generator().manual_seed(seed)
-
-    def logits_model(self) -> nn.Module:
-        """The module mapping observations to class logits (white-box access, e.g. for a PGD transmitter)."""
-        return self.net
-
-    @torch.no_grad()
-    def act(self, obs) -> torch.Tensor:
-        return self.net(torch.as_tensor(obs, dtype=torch.float32, device=self.device)).argmax(-1)
-
-    def update(self, obs, labels) -> dict[str, float]:
-        """Fit on labelled interceptions ``obs [n, obs_dim]``, ``labels [n]``; returns the mean loss."""
-        x = torch.as_tensor(obs, dtype=torch.float32).to(self.device)
-        y = torch.as_tensor(labels, dtype=torch.int64).to(self.device)
-        loss_sum = seen = 0.0
-        for _ in range(self.epochs):
-            for idx in torch.randperm(len(x), generator=self.gen).split(self.batch_size):
-                loss = nn.functional.cross_entropy(self.net(x[idx]), y[idx])
-                self.opt.zero_grad()
-                loss.backward()
-                self.opt.step()
-                loss_sum += float(loss.detach()) * len(idx)
-                seen += len(idx)
-        return {"loss": loss_sum / seen}
+        super().__init__(
+            lambda: nn.Linear(obs_dim, num_classes),
+            lr=lr,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            device=device,
+        )
 
 
 def main() -> None:

@@ -24,22 +24,9 @@ class MajorityEavesdropper:
 
 
 if __name__ == "__main__":
-    import gymnasium as gym
+    from semgame.envs.play import play
 
-    import semgame  # noqa: F401
-
-    venv = gym.make_vec(
-        "SemCom-MNIST-v0",
-        num_envs=256,
-        vectorization_mode="vector_entry_point",
-        compute_psnr=False,
-        autoreset_mode="same_step",
-    )  # every step: 256 fresh transmissions
-    obs, _ = venv.reset(seed=0)
-    agent, rewards = MajorityEavesdropper(), []
-    for _ in range(20):
-        prev = obs
-        obs, rew, term, trunc, info = venv.step(agent.act(prev))
-        rewards.append(rew.mean())
-        agent.update(prev, info["final_info"]["label"])  # 1-round episodes: each step's info is their final_info
-    print(f"majority eavesdropper accuracy: {np.mean(rewards[1:]):.3f} (chance 0.1)")
+    out = play(
+        "SemCom-MNIST-v0", MajorityEavesdropper(), episodes=5120, compute_psnr=False, learn=True
+    )  # 20 steps of 256
+    print(f"majority eavesdropper accuracy: {out['reward']:.3f} (chance 0.1)")

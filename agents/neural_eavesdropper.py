@@ -24,11 +24,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from semgame.supervised import SupervisedEavesdropper
 
-class NeuralSupervisedEavesdropper:
+
+class NeuralSupervisedEavesdropper(SupervisedEavesdropper):
     """MLP ``obs_dim -> hidden -> hidden -> num_classes``; ``update`` runs a few epochs of Adam."""
-
-    accepts_tensors = True  # gets torch tensors on the env device (no host copies on GPU)
 
     def __init__(
         self,
@@ -41,45 +41,16 @@ class NeuralSupervisedEavesdropper:
         seed: int = 0,
         device: str = "cpu",
     ) -> None:
-        with torch.random.fork_rng(devices=[]):  # seeded weights without touching the caller's RNG
-            torch.manual_seed(seed)
-            self.net = nn.Sequential(
+        def build() -> nn.Module:
+            return nn.Sequential(
                 nn.Linear(obs_dim, hidden),
                 nn.ReLU(),
                 nn.Linear(hidden, hidden),
                 nn.ReLU(),
                 nn.Linear(hidden, num_classes),
-            ).to(device)
-        self.opt = torch.optim.Adam(self.net.parameters(), lr=lr)
-        self.epochs, self.batch_size, self.device = epochs, batch_size, device
-        self.gen = torch.Generator().manual_seed(seed)
+            )
 
-    @torch.no_grad()
-    def act(self, obs) -> torch.Tensor:
-        self.net.eval()
-        return self.net(torch.as_tensor(obs, dtype=torch.float32, device=self.device)).argmax(-1)
-
-    def logits_model(self) -> nn.Module:
-        """The module mapping observations to class logits (white-box access, e.g. for a PGD transmitter)."""
-        return self.net
-
-    def update(self, obs, labels) -> dict[str, float]:
-        """Fit on labelled interceptions ``obs [n, obs_dim]``, ``labels [n]``; returns loss and accuracy."""
-        x = torch.as_tensor(obs, dtype=torch.float32).to(self.device)
-        y = torch.as_tensor(labels, dtype=torch.int64).to(self.device)
-        self.net.train()
-        loss_sum = correct = seen = 0.0
-        for _ in range(self.epochs):
-            for idx in torch.randperm(len(x), generator=self.gen).split(self.batch_size):
-                logits = self.net(x[idx])
-                loss = nn.functional.cross_entropy(logits, y[idx])
-                self.opt.zero_grad()
-                loss.backward()
-                self.opt.step()
-                loss_sum += float(loss.detach()) * len(idx)
-                correct += float((logits.argmax(-1) == y[idx]).sum())
-                seen += len(idx)
-        return {"loss": loss_sum / seen, "train_acc": correct / seen}
+        super().__init__(build, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed, device=device)
 
 
 def collect(venv, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -20,20 +20,7 @@ class RandomEavesdropper:
 
 
 if __name__ == "__main__":
-    import gymnasium as gym
+    from semgame.envs.play import play
 
-    import semgame  # noqa: F401  (registers the envs)
-
-    venv = gym.make_vec(
-        "SemCom-MNIST-v0",
-        num_envs=256,
-        vectorization_mode="vector_entry_point",
-        compute_psnr=False,
-        autoreset_mode="same_step",
-    )  # every step: 256 fresh transmissions
-    obs, _ = venv.reset(seed=0)
-    agent, rewards = RandomEavesdropper(), []
-    for _ in range(20):
-        obs, rew, term, trunc, info = venv.step(agent.act(obs))
-        rewards.append(rew.mean())
-    print(f"random eavesdropper accuracy: {np.mean(rewards):.3f} (chance 0.1)")
+    out = play("SemCom-MNIST-v0", RandomEavesdropper(), episodes=5120, compute_psnr=False)  # 20 steps of 256
+    print(f"random eavesdropper accuracy: {out['reward']:.3f} (chance 0.1)")

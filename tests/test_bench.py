@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import assert_one_line_error, run_cli
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from semgame import tags
@@ -59,15 +60,6 @@ name = "ppo"
 agent = "{AGENTS}/sb3_eavesdropper.py:PPOEavesdropper"
 args = {{ n_steps = 2, batch_size = 64 }}
 {extra}'''
-
-
-def run_cli(argv, capsys):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture(scope="module")
@@ -202,9 +194,12 @@ def test_crashing_cell_is_reported_and_the_others_finish(synthetic_root, tmp_pat
     "edit, flags, needle",
     [
         ({"NeuralSupervisedEavesdropper": "Nope"}, [], "has no attribute 'Nope'"),
+        ({"neural_eavesdropper.py": "nope.py"}, [], "nope.py not found"),
+        ({"reference = true": "reference = true\nargs = { hiden = 3 }"}, [], "takes no argument(s) hiden"),
         ({'kind = "keyed"': 'kind = "shield"'}, [], "unknown defence kind 'shield'"),
         ({'datasets = ["mnist"]': 'datasets = ["imagenet"]'}, [], "unknown dataset 'imagenet'"),
         ({"seeds = [0]": "seeds = []"}, [], "grid axis seeds is empty"),
+        ({"eve_snr_db = [10.0]": "eve_snr_db = []"}, [], "grid axis eve_snr_db is empty"),
         ({}, ["--executor", "slurm"], "unknown executor 'slurm'"),
         ({}, ["--jobs", "0"], "jobs must be an integer >= 1"),
     ],
@@ -216,9 +211,31 @@ def test_bad_input_is_one_line_error_before_any_cell(edit, flags, needle, synthe
         text = text.replace(old, new, 1)
     (tmp_path / "bad.toml").write_text(text)
     code, _, err = run_cli(["bench", "--config", tmp_path / "bad.toml", "--out", tmp_path / "out", *flags], capsys)
-    lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("semgame: error: ") and needle in lines[0], err
+    assert_one_line_error(code, err, needle)
     assert not (tmp_path / "out").exists()
+
+
+def test_missing_data_and_a_file_as_output_folder_stop_before_any_cell(tmp_path, capsys, monkeypatch):
+    import torchvision
+
+    from semgame import data
+
+    def no_network(*args, **kwargs):
+        raise OSError("network disabled in tests")
+
+    for cls in ("MNIST", "CIFAR10", "FashionMNIST"):
+        monkeypatch.setattr(torchvision.datasets, cls, no_network)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    data._load_cached.cache_clear()
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "c.toml").write_text(smoke_toml(tmp_path / "empty"))
+    code, _, err = run_cli(["bench", "--config", tmp_path / "c.toml", "--out", tmp_path / "out"], capsys)
+    assert_one_line_error(code, err, "dataset 'mnist' (split 'train') not found", str(tmp_path / "empty"))
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "out").write_text("a file")
+    code, _, err = run_cli(["bench", "--config", tmp_path / "c.toml", "--out", tmp_path / "out"], capsys)
+    assert_one_line_error(code, err, "is a file")
+    assert (tmp_path / "out").read_text() == "a file"
 
 
 def test_cuda_without_gpu_and_ray_without_ray(synthetic_root, tmp_path, capsys, monkeypatch):
@@ -227,12 +244,12 @@ def test_cuda_without_gpu_and_ray_without_ray(synthetic_root, tmp_path, capsys, 
         code, _, err = run_cli(
             ["bench", "--config", tmp_path / "ok.toml", "--out", tmp_path / "o", "--device", "cuda"], capsys
         )
-        assert code == 2 and "no CUDA GPU" in err and len(err.strip().splitlines()) == 1
+        assert_one_line_error(code, err, "no CUDA GPU")
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
     code, _, err = run_cli(
         ["bench", "--config", tmp_path / "ok.toml", "--out", tmp_path / "o", "--executor", "ray"], capsys
     )
-    assert code == 2 and 'pip install "semgame[ray]"' in err and len(err.strip().splitlines()) == 1
+    assert_one_line_error(code, err, 'pip install "semgame[ray]"')
     assert not (tmp_path / "o").exists()
 
 
@@ -241,34 +258,27 @@ def results(summary: dict) -> dict:
     return {k: summary[k] for k in ("eve_rows", "defence_rows", "game_rows", "failed", "finished")}
 
 
-def test_ray_executor_gives_the_local_summary(smoke, tmp_path, monkeypatch):
-    pytest.importorskip("ray")
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    config, local_out = smoke
-    assert (
-        main(
-            [
-                "bench",
-                "--config",
-                str(config),
-                "--out",
-                str(tmp_path / "ray"),
-                "--executor",
-                "ray",
-                "--jobs",
-                "2",
-                "--quiet",
-            ]
-        )
-        == 0
-    )  # a local Ray instance with 2 CPUs, shut down at the end
-    local = json.loads((local_out / "summary.json").read_text())
-    ray = json.loads((tmp_path / "ray" / "summary.json").read_text())
-    assert ray["meta"]["executor"] == "ray" and len(local["eve_rows"]) == 4
-    assert results(ray) == results(local)
-    import ray as ray_module
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_two_worker_executors_give_the_sequential_summary(executor, smoke, tmp_path, capsys, monkeypatch):
+    """``--jobs 2``: a pool of 2 processes, or a local Ray instance with 2 CPUs (shut down at the end)."""
+    if executor == "ray":
+        pytest.importorskip("ray")
+        monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    config, sequential_out = smoke
+    code, _, err = run_cli(
+        ["bench", "--config", config, "--out", tmp_path / "o", "--executor", executor, "--jobs", 2, "--quiet"], capsys
+    )
+    assert code == 0, err
+    sequential = json.loads((sequential_out / "summary.json").read_text())
+    parallel = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert (parallel["meta"]["executor"], parallel["meta"]["jobs"]) == (executor, 2) and len(
+        sequential["eve_rows"]
+    ) == 4
+    assert results(parallel) == results(sequential)
+    if executor == "ray":
+        import ray
 
-    assert not ray_module.is_initialized()  # the executor shut down the instance it started
+        assert not ray.is_initialized()  # the executor shut down the instance it started
 
 
 @pytest.mark.parametrize("name", ["mnist-quick", "cifar10", "full-gpu"])
@@ -281,3 +291,107 @@ def test_shipped_profiles_validate(name):
     cells = plan(cfg)
     n = len(cfg.datasets) * len(cfg.eve_snr_db) * len(cfg.seeds)
     assert len(cells) == n * (len(cfg.defences) * (1 + len(cfg.agents)) + len(cfg.games))
+
+
+def test_cells_of_a_group_share_work_and_give_the_results_of_cells_run_alone(synthetic_root, monkeypatch):
+    """Later eavesdropper cells of a (defence, seed) group reuse the held-out set and the adversarial crafting
+    of the transmissions they intercept again, with bit-identical results."""
+    import tomllib
+
+    from semgame.bench import cells as cells_mod
+    from semgame.bench.config import bench_config
+    from semgame.privacy.defences import AdversarialDefence
+
+    text = smoke_toml(synthetic_root).replace(
+        'kind = "keyed"\npsr_db = 10.0', 'kind = "adversarial"\npsr_db = 0.0\nsteps = 2'
+    )
+    text += f'\n[[agents]]\nname = "linear"\nagent = "{AGENTS}/linear_eavesdropper.py:LinearEavesdropper"\n'
+    eve = [
+        c.to_dict() for c in cells_mod.plan(bench_config(tomllib.loads(text))) if c.id.startswith("eve/mnist/keyed10")
+    ]
+    assert [c["params"]["agent"]["name"] for c in eve] == ["supervised", "ppo", "linear"]
+    crafted, craft = [], AdversarialDefence.transmit
+    monkeypatch.setattr(AdversarialDefence, "transmit", lambda self, *a: crafted.append(1) or craft(self, *a))
+
+    def measured(res: dict) -> list[dict]:
+        assert res["status"] == "ok", res.get("traceback")
+        return [{k: v for k, v in pt.items() if k != tags.TRANSMISSIONS_PER_S} for pt in res["result"]["points"]]
+
+    cells_mod._Group.current = None
+    together, calls = [], []
+    for cell in eve:
+        crafted.clear()
+        together.append(measured(cells_mod.run_cell(cell)))
+        calls.append(len(crafted))
+    # ppo seeds its env itself (another stream); linear intercepts what supervised did: nothing crafted
+    assert calls[0] > calls[1] > calls[2] == 0, calls
+    alone = []
+    for cell in eve:
+        cells_mod._Group.current = None
+        alone.append(measured(cells_mod.run_cell(cell)))
+    assert together == alone
+
+
+def test_plot_draws_seed_means_bands_chance_and_fresh_lines(synthetic_root, monkeypatch):
+    import tomllib
+
+    from semgame.bench import summary as summary_mod
+    from semgame.bench.cells import plan
+    from semgame.bench.config import bench_config
+
+    cfg = bench_config(tomllib.loads(smoke_toml(synthetic_root).replace("seeds = [0]", "seeds = [0, 1]")))
+    cells = plan(cfg)
+    steps = [64, 128, 256]
+    accs = {0: [0.2, 0.5, 0.9], 1: [0.4, 0.7, 0.8]}  # per seed (every agent and defence alike)
+    records = {
+        c.id: {
+            "result": {
+                "chance": 0.1,
+                "points": [{"step": s, tags.EVE_ACC: a} for s, a in zip(steps, accs[c.params["seed"]])],
+            }
+        }
+        for c in cells
+        if c.kind == "eve"
+    }
+    fresh = [{"dataset": "mnist", "defence": "keyed10", "eve_snr_db": 10.0, "fresh_eve_mean": 0.33}]
+    figures = []
+    monkeypatch.setattr(summary_mod, "write_png", lambda path, fig: figures.append((path.name, fig)))
+    assert summary_mod._plot(cfg, cells, records, fresh, Path("unused")) == ["eve_acc_mnist_eve10dB.png"]
+    ((name, fig),) = figures
+    for ax, defence in zip(fig.axes, ("undefended", "keyed10")):
+        assert ax.get_title() == defence and ax.get_xscale() == "log"
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        for agent in ("supervised", "ppo"):
+            assert list(lines[agent].get_xdata()) == steps
+            assert list(lines[agent].get_ydata()) == pytest.approx([0.3, 0.6, 0.85])  # mean over the seeds
+        assert list(lines["chance"].get_ydata()) == [0.1, 0.1] and lines["chance"].get_linestyle() == "--"
+        assert ("fresh (K=1)" in lines) == (defence == "keyed10")
+        bands = [c.get_paths()[0].vertices[:, 1] for c in ax.collections]  # one min-max band per agent
+        assert len(bands) == 2 and all(min(b) == pytest.approx(0.2) and max(b) == pytest.approx(0.9) for b in bands)
+
+
+def test_replayed_defence_serves_only_exactly_equal_inputs_within_its_budget():
+    from semgame.bench.play import ReplayedDefence, ReplayStore
+    from semgame.privacy.defences import Defence
+
+    class Counting(Defence):
+        calls = 0
+
+        def transmit(self, x, labels, nonces):
+            Counting.calls += 1
+            return x * 2
+
+    x, labels, nonces = torch.ones(4, 3, dtype=torch.complex64), torch.arange(4), torch.arange(4)
+    store = ReplayStore(keep=2)
+    replayed = ReplayedDefence(Counting(), store)
+    assert torch.equal(replayed.transmit(x, labels, nonces), x * 2) and Counting.calls == 1
+    assert torch.equal(replayed.transmit(x.clone(), labels.clone(), nonces.clone()), x * 2) and Counting.calls == 1
+    other = x.clone()
+    other[3, 2] += 1e-6  # one value differs: crafted anew, and kept next to the first
+    assert torch.equal(replayed.transmit(other, labels, nonces), other * 2) and Counting.calls == 2
+    assert torch.equal(replayed.transmit(x, labels, nonces + 1), x * 2) and Counting.calls == 3  # other nonces
+    assert torch.equal(replayed.transmit(other, labels, nonces), other * 2) and Counting.calls == 3
+    full = ReplayedDefence(Counting(), ReplayStore(max_bytes=store.bytes // 3 - 1))  # less than one batch
+    full.transmit(x, labels, nonces)
+    full.transmit(x, labels, nonces)
+    assert Counting.calls == 5 and not full.store.bytes

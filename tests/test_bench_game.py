@@ -30,6 +30,23 @@ eve_transmissions = 256
 tx_transmissions = 256
 
 [[games]]
+name = "ppo-tx-vs-supervised"
+transmitter = "{AGENTS}/sb3_transmitter.py:PPOTransmitter"
+transmitter_args = {{ n_steps = 2, batch_size = 64 }}
+eavesdropper = "{AGENTS}/neural_eavesdropper.py:NeuralSupervisedEavesdropper"
+rounds = 2
+eve_transmissions = 256
+tx_transmissions = 256
+
+[[games]]
+name = "pgd-vs-ppo"
+transmitter = {{ kind = "adversarial", psr_db = 0.0, steps = 2 }}
+eavesdropper = "{AGENTS}/sb3_eavesdropper.py:PPOEavesdropper"
+eavesdropper_args = {{ n_steps = 2, batch_size = 64 }}
+rounds = 2
+eve_transmissions = 256
+
+[[games]]
 name = "pgd-vs-linear"
 transmitter = {{ kind = "adversarial", psr_db = 0.0, steps = 2 }}
 eavesdropper = "{AGENTS}/linear_eavesdropper.py:LinearEavesdropper"
@@ -52,13 +69,14 @@ train_transmissions = 256
 def test_alternating_play_logs_both_sides_and_ends_with_a_fresh_verdict(synthetic_root, tmp_path):
     text = smoke_toml(synthetic_root, GAME)
     text = text.replace('[[defences]]\nname = "keyed10"\nkind = "keyed"\npsr_db = 10.0\n', "")
-    text = text.split('[[agents]]\nname = "ppo"')[0] + GAME + LEARNED  # two defences, one agent, two games
+    text = text.split('[[agents]]\nname = "ppo"')[0] + GAME + LEARNED  # two defences, one agent, four games
     (tmp_path / "g.toml").write_text(text)
     out = tmp_path / "out"
     assert main(["bench", "--config", str(tmp_path / "g.toml"), "--out", str(out), "--quiet"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     games = {g["game"]: g for g in summary["game_rows"]}
-    assert set(games) == {"rl-vs-rl", "pgd-vs-linear"}
+    # the three pairings (RL vs RL, RL transmitter vs supervised, PGD vs RL) and PGD vs a linear eavesdropper
+    assert set(games) == {"rl-vs-rl", "ppo-tx-vs-supervised", "pgd-vs-ppo", "pgd-vs-linear"}
     for name, g in games.items():
         assert [r["round"] for r in g["rounds"]] == [1, 2]
         record = json.loads((out / "cells" / f"game/mnist/{name}/game/eve10dB/seed0.json").read_text())

@@ -10,39 +10,13 @@ from typing import Any
 
 import pytest
 import torch
+from helpers import assert_one_line_error, run_cli, snapshot, tiny_values
 
 from semgame import data
 from semgame.cli import main
 from semgame.config import from_dict, load_config_file
 
 torch.set_num_threads(1)
-
-
-def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """``semgame argv`` in-process: (exit status, stdout, stderr)."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def assert_one_line_error(code: int, err: str, *needles: str) -> None:
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("semgame: error: "), err
-    for needle in needles:
-        assert needle in lines[0], err
-
-
-def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
-    return {
-        str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def write_toml(path: Path, values: dict[str, Any]) -> Path:
@@ -56,20 +30,7 @@ def write_toml(path: Path, values: dict[str, Any]) -> Path:
 def cli_run(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """``semgame train --config tiny.toml --k 6 --run-dir ...`` once for the module."""
     base = tmp_path_factory.mktemp("cli")
-    config = write_toml(
-        base / "tiny.toml",
-        dict(
-            dataset="mnist",
-            k=8,
-            width=8,
-            epochs=1,
-            eve_epochs=1,
-            batch_size=64,
-            device="cpu",
-            data_root=str(synthetic_root),
-            test_limit=128,
-        ),
-    )
+    config = write_toml(base / "tiny.toml", tiny_values(synthetic_root, epochs=1, test_limit=128))
     run_dir = base / "run"
     argv = ["train", "--config", config, "--k", "6", "--snr-db", "12.5", "--run-dir", run_dir, "--quiet"]
     try:

@@ -25,9 +25,8 @@ from typing import Any
 
 import pytest
 import torch
+from helpers import assert_one_line_error, run_cli, snapshot, tiny_config, tiny_flags
 
-from semgame.cli import main
-from semgame.config import LinkConfig
 from semgame.io import OutputError, load_checkpoint
 from semgame.run import train_run
 from semgame.runloop import RunLock, RunLockedError, check_run_folder, run_differences
@@ -102,32 +101,17 @@ def test_sigkill_at_random_moments_resumes_bit_identical(
 
 
 # ------------------------------------------------------------------------------------ the lock
-def tiny(root: Path, **changes: Any) -> LinkConfig:
-    values = dict(
-        dataset="mnist",
-        k=8,
-        width=8,
-        epochs=2,
-        eve_epochs=1,
-        batch_size=64,
-        train_limit=256,
-        test_limit=64,
-        device="cpu",
-        threads=1,
-        data_root=str(root),
-    )
-    return LinkConfig(**{**values, **changes})
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+LIMITS = {"train_limit": 256, "test_limit": 64}
+"""Data limits of the tiny config these tests train (``helpers.tiny_config(root, **LIMITS)``)."""
 
 
 def test_second_process_on_a_run_folder_is_refused(
     synthetic_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run_dir = tmp_path / "run"
-    train_run(tiny(synthetic_root, epochs=1, eve_epochs=0), tmp_path / "other", quiet=True)  # warm caches
+    train_run(
+        tiny_config(synthetic_root, **LIMITS, epochs=1, eve_epochs=0), tmp_path / "other", quiet=True
+    )  # warm caches
     (from_child, to_parent), (from_parent, to_child) = os.pipe(), os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the holder: takes the lock, says so, waits to be told to go
@@ -138,22 +122,14 @@ def test_second_process_on_a_run_folder_is_refused(
     assert os.read(from_child, 6) == b"locked"
     before = snapshot(run_dir)
     with pytest.raises(RunLockedError, match=f"in use by another semgame process \\(pid {pid}\\)"):
-        train_run(tiny(synthetic_root), run_dir, quiet=True)
-    code = _cli(["train", "--run-dir", str(run_dir), "--data-root", str(synthetic_root), "--epochs", "1"])
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and err[0].startswith("semgame: error: run folder") and "in use" in err[0]
+        train_run(tiny_config(synthetic_root, **LIMITS), run_dir, quiet=True)
+    code, _, err = run_cli(["train", "--run-dir", run_dir, "--data-root", synthetic_root, "--epochs", "1"], capsys)
+    assert_one_line_error(code, err, "semgame: error: run folder", "in use")
     assert snapshot(run_dir) == before  # the refused processes wrote nothing
     os.write(to_child, b"x")
     assert os.waitpid(pid, 0)[1] == 0
-    train_run(tiny(synthetic_root), run_dir, quiet=True)  # the holder is gone: the folder is free
+    train_run(tiny_config(synthetic_root, **LIMITS), run_dir, quiet=True)  # the holder is gone: the folder is free
     assert not (run_dir / ".lock").exists()
-
-
-def _cli(argv: list[str]) -> int:
-    try:
-        return main(argv)
-    except SystemExit as exc:
-        return exc.code
 
 
 def test_lock_of_a_killed_process_is_not_stale(synthetic_root: Path, tmp_path: Path) -> None:
@@ -164,7 +140,7 @@ def test_lock_of_a_killed_process_is_not_stale(synthetic_root: Path, tmp_path: P
         os.kill(os.getpid(), signal.SIGKILL)
     os.waitpid(pid, 0)
     assert (run_dir / ".lock").read_text().strip() == str(pid)  # left behind, but no longer locked
-    metrics = train_run(tiny(synthetic_root, epochs=1, eve_epochs=0), run_dir, quiet=True)
+    metrics = train_run(tiny_config(synthetic_root, **LIMITS, epochs=1, eve_epochs=0), run_dir, quiet=True)
     assert metrics["history"] and not (run_dir / ".lock").exists()
 
 
@@ -184,7 +160,7 @@ def _interrupted_run(root: Path, run_dir: Path, monkeypatch: pytest.MonkeyPatch)
     with monkeypatch.context() as m:
         m.setattr(run_mod, "train_link_epoch", stop_at_second)
         with pytest.raises(KeyboardInterrupt):
-            train_run(tiny(root), run_dir, quiet=True)
+            train_run(tiny_config(root, **LIMITS), run_dir, quiet=True)
     return (run_dir / "checkpoint.pt").read_bytes()
 
 
@@ -207,40 +183,16 @@ def test_disk_full_is_a_clear_error_and_keeps_the_checkpoint(
         with pytest.raises(
             OutputError, match=re.escape("checkpoint.pt: No space left on device (its previous version is intact)")
         ):
-            train_run(tiny(synthetic_root), run_dir, quiet=True)
-        code = _cli(
-            [
-                "train",
-                "--run-dir",
-                str(run_dir),
-                "--data-root",
-                str(synthetic_root),
-                "--k",
-                "8",
-                "--width",
-                "8",
-                "--epochs",
-                "2",
-                "--eve-epochs",
-                "1",
-                "--batch-size",
-                "64",
-                "--train-limit",
-                "256",
-                "--test-limit",
-                "64",
-                "--device",
-                "cpu",
-                "--quiet",
-            ]
+            train_run(tiny_config(synthetic_root, **LIMITS), run_dir, quiet=True)
+        code, _, err = run_cli(
+            ["train", "--run-dir", run_dir, *tiny_flags(synthetic_root, **LIMITS), "--quiet"], capsys
         )
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and "No space left on device" in err[0], err
+    assert_one_line_error(code, err, "No space left on device")
     assert (run_dir / "checkpoint.pt").read_bytes() == before and load_checkpoint(run_dir / "checkpoint.pt")
     assert check_run_folder(run_dir) == [] and not (run_dir / ".lock").exists()
     # with space again, the same command finishes as if nothing had happened
-    train_run(tiny(synthetic_root), run_dir, quiet=True)
-    train_run(tiny(synthetic_root), tmp_path / "reference", quiet=True)
+    train_run(tiny_config(synthetic_root, **LIMITS), run_dir, quiet=True)
+    train_run(tiny_config(synthetic_root, **LIMITS), tmp_path / "reference", quiet=True)
     assert run_differences(tmp_path / "reference", run_dir) == []
 
 
@@ -269,24 +221,7 @@ def test_read_only_run_folder_is_a_clear_error(
         "train",
         "--run-dir",
         str(run_dir),
-        "--data-root",
-        str(synthetic_root),
-        "--k",
-        "8",
-        "--width",
-        "8",
-        "--epochs",
-        "2",
-        "--eve-epochs",
-        "1",
-        "--batch-size",
-        "64",
-        "--train-limit",
-        "256",
-        "--test-limit",
-        "64",
-        "--device",
-        "cpu",
+        *tiny_flags(synthetic_root, **LIMITS),
         "--quiet",
     ]
     if _can_write_read_only():  # root: run the command without the capability that ignores permissions

@@ -461,6 +461,24 @@ def test_play_function_and_cli_errors(synth, capsys):
     assert len({(o["legit_acc"], o["psnr"]) for o in outs}) == 1 and outs[0]["psnr"] > 3.0
     two = play("SemCom-MNIST-v0", ConstantEavesdropper(0), episodes=64, num_envs=32, rounds=2, images=synth["mnist"])
     assert (two["episodes"], two["transmissions"], two["rounds"]) == (64, 128, 2) and two["psnr"] > 3.0
+
+    # learn=True: a label learner updates from every intercepted transmission, between steps
+    class Counting:
+        def __init__(self) -> None:
+            self.labels: list[int] = []
+
+        def act(self, obs):
+            return np.zeros(len(obs), np.int64)
+
+        def update(self, obs, labels):
+            assert len(obs) == len(labels) == 32
+            self.labels += list(labels)
+
+    for learn in (False, True):
+        agent = Counting()
+        out = play("SemCom-MNIST-v0", agent, episodes=64, num_envs=32, rounds=1, images=synth["mnist"], learn=learn)
+        assert len(agent.labels) == (64 if learn else 0)
+    assert out["reward"] == pytest.approx(np.mean(np.asarray(agent.labels) == 0))  # the labels it was scored on
     with pytest.raises(SystemExit) as exc:
         main(["play", "--agent", "semgame.protocols:Nope"])
     assert exc.value.code == 2 and "has no attribute 'Nope'" in capsys.readouterr().err

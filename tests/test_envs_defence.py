@@ -152,16 +152,24 @@ def test_each_defence_kind_in_single_vector_and_pettingzoo(kind, images, policy_
     else:
         assert (psr <= budget + 1e-3).all() and (psr > budget - 10).all()
     assert game.defence.kind == {"fgm": "adversarial", "pgd-universal": "adversarial"}.get(kind, kind)
-    # single env and PettingZoo game play it too
-    env = SemComEnv(rounds=2, images=images, defence=cfg)
-    env.reset(seed=0)
-    _, reward, _, _, info = env.step(1)
-    assert reward == float(info["label"] == 1)
-    pz = semgame.parallel_env("mnist", rounds=2, images=images, defence=cfg)
-    pz.reset(seed=0)
-    while pz.agents:
-        _, rew, _, _, info = pz.step({"transmitter": np.zeros(32, np.float32), "eavesdropper": 2})
-    assert rew["eavesdropper"] == float(info["eavesdropper"]["label"] == 2)
+    # the single env and the PettingZoo game put it on the air too: the eavesdropper's observations change
+    single, parallel = {}, {}
+    for name, d in (("base", None), ("defended", cfg)):
+        env = SemComEnv(rounds=2, images=images, defence=d)
+        obs, _ = env.reset(seed=0)
+        nxt, reward, _, _, info = env.step(1)
+        assert reward == float(info["label"] == 1)
+        single[name] = np.concatenate([obs, nxt])
+        pz = semgame.parallel_env("mnist", rounds=2, images=images, defence=d)
+        pz.reset(seed=0)
+        seen = []
+        while pz.agents:
+            obs, rew, _, _, info = pz.step({"transmitter": np.zeros(32, np.float32), "eavesdropper": 2})
+            seen.append(obs["eavesdropper"])
+        assert rew["eavesdropper"] == float(info["eavesdropper"]["label"] == 2)
+        parallel[name] = np.concatenate(seen)
+    assert (not np.allclose(single["defended"], single["base"])) == (kind != "none")
+    assert (not np.allclose(parallel["defended"], parallel["base"])) == (kind != "none")
 
 
 def test_policy_object_as_defence_and_set_defence(images):

@@ -29,13 +29,14 @@ import numpy as np
 import pytest
 import torch
 from gymnasium.error import ResetNeeded
+from helpers import assert_one_line_error, run_cli, tiny_config
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import semgame
-from semgame.cli import build_parser, main
-from semgame.config import LinkConfig, from_dict, load_config_file
+from semgame.cli import build_parser
+from semgame.config import from_dict, load_config_file
 from semgame.data import synthetic_dataset
 from semgame.envs import ENV_IDS, SemComEnv, SemComVectorEnv
 from semgame.errors import USER_ERRORS
@@ -123,18 +124,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def tiny_run(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished tiny MNIST run folder (k 8, width 8, 1 + 1 epochs on 64 synthetic images)."""
     run = tmp_path_factory.mktemp("fuzz-run") / "run"
-    cfg = LinkConfig(
-        dataset="mnist",
-        k=8,
-        width=8,
-        epochs=1,
-        eve_epochs=1,
-        batch_size=32,
-        train_limit=64,
-        test_limit=32,
-        device="cpu",
-        data_root=str(synthetic_root),
-    )
+    cfg = tiny_config(synthetic_root, epochs=1, batch_size=32, train_limit=64, test_limit=32)
     train_run(cfg, run, quiet=True)
     return run
 
@@ -616,18 +606,11 @@ def test_fuzz_cli_argument_vectors(
     run_dir = str(cli_context["base"] / f"run{next(cli_context['counter'])}")
     argv = data.draw(argv_for(command, cli_context["paths"], run_dir, cli_context["data_root"]), "argv")
     capsys.readouterr()
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
+    code, out, err = run_cli(argv, capsys)
     assert "Traceback" not in err + out
     event(f"{command}: exit {code} {err[16:60]}")
-    if code == 0:
-        return
-    assert code == 2, (argv, code, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("semgame: error: "), (argv, err)
+    if code != 0:
+        assert_one_line_error(code, err)
 
 
 # ---------------------------------------------------------------------------------- agent specs

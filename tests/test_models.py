@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import tiny_config
 
 import semgame
 from semgame.channels import FadingChannel, real_to_complex
@@ -209,16 +210,7 @@ def test_shipped_default_weights_load_as_dense(name: str) -> None:
 
 
 def test_checkpoint_written_before_arch_existed_still_resumes(synthetic_root: Path, tmp_path: Path) -> None:
-    cfg = LinkConfig(
-        dataset="mnist",
-        k=8,
-        width=4,
-        epochs=1,
-        eve_epochs=0,
-        train_limit=64,
-        test_limit=64,
-        data_root=str(synthetic_root),
-    )
+    cfg = tiny_config(synthetic_root, width=4, epochs=1, eve_epochs=0, train_limit=64, test_limit=64)
     run_dir = tmp_path / "run"
     train_run(cfg, run_dir, quiet=True)
     # make it look like a run checkpointed (unfinished) by a semgame without `arch` / `precision`

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import torch
+from helpers import snapshot, tiny_config
 
 import semgame.run as run_mod
 from semgame.config import ConfigError, LinkConfig, from_dict, load_config_file
@@ -29,33 +30,6 @@ torch.set_num_threads(1)
 REAL_ROOT = os.environ.get("SEMGAME_DATA")  # read before any test changes the environment
 RUN_FILES = ("config.toml", "checkpoint.pt", "model.pt", "metrics.json")
 TEST_KEYS = {"legit_acc", "legit_psnr", "legit_ssim", "eve_acc", "chance"}
-
-
-def tiny_config(root: Path, **changes: Any) -> LinkConfig:
-    """The tiny training configuration used throughout (on ``synthetic_root``)."""
-    values = dict(
-        dataset="mnist",
-        k=8,
-        width=8,
-        epochs=2,
-        eve_epochs=1,
-        batch_size=64,
-        lr=3e-3,
-        device="cpu",
-        threads=1,
-        seed=0,
-        data_root=str(root),
-    )
-    return LinkConfig(**{**values, **changes})
-
-
-def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
-    """Bytes and mtime (ns) of every file below ``folder``."""
-    return {
-        str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:

@@ -233,14 +233,26 @@ def _resolve_spec(spec: Any, base: Path | None, what: str) -> str:
     return f"{target}:{attr}"
 
 
-def _load(spec: str, protocol: str, what: str, needs: tuple[str, ...] = ()) -> None:
-    """Check that an agent spec loads (class or factory), naming the problem in one line."""
+def _load(spec: str, protocol: str, what: str, needs: tuple[str, ...] = (), args: dict | None = None) -> None:
+    """Check that an agent spec loads (class or factory) and takes ``args``, naming the problem in one line."""
+    import inspect
+
     from semgame.protocols import Eavesdropper, Transmitter, load_agent
 
     try:
         obj = load_agent(spec, Eavesdropper if protocol == "eavesdropper" else Transmitter)
     except ValueError as err:
         raise ConfigError(f"{what}: {err}") from None
+    try:
+        params = inspect.signature(obj).parameters
+    except (TypeError, ValueError):  # (no signature to check against)
+        params = {}
+    if params and not any(p.kind == inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(args or {}) - set(params))
+        if unknown:
+            raise ConfigError(
+                f"{what}: {spec} takes no argument(s) {', '.join(unknown)}; it takes {', '.join(params) or 'none'}"
+            )
     missing = [m for m in needs if isinstance(obj, type) and not callable(getattr(obj, m, None))]
     if missing:
         raise ConfigError(
@@ -314,8 +326,9 @@ def bench_config(values: dict[str, Any], base: Path | None = None) -> BenchConfi
             check_defence_config(entry)
         except ConfigError as err:
             raise ConfigError(f"defence {name!r}: {err}") from None
-        if train is not None:
-            _load(entry["agent"], "transmitter", f"defence {name!r}", ("learn", "state_dict", "load_state_dict"))
+        if entry.get("kind") == "policy":
+            needs = ("learn", "state_dict", "load_state_dict") if train is not None else ()
+            _load(entry["agent"], "transmitter", f"defence {name!r}", needs, entry.get("args"))
         defences.append(DefenceSpec(name, entry, link, train))
     names = set()
     agents = []
@@ -328,15 +341,9 @@ def bench_config(values: dict[str, Any], base: Path | None = None) -> BenchConfi
             )
         name = _name("agent", entry.get("name"), names)
         spec = _resolve_spec(entry.get("agent"), base, f"agent {name!r}")
-        _load(spec, "eavesdropper", f"agent {name!r}")
-        agents.append(
-            AgentSpec(
-                name,
-                spec,
-                dict(_table(f"agent {name!r}: args", entry.get("args", {}))),
-                bool(entry.get("reference", False)),
-            )
-        )
+        args = dict(_table(f"agent {name!r}: args", entry.get("args", {})))
+        _load(spec, "eavesdropper", f"agent {name!r}", args=args)
+        agents.append(AgentSpec(name, spec, args, bool(entry.get("reference", False))))
     if sum(a.reference for a in agents) > 1:
         raise ConfigError("at most one agent may be the reference (reference = true)")
     names = set()
@@ -350,6 +357,8 @@ def bench_config(values: dict[str, Any], base: Path | None = None) -> BenchConfi
         what = f"game {name!r}"
         if name in {d.name for d in defences}:
             raise ConfigError(f"{what}: a game and a defence share the name (both name TensorBoard runs)")
+        tx_args = dict(_table(f"{what}: transmitter_args", entry.get("transmitter_args", {})))
+        eve_args = dict(_table(f"{what}: eavesdropper_args", entry.get("eavesdropper_args", {})))
         tx = entry.get("transmitter")
         if isinstance(tx, dict):
             cfg = check_defence_config(tx)
@@ -357,9 +366,9 @@ def bench_config(values: dict[str, Any], base: Path | None = None) -> BenchConfi
                 raise ConfigError(f"{what}: a transmitter table must be an adversarial defence (re-crafted each round)")
         else:
             tx = _resolve_spec(tx, base, what)
-            _load(tx, "transmitter", what, ("learn",))
+            _load(tx, "transmitter", what, ("learn",), tx_args)
         eve = _resolve_spec(entry.get("eavesdropper"), base, what)
-        _load(eve, "eavesdropper", what)
+        _load(eve, "eavesdropper", what, args=eve_args)
         kw = {
             k: _int(f"{what}: {k}", entry[k]) for k in ("rounds", "eve_transmissions", "tx_transmissions") if k in entry
         }
@@ -370,8 +379,8 @@ def bench_config(values: dict[str, Any], base: Path | None = None) -> BenchConfi
                 name,
                 tx,
                 eve,
-                transmitter_args=dict(entry.get("transmitter_args", {})),
-                eavesdropper_args=dict(entry.get("eavesdropper_args", {})),
+                transmitter_args=tx_args,
+                eavesdropper_args=eve_args,
                 **kw,
             )
         )

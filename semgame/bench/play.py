@@ -28,9 +28,20 @@ from stable_baselines3.common.vec_env import VecEnvWrapper
 from semgame import tags
 from semgame.envs import SemComSB3VecEnv, SemComVectorEnv
 from semgame.envs.play import _played
+from semgame.privacy.defences import Defence
 from semgame.protocols import Eavesdropper, Transmitter, check_agent, load_agent
 
-__all__ = ["EavesdropperTrainer", "HeldOut", "HeldOutSet", "Meter", "MeteredVecEnv", "eve_accuracy", "make_agent_for"]
+__all__ = [
+    "EavesdropperTrainer",
+    "HeldOut",
+    "HeldOutSet",
+    "Meter",
+    "MeteredVecEnv",
+    "ReplayStore",
+    "ReplayedDefence",
+    "eve_accuracy",
+    "make_agent_for",
+]
 
 
 def make_agent_for(spec: str, args: dict, *, role: str = "eavesdropper", **context: Any) -> Any:
@@ -91,6 +102,61 @@ class HeldOutSet:
             eve_acc=float(info["eve_correct"].mean()),
             tx_reward=float(reward.mean()),
         )
+
+
+class ReplayStore:
+    """Defended batches kept by :class:`ReplayedDefence`: ``(x, labels, nonces, x_tx)`` by first nonce, up to
+    ``keep`` per nonce (agents that seed the env differently intercept different streams) and ``max_bytes``
+    in all (later batches are not kept)."""
+
+    def __init__(self, keep: int = 4, max_bytes: int = 256 << 20) -> None:
+        self.entries: dict[tuple[int, int], list[tuple[torch.Tensor, ...]]] = {}
+        self.keep, self.max_bytes, self.bytes = keep, max_bytes, 0
+
+    def find(self, key: tuple[int, int], inputs: tuple[torch.Tensor, ...]) -> torch.Tensor | None:
+        for kept in self.entries.get(key, ()):
+            if all(torch.equal(a, b) for a, b in zip(kept, inputs)):
+                return kept[-1]
+        return None
+
+    def add(self, key: tuple[int, int], inputs: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        size = sum(t.element_size() * t.nelement() for t in (*inputs, out))
+        kept = self.entries.setdefault(key, [])
+        if len(kept) >= self.keep or self.bytes + size > self.max_bytes:
+            return
+        kept.append((*inputs, out))
+        self.bytes += size
+
+
+class ReplayedDefence(Defence):
+    """``inner`` with its transmit side replayed from a :class:`ReplayStore`: the same inputs (waveforms,
+    labels and nonces, compared exactly) get the kept output instead of a new crafting. For a deterministic
+    transmit side (every registered defence) the results are those of ``inner``; it pays where crafting is
+    costly (per-sample FGM/PGD) and the same transmissions come back, as in the eavesdropper cells of one
+    bench group. Nonces are this object's own (from 0)."""
+
+    def __init__(self, inner: Defence, store: ReplayStore) -> None:
+        self.inner, self.store = inner, store
+        self.name, self.kind, self.psr_db, self.budget = inner.name, inner.kind, inner.psr_db, inner.budget
+
+    def transmit(self, x: torch.Tensor, labels: torch.Tensor, nonces: torch.Tensor) -> torch.Tensor:
+        if not len(nonces):
+            return self.inner.transmit(x, labels, nonces)
+        key, inputs = (int(nonces[0]), len(nonces)), (x, labels, nonces)
+        out = self.store.find(key, inputs)
+        if out is None:
+            out = self.inner.transmit(x, labels, nonces)
+            self.store.add(key, inputs, out)
+        return out
+
+    def receive(self, link: Any, y: torch.Tensor, state: Any, nonces: torch.Tensor) -> torch.Tensor:
+        return self.inner.receive(link, y, state, nonces)
+
+    def receiver(self, link: Any) -> torch.nn.Module:
+        return self.inner.receiver(link)
+
+    def describe(self) -> dict:
+        return self.inner.describe()
 
 
 def eve_accuracy(agent: Any, held: HeldOut) -> float:

@@ -30,10 +30,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from semgame.bench.cells import Cell, plan, run_cell
+from semgame.bench.cells import Cell, check_data, plan, run_cell
 from semgame.bench.config import BenchConfig
 from semgame.config import ConfigError
-from semgame.io import atomic_write, write_json
+from semgame.io import OutputError, atomic_write, write_json
 
 __all__ = ["EXECUTORS", "QUICK_CONFIG", "cell_path", "check_executor", "reproduce_section", "run_bench"]
 
@@ -172,7 +172,13 @@ def run_bench(
 
     check_executor(executor, jobs)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"the output folder {out} is a file")
+    check_data(cfg)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(f"cannot create the output folder {out}: {err.strerror or err}") from None
     cells = plan(cfg)
     records: dict[str, dict] = {}
     for cell in cells:

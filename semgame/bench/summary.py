@@ -249,7 +249,8 @@ def _plot(cfg: BenchConfig, cells: list[Cell], records: dict, defence_rows: list
             for ax in axes.flat[n:]:
                 ax.set_visible(False)
             axes[0, 0].set_ylabel("eavesdropper accuracy (held-out)")
-            axes[0, 0].legend(fontsize=7, loc="best")
+            if drawn:
+                axes[0, 0].legend(fontsize=7, loc="best")
             fig.suptitle(
                 f"{ds}, eavesdropper SNR {snr:g} dB: accuracy vs intercepted transmissions "
                 f"(band: min-max over {len(cfg.seeds)} seeds)",

@@ -323,6 +323,15 @@ class SemComGame:
         """Load the split and encode its clean waveforms (once; called by the envs' first reset)."""
         if self.x is not None:
             return
+        images, labels = self.load_split()
+        self.x = _encode(self.link, images, self.device)
+        self.images = images.to(self.device, torch.float32)
+        self.labels = labels.to(self.device, torch.int64)
+
+    def load_split(self) -> tuple[Tensor, Tensor]:
+        """The split's images ``[N, C, H, W]`` and labels ``[N]`` as found (``images=``, ``data_root``,
+        ``$SEMGAME_DATA``, the cache, the folder the link was trained from), validated; nothing is encoded.
+        Raises :class:`~semgame.data.DataNotFoundError` naming where it looked."""
         data = self._images
         if data is None and self.data_root is None and self.cfg is not None and self.cfg.data_root:
             # $SEMGAME_DATA / the cache first, then the folder the link was trained from
@@ -341,9 +350,7 @@ class SemComGame:
             )
         if len(images) == 0 or len(labels) != len(images):
             raise ValueError(f"need as many labels as images (and at least one), got {len(images)} and {len(labels)}")
-        self.x = _encode(self.link, images, self.device)
-        self.images = images.to(self.device, torch.float32)
-        self.labels = labels.to(self.device, torch.int64)
+        return images, labels
 
     def draw(self, n: int, generator: torch.Generator) -> Tensor:
         """``n`` image indices, uniform with replacement, ``[n]`` int64 on the device."""

@@ -27,9 +27,14 @@ def play(
     episodes: int = 1000,
     num_envs: int = 256,
     seed: int = 0,
+    learn: bool = False,
     **env_kwargs: Any,
 ) -> dict[str, float]:
-    """Play ``episodes`` episodes (rounded up to whole batches of ``num_envs``) and average the outcome."""
+    """Play ``episodes`` episodes (rounded up to whole batches of ``num_envs``) and average the outcome.
+
+    ``learn=True`` (eavesdropper role): after every step the agent's ``update(obs, labels)`` learns from
+    the transmissions it just intercepted, outside the env (an agent that learns from labels).
+    """
     import gymnasium as gym
 
     from semgame.config import MAX_SEED, check_int
@@ -48,8 +53,12 @@ def play(
     obs, _ = venv.reset(seed=seed)
     sums = {"reward": 0.0, "legit_acc": 0.0, "psnr": 0.0, "eve_acc": 0.0}
     transmissions = finished = 0
+    update = getattr(agent, "update", None) if learn and role == "eavesdropper" else None
     while finished < episodes:
+        last = obs
         obs, rew, term, trunc, info = venv.step(agent.act(obs))
+        if update is not None:
+            update(last, _played(info, "label"))
         sums["reward"] += float(rew.sum())
         sums["legit_acc"] += float(_played(info, "legit_correct").sum())
         sums["psnr"] += float(_played(info, "psnr").sum()) if venv.game.compute_psnr else 0.0

@@ -209,48 +209,12 @@ class SemComEnv(Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
 
     def __init__(
-        self,
-        dataset: str = "mnist",
-        role: str = "eavesdropper",
-        *,
-        rounds: int = 1,
-        split: str = "test",
-        snr_db: Any = None,
-        eve_snr_db: Any = None,
-        psr_db: float = -10.0,
-        include_csi: bool = False,
-        include_label: bool = False,
-        compute_psnr: bool = True,
-        precision: str = "auto",
-        link: Any = None,
-        eavesdropper: Any = None,
-        defence: Any = None,
-        data_root: str | None = None,
-        images: Any = None,
-        device: str = "cpu",
-        render_mode: str | None = None,
+        self, dataset: str = "mnist", role: str = "eavesdropper", *, render_mode: str | None = None, **kwargs: Any
     ) -> None:
+        # (every other keyword argument is the game's: see "Arguments" above and semgame.envs.game.SemComGame)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
-        self.game = SemComGame(
-            dataset,
-            role,
-            rounds=rounds,
-            split=split,
-            snr_db=snr_db,
-            eve_snr_db=eve_snr_db,
-            psr_db=psr_db,
-            include_csi=include_csi,
-            include_label=include_label,
-            compute_psnr=compute_psnr,
-            precision=precision,
-            link=link,
-            eavesdropper=eavesdropper,
-            defence=defence,
-            data_root=data_root,
-            images=images,
-            device=device,
-        )
+        self.game = SemComGame(dataset, role, **kwargs)
         self.role, self.rounds, self.render_mode = role, self.game.rounds, render_mode
         self.observation_space = observation_space(self.game)
         self.action_space = action_space(self.game)

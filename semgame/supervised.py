@@ -1,0 +1,76 @@
+"""The base of eavesdroppers that learn from labelled interceptions (``agents/neural_eavesdropper.py``,
+``agents/linear_eavesdropper.py``): a torch classifier from observations to class logits, trained in
+:meth:`SupervisedEavesdropper.update`, between steps, never inside ``env.step``.
+
+Subclass it and build the network in ``__init__``::
+
+    class TinyEavesdropper(SupervisedEavesdropper):
+        def __init__(self, obs_dim=32, num_classes=10, seed=0, device="cpu"):
+            super().__init__(lambda: nn.Linear(obs_dim, num_classes), lr=1e-2, seed=seed, device=device)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["SupervisedEavesdropper"]
+
+
+class SupervisedEavesdropper:
+    """An :class:`~semgame.protocols.Eavesdropper` around ``build() -> nn.Module`` (``[n, obs_dim]`` float32
+    observations -> ``[n, num_classes]`` logits), built with seeded weights (the caller's RNG untouched) on
+    ``device``. :meth:`update` runs ``epochs`` passes of Adam (``lr``, cross-entropy, batches of
+    ``batch_size`` in an order drawn from a generator seeded with ``seed``) over the interceptions given.
+    """
+
+    accepts_tensors = True  # gets torch tensors on the env device (no host copies on GPU)
+
+    def __init__(
+        self,
+        build: Callable[[], nn.Module],
+        *,
+        lr: float,
+        epochs: int = 3,
+        batch_size: int = 256,
+        seed: int = 0,
+        device: str = "cpu",
+    ) -> None:
+        with torch.random.fork_rng(devices=[]):  # seeded weights without touching the caller's RNG
+            torch.manual_seed(seed)
+            self.net = build().to(device)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=lr)
+        self.epochs, self.batch_size, self.device = epochs, batch_size, device
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def logits_model(self) -> nn.Module:
+        """The module mapping observations to class logits (white-box access, e.g. for a PGD transmitter)."""
+        return self.net
+
+    @torch.no_grad()
+    def act(self, obs: Any) -> torch.Tensor:
+        """``[n, obs_dim]`` observations (array or tensor) -> ``[n]`` int64 guesses (argmax of the logits)."""
+        self.net.eval()
+        return self.net(torch.as_tensor(obs, dtype=torch.float32, device=self.device)).argmax(-1)
+
+    def update(self, obs: Any, labels: Any) -> dict[str, float]:
+        """Fit on labelled interceptions ``obs [n, obs_dim]``, ``labels [n]``; returns the mean loss and the
+        training accuracy over the passes."""
+        x = torch.as_tensor(obs, dtype=torch.float32).to(self.device)
+        y = torch.as_tensor(labels, dtype=torch.int64).to(self.device)
+        self.net.train()
+        loss_sum = correct = seen = 0.0
+        for _ in range(self.epochs):
+            for idx in torch.randperm(len(x), generator=self.gen).split(self.batch_size):
+                logits = self.net(x[idx])
+                loss = nn.functional.cross_entropy(logits, y[idx])
+                self.opt.zero_grad()
+                loss.backward()
+                self.opt.step()
+                loss_sum += float(loss.detach()) * len(idx)
+                correct += float((logits.argmax(-1) == y[idx]).sum())
+                seen += len(idx)
+        return {"loss": loss_sum / seen, "train_acc": correct / seen}
