@@ -395,3 +395,34 @@ def test_replayed_defence_serves_only_exactly_equal_inputs_within_its_budget():
     full.transmit(x, labels, nonces)
     full.transmit(x, labels, nonces)
     assert Counting.calls == 5 and not full.store.bytes
+
+
+def test_killed_run_keeps_finished_cells_and_resumes_to_the_same_summary(smoke, tmp_path, capsys):
+    import os
+    import signal
+
+    config, done = smoke
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "semgame.cli", "bench", "--config", str(config), "--out", str(out), "--quiet"], env=env
+    )
+    try:
+        deadline = time.time() + 300
+        while not list((out / "cells").rglob("seed0.json")) and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)  # right after the first cell's result file appeared
+    finally:
+        proc.wait(timeout=60)
+    kept = {p: p.read_bytes() for p in (out / "cells").rglob("*.json")}
+    assert kept and not (out / "summary.json").exists()
+    for data in kept.values():  # whole result files, each with its TensorBoard run written before it
+        record = json.loads(data)
+        runs = {record["run"], record["run"].replace("/transmitter/", "/fresh/")}  # (a defence cell's verdict run)
+        assert record["status"] == "ok" and any(list((out / r).glob("events.out.tfevents.*")) for r in runs)
+    code, stdout, err = run_cli(["bench", "--config", config, "--out", out], capsys)
+    assert code == 0, err
+    assert f"6 cells, {len(kept)} already finished, {6 - len(kept)} to run" in stdout
+    assert all(path.read_bytes() == data for path, data in kept.items())  # not re-run
+    resumed = json.loads((out / "summary.json").read_text())
+    assert results(resumed) == results(json.loads((done / "summary.json").read_text()))
