@@ -203,6 +203,7 @@ def test_crashing_cell_is_reported_and_the_others_finish(synthetic_root, tmp_pat
         ({"eve_snr_db = [10.0]": "eve_snr_db = []"}, [], "grid axis eve_snr_db is empty"),
         ({}, ["--executor", "slurm"], "unknown executor 'slurm'"),
         ({}, ["--jobs", "0"], "jobs must be an integer >= 1"),
+        ({}, ["--ray-address", "auto"], "--ray-address applies to --executor ray"),
     ],
 )
 def test_bad_input_is_one_line_error_before_any_cell(edit, flags, needle, synthetic_root, tmp_path, capsys):
