@@ -107,5 +107,7 @@ def test_alternating_play_logs_both_sides_and_ends_with_a_fresh_verdict(syntheti
     assert {tags.TX_REWARD, tags.LEGIT_ACC, tags.EVE_ACC} <= set(acc.Tags()["scalars"])
     record = json.loads((out / "cells/eve/mnist/ppo-tx/supervised/eve10dB/seed0.json").read_text())
     assert record["result"]["defence"]["kind"] == "policy" and record["result"]["defence"]["psr_db"] == 0.0
-    row = {r["defence"]: r for r in summary["defence_rows"]}["ppo-tx"]
-    assert row["kind"] == "policy" and not math.isnan(row["in_loop_eve_acc"])  # the opponent it learnt against
+    rows = {r["defence"]: r for r in summary["defence_rows"]}
+    assert rows["ppo-tx"]["kind"] == "policy" and math.isnan(rows["undefended"]["in_loop_eve_acc"])
+    # the in-loop eavesdropper of a learned transmitter is the opponent it learnt against: the link's own
+    assert rows["ppo-tx"]["in_loop_eve_acc"] == rows["ppo-tx"]["transfer_eve_acc"]

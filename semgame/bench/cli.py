@@ -26,7 +26,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from semgame.bench.runner import check_executor, run_bench
     from semgame.training import resolve_device
 
-    check_executor(args.executor, args.jobs)
+    check_executor(args.executor, args.jobs, args.ray_address)
     device = resolve_device(args.device)
     cfg = load_bench_config(args.config)
     command = "semgame " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[0].endswith("semgame") else ""
@@ -57,6 +57,11 @@ def register(sub: Any) -> None:
     b.add_argument("--executor", default="local", help="local (default) or ray")
     b.add_argument("--jobs", type=int, default=1, help="cells at a time (local: processes; ray: CPUs of a local Ray)")
     b.add_argument("--ray-address", help="address of an existing Ray cluster (default: start a local one)")
-    b.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
-    b.add_argument("--quiet", action="store_true")
+    b.add_argument(
+        "--device",
+        default="cpu",
+        choices=("auto", "cpu", "cuda"),
+        help="torch device of every cell (auto: cuda if any)",
+    )
+    b.add_argument("--quiet", action="store_true", help="no progress line per cell")
     b.set_defaults(handler=_cmd_bench)

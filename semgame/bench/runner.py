@@ -42,10 +42,13 @@ QUICK_CONFIG = Path(__file__).resolve().parents[2] / "benchmarks" / "configs" / 
 """The quick MNIST profile (in a source checkout or editable install)."""
 
 
-def check_executor(executor: str, jobs: int = 1) -> None:
-    """One-line :class:`ConfigError` for an unknown executor, a bad ``jobs`` or Ray missing."""
+def check_executor(executor: str, jobs: int = 1, ray_address: str | None = None) -> None:
+    """One-line :class:`ConfigError` for an unknown executor, a bad ``jobs``, a Ray address without the Ray
+    executor or Ray missing."""
     if executor not in EXECUTORS:
         raise ConfigError(f"unknown executor {executor!r}; expected one of {', '.join(EXECUTORS)}")
+    if ray_address is not None and executor != "ray":
+        raise ConfigError("--ray-address applies to --executor ray")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ConfigError(f"jobs must be an integer >= 1, got {jobs!r}")
     if executor == "ray":
@@ -170,7 +173,7 @@ def run_bench(
     (``failed`` lists the cells that crashed; they are retried on the next run)."""
     from semgame.bench.summary import write_summary
 
-    check_executor(executor, jobs)
+    check_executor(executor, jobs, ray_address)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"the output folder {out} is a file")

@@ -4,7 +4,7 @@
   final held-out accuracy; transmissions needed to reach 50 % and 90 % of the reference (supervised)
   eavesdropper's final accuracy under the same defence (the first evaluation at or above it; "never"
   when no seed gets there, "n/s seeds" when only some do); legitimate accuracy and PSNR on the held-out
-  set; wall time per cell.
+  set; wall time per cell (each mean ± std over seeds).
 * **Defences** (fresh-eavesdropper verdicts): legitimate accuracy and PSNR, the in-loop eavesdropper
   (the one the defence was crafted or learnt against), fresh eavesdroppers (mean ± std over seeds and
   the ``fresh_k`` eavesdroppers of each), transmit power.
@@ -86,6 +86,8 @@ def _eve_rows(cfg: BenchConfig, cells: list[Cell], records: dict) -> tuple[list[
             "final_eve_acc": finals,
             "legit_acc": _mean_std([r["result"]["legit_acc"] for r in recs])[0],
             "legit_psnr": _mean_std([r["result"]["legit_psnr"] for r in recs])[0],
+            "legit_accs": [r["result"]["legit_acc"] for r in recs],
+            "legit_psnrs": [r["result"]["legit_psnr"] for r in recs],
             "chance": recs[0]["result"]["chance"],
             "transmissions": recs[0]["result"]["transmissions"],
         }
@@ -317,8 +319,8 @@ def _markdown(
         lines.append(
             f"| {r['dataset']} | {r['defence']} | {r['agent']} | {r['eve_snr_db']:g} | {_pm(r['final_eve_acc'])} | "
             f"{reach_text(r['reach_50']) if 'reach_50' in r else '–'} | "
-            f"{reach_text(r['reach_90']) if 'reach_90' in r else '–'} | {_fmt(r['legit_acc'])} | "
-            f"{_fmt(r['legit_psnr'], 2)} | {_pm(t['wall_s'], '{:.0f}')} |"
+            f"{reach_text(r['reach_90']) if 'reach_90' in r else '–'} | {_pm(r['legit_accs'])} | "
+            f"{_pm(r['legit_psnrs'], '{:.2f}')} | {_pm(t['wall_s'], '{:.0f}')} |"
         )
     if defence_rows:
         lines += [
