@@ -71,17 +71,9 @@ def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]):
     """``cli(argv) -> (exit status, stdout, stderr)``: ``semgame argv`` run in-process (items made ``str``)."""
-    from semgame.cli import main
+    from helpers import run_cli
 
-    def run(argv: list) -> tuple[int, str, str]:
-        try:
-            code = main([str(a) for a in argv])
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
+    return lambda argv: run_cli(argv, capsys)
 
 
 #: The config of the ``tiny_link`` fixture (as ``semgame`` flags: the ``tiny_link_flags`` fixture).

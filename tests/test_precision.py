@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import tiny_config
 
 from semgame.cli import main
 from semgame.config import ConfigError, LinkConfig
@@ -161,18 +162,8 @@ def test_cli_precision_flags(synthetic_root: Path, tmp_path: Path, capsys: pytes
 def test_onecycle_schedule_steps_per_batch_and_resumes_exactly(
     synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cfg = LinkConfig(
-        dataset="mnist",
-        k=8,
-        width=4,
-        epochs=2,
-        eve_epochs=0,
-        batch_size=64,
-        lr=4e-3,
-        schedule="onecycle",
-        train_limit=256,
-        test_limit=64,
-        data_root=str(synthetic_root),
+    cfg = tiny_config(
+        synthetic_root, width=4, eve_epochs=0, lr=4e-3, schedule="onecycle", train_limit=256, test_limit=64
     )
     link = build_link(cfg)
     opt = torch.optim.Adam(link.parameters(), lr=cfg.lr)
