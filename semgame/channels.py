@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 import torch
-from torch import Tensor, nn
+from torch import Generator, Tensor, nn
 
 __all__ = [
     "SNRSpec",
@@ -212,6 +212,10 @@ class ChannelState:
         return 10.0 * torch.log10(gain / self.noise_var.unsqueeze(-1))
 
 
+ChannelOutput: TypeAlias = tuple[Tensor, ChannelState]
+"""What a channel block returns: the received waveform ``[batch, k]`` complex64 and its :class:`ChannelState`."""
+
+
 class AWGN(nn.Module):
     """Additive white Gaussian noise: ``y = x + n`` with ``n ~ CN(0, N0)``.
 
@@ -237,12 +241,7 @@ class AWGN(nn.Module):
         _check_snr_spec(snr_db)
         self.snr_db = snr_db
 
-    def forward(
-        self,
-        x: Tensor,
-        snr_db: SNRSpec | None = None,
-        generator: torch.Generator | None = None,
-    ) -> tuple[Tensor, ChannelState]:
+    def forward(self, x: Tensor, snr_db: SNRSpec | None = None, generator: Generator | None = None) -> ChannelOutput:
         _check_waveform(x)
         y, noise_var, snr = self.add_noise(x, snr_db, generator)
         return y, ChannelState(h=_unit_gain(x), noise_var=noise_var, snr_db=snr)
@@ -378,12 +377,7 @@ class FadingChannel(nn.Module):
         self.rayleigh = RayleighFading(block) if fading == "rayleigh" else None
         self.awgn = AWGN(snr_db)
 
-    def forward(
-        self,
-        x: Tensor,
-        snr_db: SNRSpec | None = None,
-        generator: torch.Generator | None = None,
-    ) -> tuple[Tensor, ChannelState]:
+    def forward(self, x: Tensor, snr_db: SNRSpec | None = None, generator: Generator | None = None) -> ChannelOutput:
         _check_waveform(x)
         # block fading keeps h as [batch, 1] for the arithmetic (the same numbers as a repeated h) and
         # hands out a zero-copy [batch, k] view of it in the state
