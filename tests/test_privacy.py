@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from helpers import assert_one_line_error
 
 from semgame.channels import normalize_power
 from semgame.config import ConfigError, LinkConfig
@@ -33,12 +34,6 @@ CFG = LinkConfig(dataset="mnist", k=8, width=4)
 def waveforms(n: int = 16, k: int = 8, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return normalize_power(torch.randn(n, k, dtype=torch.complex64, generator=g))
-
-
-def one_line_error(code: int, err: str, needle: str) -> None:
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("semgame: error: ") and needle in lines[0], err
 
 
 # ----------------------------------------------------------------------------- keyed perturbation
@@ -446,7 +441,7 @@ def test_minmax_cli_and_fresh_eval_cli(tiny_link, tiny_link_flags, tmp_path, cli
 def test_fresh_eval_cli_errors(tiny_link, cli, argv, needle):
     *_, run = tiny_link
     code, _, err = cli(["eval", "--run-dir", run, *argv])
-    one_line_error(code, err, needle)
+    assert_one_line_error(code, err, needle)
 
 
 @pytest.mark.parametrize(
@@ -461,10 +456,10 @@ def test_fresh_eval_cli_errors(tiny_link, cli, argv, needle):
 )
 def test_minmax_cli_errors(tmp_path, cli, argv, needle):
     code, _, err = cli(["minmax", "--run-dir", tmp_path / "x", *argv])
-    one_line_error(code, err, needle)
+    assert_one_line_error(code, err, needle)
     assert not (tmp_path / "x").exists()
 
 
 def test_reproduce_cli_bad_profile(cli, tmp_path):
     code, _, err = cli(["reproduce", "--dataset", "mnist", "--profile", "huge", "--out", tmp_path])
-    one_line_error(code, err, "profile must be one of")
+    assert_one_line_error(code, err, "profile must be one of")

@@ -12,6 +12,7 @@ import torch
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from helpers import assert_one_line_error
 
 from semgame.channels import FadingChannel, normalize_power
 from semgame.config import ConfigError
@@ -209,8 +210,7 @@ def test_rotation_plugs_into_the_vector_env(tiny_link):
 @pytest.mark.parametrize("extra,needle", [([], "needs --key"), (["--key", "k", "--psr-db", "3"], "no PSR budget")])
 def test_eval_rotation_cli_errors(tiny_link, cli, extra, needle):
     code, _, err = cli(["eval", "--run-dir", tiny_link[5], "--fresh-eavesdroppers", 1, "--defence", "rotation", *extra])
-    lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("semgame: error: ") and needle in lines[0], err
+    assert_one_line_error(code, err, needle)
 
 
 def test_eval_rotation_refuses_per_symbol_zero_forcing(synthetic_root, tmp_path, cli):
