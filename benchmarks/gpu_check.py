@@ -13,8 +13,9 @@ others still run, so a time-out or a missing data set loses only its own figures
    (``--tiny``: N = 8).
 3. ``train``: training images/s, fp32 vs bf16 autocast, MNIST dense and CIFAR-10 spatial links.
 4. ``cifar80``: the CIFAR-10 spatial k = 256 link of the README (width 16, recon weight 50, augment,
-   batch 128, cosine over ``--cifar-epochs``) trained on the device until its test accuracy reaches
-   80 %: seconds to 80 % (training and the evaluation after each epoch). Needs the real CIFAR-10
+   batch 128, cosine over ``--cifar-epochs``, default 40: on the project's CPU a 29-epoch schedule ended
+   at 0.781) trained on the device until its test accuracy reaches 80 % or ``--cifar-max-seconds``
+   pass: seconds to 80 % (training and the evaluation after each epoch). Needs the real CIFAR-10
    training set (``--data-root`` / ``$SEMGAME_DATA``); ``--tiny`` runs one epoch on synthetic data.
 5. ``bench``: one cell of the benchmark grid on the device through ``semgame bench``
    (``benchmarks/configs/gpu-cell.toml``: the supervised eavesdropper against the undefended MNIST
@@ -379,7 +380,7 @@ def main(argv: list[str] | None = None) -> Path:
     )
     p.add_argument("--data-root", help="data folder (default $SEMGAME_DATA)")
     p.add_argument(
-        "--cifar-epochs", type=int, default=12, help="cosine schedule length of the CIFAR-10 run (stops at 80 %%)"
+        "--cifar-epochs", type=int, default=40, help="cosine schedule length of the CIFAR-10 run (stops at 80 %%)"
     )
     p.add_argument("--cifar-max-seconds", type=float, default=200.0, help="stop the CIFAR-10 run after this long")
     p.add_argument("--bench-timeout", type=float, default=120.0, help="seconds for the semgame bench cell")
