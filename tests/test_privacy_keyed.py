@@ -12,7 +12,7 @@ import torch
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from helpers import assert_one_line_error
+from helpers import assert_one_line_error, tiny_config
 
 from semgame.channels import FadingChannel, normalize_power
 from semgame.config import ConfigError
@@ -214,20 +214,10 @@ def test_eval_rotation_cli_errors(tiny_link, cli, extra, needle):
 
 
 def test_eval_rotation_refuses_per_symbol_zero_forcing(synthetic_root, tmp_path, cli):
-    from semgame.config import LinkConfig
     from semgame.run import train_run
 
-    cfg = LinkConfig(
-        dataset="mnist",
-        k=4,
-        width=4,
-        epochs=1,
-        eve_epochs=0,
-        train_limit=64,
-        test_limit=32,
-        block=False,
-        equalizer="zf",
-        data_root=str(synthetic_root),
+    cfg = tiny_config(
+        synthetic_root, k=4, width=4, epochs=1, eve_epochs=0, train_limit=64, test_limit=32, block=False, equalizer="zf"
     )
     train_run(cfg, tmp_path / "ps", quiet=True)
     code, _, err = cli(
