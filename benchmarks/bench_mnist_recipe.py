@@ -193,7 +193,7 @@ def summary(rows: list[dict[str, Any]], args: argparse.Namespace) -> tuple[str, 
         lines.append(
             f"| {n} | `{flags(recipe)}` | "
             + " | ".join(cells)
-            + f" | {st['acc_mean']:.4f} | {st['acc_draws_mean']:.4f} | {st['psnr_mean']:.2f} | {st['wall_mean']:.0f} "
+            + f" | {st['acc_mean']:.5f} | {st['acc_draws_mean']:.5f} | {st['psnr_mean']:.2f} | {st['wall_mean']:.0f} "
             f"| {st['cpu_mean']:.0f} |"
         )
     f, t = stats["fast"], stats["today"]
@@ -201,8 +201,8 @@ def summary(rows: list[dict[str, Any]], args: argparse.Namespace) -> tuple[str, 
         "",
         f"Speed-up of `fast` over `today` on the seeds both ran ({', '.join(map(str, paired))}): "
         f"**{speedup['wall_s']:.2f}x** wall time, {speedup['cpu_s']:.2f}x CPU time; mean accuracy "
-        f"{f['acc_mean']:.4f} (x{r}: {f['acc_draws_mean']:.4f}; {len(seeds['fast'])} seeds) vs {t['acc_mean']:.4f} "
-        f"(x{r}: {t['acc_draws_mean']:.4f}; {len(seeds['today'])} seeds); mean PSNR {f['psnr_mean']:.2f} vs "
+        f"{f['acc_mean']:.5f} (x{r}: {f['acc_draws_mean']:.5f}; {len(seeds['fast'])} seeds) vs {t['acc_mean']:.5f} "
+        f"(x{r}: {t['acc_draws_mean']:.5f}; {len(seeds['today'])} seeds); mean PSNR {f['psnr_mean']:.2f} vs "
         f"{t['psnr_mean']:.2f} dB.",
     ]
     return "\n".join(lines) + "\n", {"stats": stats, "speedup": speedup, "paired_seeds": paired}

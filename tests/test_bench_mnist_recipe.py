@@ -61,7 +61,7 @@ def test_table_statistics_and_extra_draws(bench, synthetic_root: Path, tmp_path:
     assert "`--epochs 1 --batch-size 128 --lr 0.006 --schedule onecycle --train-snr-db 0,10`" in md
     assert "`--epochs 8 --batch-size 128 --lr 0.002 --schedule cosine`" in md
     assert md.count("not run") == 1  # today's seed 1
-    assert f"{fast['acc_draws_mean']:.4f}" in md and f"{result['speedup']['wall_s']:.2f}x" in md
+    assert f"{fast['acc_draws_mean']:.5f}" in md and f"{result['speedup']['wall_s']:.2f}x" in md
 
 
 def test_eval_draws_below_one_is_a_usage_error(bench, tmp_path: Path, capsys) -> None:
