@@ -12,7 +12,8 @@ the machine hits both alike):
 
 bf16 is not a candidate on a CPU without native bf16 (``bench_precision.py``: several times slower),
 and larger batches do not raise this CPU's training throughput (memory-bound layers), so the speed-up
-comes from fewer epochs; the one-cycle schedule is what keeps the accuracy.
+comes from fewer epochs; the one-cycle schedule and the 0 to 10 dB training SNRs (robustness in deep
+fades, at a cost in PSNR) are what keep the accuracy.
 
 The eavesdropper phase is left out of both (``eve_epochs = 0``): it is the same in both recipes and
 does not decide the link's accuracy. Accuracy is reported twice: the run's own test evaluation
