@@ -26,8 +26,10 @@ from typing import Any
 import torch
 from torch.utils.data import TensorDataset
 
+from semgame.channels import SNR_DB_RANGE
 from semgame.data import load_dataset
 from semgame.envs.game import SHIPPED_LINKS, shipped_link
+from semgame.errors import USER_ERRORS
 from semgame.io import write_json, write_text
 from semgame.loader import load_run
 from semgame.seeds import Stream, seeded_generator
@@ -108,18 +110,34 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = p.parse_args(argv)
     if args.passes < 1:
         p.error(f"--passes must be >= 1, got {args.passes}")
+    lo, hi = SNR_DB_RANGE
+    if args.snr_db is not None and not lo <= args.snr_db <= hi:  # NaN fails both
+        p.error(f"--snr-db must be within [{lo:g}, {hi:g}] dB, got {args.snr_db}")
     path = shipped_link(args.link) if args.link in SHIPPED_LINKS else Path(args.link)
     if not path.exists():
         p.error(
             f"--link {args.link!r}: no such run folder or file, and not a shipped link ({', '.join(SHIPPED_LINKS)})"
         )
     torch.set_num_threads(args.threads)
+    try:
+        result = run(args, path)
+        text = table(result)
+        write_text(args.out / "accuracy_by_fade.md", text)
+        write_json(args.out / "accuracy_by_fade.json", result)
+    except USER_ERRORS as err:  # a bad checkpoint, missing data, an unwritable --out: one line, as `semgame` says it
+        p.error(" ".join(str(err).splitlines()))
+    print(text)
+    return result
+
+
+def run(args: argparse.Namespace, path: Path) -> dict[str, Any]:
+    """Load the link and the test set, measure, and bucket."""
     cfg, link, _ = load_run(path)
     test = load_dataset(cfg.dataset, "test", root=args.data_root)
     if args.test_limit is not None:
         test = TensorDataset(*(t[: args.test_limit] for t in test.tensors))
     gain, correct = measure(link, test, passes=args.passes, seed=args.seed, snr_db=args.snr_db)
-    result = {
+    return {
         "link": args.link,
         "dataset": cfg.dataset,
         "k": cfg.k,
@@ -132,11 +150,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "buckets": buckets(gain, correct, rayleigh_block=cfg.fading == "rayleigh" and cfg.block),
         "platform": platform.platform(),
     }
-    text = table(result)
-    write_text(args.out / "accuracy_by_fade.md", text)
-    write_json(args.out / "accuracy_by_fade.json", result)
-    print(text)
-    return result
 
 
 if __name__ == "__main__":

@@ -62,12 +62,48 @@ def test_gain_shares_follow_the_rayleigh_law(fade, run_dir: Path, synthetic_root
     assert md.count("\n| [") == len(fade.EDGES) - 1 and "| [1, inf) |" in md
 
 
-def test_unknown_link_and_zero_passes_are_usage_errors(fade, tmp_path, capsys) -> None:
-    for argv, needle in (
-        (["--link", str(tmp_path / "nope")], "no such run folder or file, and not a shipped link"),
-        (["--link", "mnist", "--passes", "0"], "--passes must be >= 1, got 0"),
-    ):
-        with pytest.raises(SystemExit) as err:
-            fade.main([*argv, "--out", str(tmp_path / "out")])
-        assert err.value.code == 2 and needle in capsys.readouterr().err
-    assert not (tmp_path / "out").exists()
+@pytest.mark.parametrize(
+    "case, needle",
+    [
+        ("missing link", "no such run folder or file, and not a shipped link"),
+        ("zero passes", "--passes must be >= 1, got 0"),
+        ("snr out of range", "--snr-db must be within [-100, 300] dB, got nan"),
+        ("corrupt checkpoint", "checkpoint"),
+        ("no data", "dataset 'mnist' (split 'test') not found"),
+        ("out is a file", "cannot write"),
+    ],
+)
+def test_bad_input_is_a_one_line_usage_error(
+    case, needle, fade, run_dir, synthetic_root, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.delenv("SEMGAME_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # no cached copy of the data either
+    monkeypatch.setattr("torchvision.datasets.MNIST.__init__", _no_download)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    out_file = tmp_path / "taken"
+    out_file.write_text("keep")
+    link, out, extra = str(run_dir), tmp_path / "out", ["--data-root", str(synthetic_root)]
+    if case == "missing link":
+        link = str(tmp_path / "nope")
+    elif case == "zero passes":
+        extra += ["--passes", "0"]
+    elif case == "snr out of range":
+        extra += ["--snr-db", "nan"]
+    elif case == "corrupt checkpoint":
+        link = str(bad)
+    elif case == "no data":
+        extra = ["--data-root", str(tmp_path / "empty")]
+    else:
+        out = out_file / "sub"
+    with pytest.raises(SystemExit) as err:
+        fade.main(["--link", link, "--out", str(out), "--passes", "1", *extra])
+    lines = capsys.readouterr().err.strip().splitlines()
+    errors = [line for line in lines if ": error: " in line]
+    assert err.value.code == 2 and lines[0].startswith("usage: ") and errors == lines[-1:], lines
+    assert needle in errors[0] and "Traceback" not in "\n".join(lines)
+    assert not (tmp_path / "out").exists() and out_file.read_text() == "keep"
+
+
+def _no_download(self, *args, **kwargs):
+    raise RuntimeError("no network in tests")
