@@ -62,7 +62,7 @@ def buckets(gain: torch.Tensor, correct: torch.Tensor, rayleigh_block: bool) -> 
         n = int(m.sum())
         row = {
             "lo": lo,
-            "hi": hi,
+            "hi": hi if hi < math.inf else None,  # None: no upper edge (JSON has no infinity)
             "share": n / len(gain),
             "acc": float(correct[m].float().mean()) if n else None,
             "error_share": int((~correct & m).sum()) / errors,
@@ -74,6 +74,7 @@ def buckets(gain: torch.Tensor, correct: torch.Tensor, rayleigh_block: bool) -> 
 
 
 def table(result: dict[str, Any]) -> str:
+    """The markdown report of :func:`run`'s result."""
     rows = result["buckets"]
     rayleigh = "rayleigh_share" in rows[0]
     lines = [
@@ -90,7 +91,8 @@ def table(result: dict[str, Any]) -> str:
     for b in rows:
         acc = f"{b['acc']:.4f}" if b["acc"] is not None else "—"
         ray = f"{b['rayleigh_share']:.4f} | " if rayleigh else ""
-        lines.append(f"| [{b['lo']:g}, {b['hi']:g}) | {b['share']:.4f} | {ray}{acc} | {b['error_share']:.3f} |")
+        hi = "inf" if b["hi"] is None else f"{b['hi']:g}"
+        lines.append(f"| [{b['lo']:g}, {hi}) | {b['share']:.4f} | {ray}{acc} | {b['error_share']:.3f} |")
     return "\n".join(lines) + "\n"
 
 
