@@ -103,7 +103,8 @@ def report(
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the benchmark (command-line ``argv``); returns what it writes to ``precision.json``."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
@@ -116,7 +117,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--data-root")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     torch.set_num_threads(1)
     device = str(resolve_device(args.device))
     speed_rows = speed(device, args.repeats, args.steps)
@@ -124,18 +125,17 @@ def main() -> None:
     text = report(speed_rows, acc_rows, args, device)
     args.out.mkdir(parents=True, exist_ok=True)
     write_text(args.out / "precision.md", text)
-    write_json(
-        args.out / "precision.json",
-        {
-            "device": device,
-            "platform": platform.platform(),
-            "threads": 1,
-            "speed": speed_rows,
-            "accuracy": acc_rows,
-            "args": {k: str(v) for k, v in vars(args).items()},
-        },
-    )
+    result = {
+        "device": device,
+        "platform": platform.platform(),
+        "threads": 1,
+        "speed": speed_rows,
+        "accuracy": acc_rows,
+        "args": {k: str(v) for k, v in vars(args).items()},
+    }
+    write_json(args.out / "precision.json", result)
     print(text)
+    return result
 
 
 if __name__ == "__main__":
