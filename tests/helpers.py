@@ -4,18 +4,33 @@
 * :func:`assert_one_line_error` checks the bad-input contract (exit 2, one ``semgame: error: ...`` line);
 * :func:`snapshot`: bytes and modification time of every file below a folder (to show nothing was written);
 * :func:`tiny_values` / :func:`tiny_config` / :func:`tiny_flags`: the tiny training configuration the tests train on
-  (``synthetic_root`` data, k 8, width 8, 2 + 1 epochs), as config values, a :class:`LinkConfig` or CLI flags.
+  (``synthetic_root`` data, k 8, width 8, 2 + 1 epochs), as config values, a :class:`LinkConfig` or CLI flags;
+* :func:`import_benchmark`: a script of ``benchmarks/`` as a module (they import each other by file name).
 """
 
 from __future__ import annotations
 
+import importlib
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 
 from semgame.cli import main
 from semgame.config import LinkConfig
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def import_benchmark(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` as a module, with ``benchmarks/`` on ``sys.path`` only while it imports."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
 
 
 def run_cli(argv: list[Any], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -4,28 +4,20 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from helpers import tiny_config
+from helpers import import_benchmark, tiny_config
 
 from semgame.loader import load_run
 from semgame.run import load_data, train_run
 from semgame.training import evaluate
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture(scope="module")
 def fade():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import accuracy_by_fade
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-    return accuracy_by_fade
+    return import_benchmark("accuracy_by_fade")
 
 
 @pytest.fixture(scope="module")

@@ -4,27 +4,20 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from helpers import import_benchmark
 
 from semgame.loader import load_run
 from semgame.run import load_data
 from semgame.training import evaluate
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import bench_mnist_recipe
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-    return bench_mnist_recipe
+    return import_benchmark("bench_mnist_recipe")
 
 
 def test_table_statistics_and_extra_draws(bench, synthetic_root: Path, tmp_path: Path) -> None:

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import import_benchmark
 
 
 def test_speed_and_accuracy_rows(synthetic_root: Path, tmp_path: Path) -> None:
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import bench_precision
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    bench_precision = import_benchmark("bench_precision")
     out = tmp_path / "out"
     argv = ["--out", str(out), "--repeats", "1", "--steps", "1", "--seeds", "0", "1", "--epochs", "1"]
     result = bench_precision.main(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import import_benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -15,11 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def tiny_check(tmp_path_factory: pytest.TempPathFactory, synthetic_root: Path) -> tuple[dict, str]:
     out = tmp_path_factory.mktemp("gpu")
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import gpu_check
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    gpu_check = import_benchmark("gpu_check")
     path = gpu_check.main(["--device", "cpu", "--tiny", "--out", str(out), "--data-root", str(synthetic_root)])
     assert path.parent == out and path.name.startswith("cpu-") and path.suffix == ".json"
     return json.loads(path.read_text()), path.with_suffix(".md").read_text()
