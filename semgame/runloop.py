@@ -65,6 +65,7 @@ __all__ = [
     "RunLockedError",
     "run_phases",
     "repair_event_files",
+    "wait_for_a_later_event_file_name",
     "check_run_folder",
     "run_differences",
     "without_timings",
@@ -167,6 +168,22 @@ def repair_event_files(tb_dir: str | Path) -> list[Path]:
                 fh.truncate(whole)
             cut.append(path)
     return cut
+
+
+def wait_for_a_later_event_file_name(tb_dir: str | Path) -> None:
+    """Sleep (at most a second) until an event file created now sorts after every event file in ``tb_dir``.
+
+    TensorBoard reads a folder's event files in name order, and a name starts with its creation second,
+    then host, process id and a per-process counter (``...tfevents.<second>.<host>.<pid>.<n>``). A run
+    resumed within the second its last writer was opened, in the same process (a counter passing 9 to 10)
+    or another one (a smaller pid), would get a name that sorts first, and its events would be dropped
+    as out of order. Names from a clock that ran backwards by more than a second are left alone.
+    """
+    fields = [p.name.split(".")[3] for p in Path(tb_dir).glob("events.out.tfevents.*.*")]
+    seconds = [int(f) for f in fields if f.isdigit()]
+    delay = max(seconds, default=0) + 1 - time.time()
+    if 0 < delay <= 1:
+        time.sleep(delay)
 
 
 def check_run_folder(run_dir: str | Path) -> list[str]:
@@ -390,6 +407,7 @@ def run_phases(
         from torch.utils.tensorboard import SummaryWriter
 
         # everything up to `samples` is checkpointed; anything a killed process logged after it is dropped
+        wait_for_a_later_event_file_name(run_dir / "tb")
         writer = SummaryWriter(str(run_dir / "tb"), purge_step=samples + 1)
         try:
             for phase in plan.phases:

@@ -428,3 +428,23 @@ def test_atomic_write_gives_files_the_usual_permissions(tmp_path):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_resumed_writer_sorts_after_event_files_of_the_same_second(tmp_path: Path) -> None:
+    """TensorBoard reads event files in name order; a resume within the same second must come last."""
+    import time
+
+    from torch.utils.tensorboard import SummaryWriter
+
+    from semgame.runloop import wait_for_a_later_event_file_name
+
+    tb = tmp_path / "tb"
+    tb.mkdir()
+    earlier = tb / f"events.out.tfevents.{int(time.time()):010d}.~.1.99"  # '~' sorts after any host name
+    earlier.write_bytes(b"")
+    (tb / "events.out.tfevents.0-foreign.x").write_bytes(b"")  # not a second: ignored
+    wait_for_a_later_event_file_name(tb)
+    with SummaryWriter(str(tb)) as writer:
+        writer.add_scalar("x", 1.0, 0)
+    names = sorted(p.name for p in tb.glob("events.out.tfevents.*"))
+    assert names[-1] != earlier.name and names[:2] == ["events.out.tfevents.0-foreign.x", earlier.name]
