@@ -39,7 +39,8 @@ from typing import Any
 
 import torch
 
-from semgame.config import LinkConfig
+from semgame.config import ConfigError, LinkConfig
+from semgame.flags import parse_pair
 from semgame.io import write_json, write_text
 from semgame.loader import load_run
 from semgame.run import load_data, train_run
@@ -219,7 +220,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--fast-batch-size", type=int)
     p.add_argument("--fast-lr", type=float)
     p.add_argument("--fast-schedule", choices=("cosine", "onecycle"))
-    p.add_argument("--fast-train-snr-db", type=float, nargs=2, metavar=("LO", "HI"))
+    p.add_argument("--fast-train-snr-db", type=parse_pair, metavar="LO,HI")
     p.add_argument("--eval-draws", type=int, default=10, help="extra test passes with independent channel draws")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
@@ -229,6 +230,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = p.parse_args(argv)
     if args.eval_draws < 1:
         p.error(f"--eval-draws must be >= 1, got {args.eval_draws}")
+    for name, recipe in recipes(args).items():  # a bad override stops here, not after hours of the other recipe
+        try:
+            LinkConfig(dataset="mnist", k=32, width=16, **recipe)
+        except ConfigError as err:
+            p.error(f"{name} recipe: {err}")
     torch.set_num_threads(1)
     rows = measure(args)
     text, stats = summary(rows, args)

@@ -16,7 +16,7 @@ from typing import Any
 
 from semgame.config import LinkConfig, from_dict, load_config_file
 
-__all__ = ["add_config_flags", "config_from_args"]
+__all__ = ["add_config_flags", "config_from_args", "parse_pair"]
 
 
 def _parse_bool(text: str) -> bool:
@@ -28,7 +28,8 @@ def _parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
 
 
-def _parse_pair(text: str) -> list[float]:
+def parse_pair(text: str) -> list[float]:
+    """``"LO,HI"`` -> ``[lo, hi]``: the argparse type of range flags such as ``--train-snr-db 0,20``."""
     try:
         lo, hi = (float(v) for v in text.split(","))
     except ValueError:
@@ -39,7 +40,7 @@ def _parse_pair(text: str) -> list[float]:
 def _flag_type(annotation: str) -> Callable[[str], Any]:
     """Parser for a dataclass field annotation (a string, as ``from __future__ import annotations`` leaves it)."""
     base = annotation.replace(" | None", "")
-    return {"int": int, "float": float, "str": str, "bool": _parse_bool, "tuple[float, float]": _parse_pair}[base]
+    return {"int": int, "float": float, "str": str, "bool": _parse_bool, "tuple[float, float]": parse_pair}[base]
 
 
 def add_config_flags(parser: argparse.ArgumentParser, cls: type = LinkConfig) -> None:

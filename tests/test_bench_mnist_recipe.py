@@ -57,8 +57,17 @@ def test_table_statistics_and_extra_draws(bench, synthetic_root: Path, tmp_path:
     assert f"{fast['acc_draws_mean']:.5f}" in md and f"{result['speedup']['wall_s']:.2f}x" in md
 
 
-def test_eval_draws_below_one_is_a_usage_error(bench, tmp_path: Path, capsys) -> None:
+@pytest.mark.parametrize(
+    "flags, needle",
+    [
+        (["--eval-draws", "0"], "--eval-draws must be >= 1, got 0"),
+        (["--fast-train-snr-db", "10,0"], "fast recipe: train_snr_db"),
+        (["--fast-train-snr-db", "5"], "expected LO,HI"),
+        (["--fast-lr", "-1"], "fast recipe: lr"),
+    ],
+)
+def test_bad_flags_are_a_usage_error_before_any_run(bench, flags, needle, tmp_path: Path, capsys) -> None:
     with pytest.raises(SystemExit) as err:
-        bench.main(["--out", str(tmp_path), "--eval-draws", "0"])
-    assert err.value.code == 2 and "--eval-draws must be >= 1, got 0" in capsys.readouterr().err
+        bench.main(["--out", str(tmp_path), *flags])
+    assert err.value.code == 2 and needle in capsys.readouterr().err
     assert not any(tmp_path.iterdir())

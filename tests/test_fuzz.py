@@ -512,7 +512,7 @@ def _value(action: Any, paths: list[str]) -> st.SearchStrategy:
         return FLOAT_VALUES
     if action.type is not None and getattr(action.type, "__name__", "") == "_parse_bool":
         return st.sampled_from(["true", "false", "yes", "maybe", ""])
-    if action.type is not None and getattr(action.type, "__name__", "") == "_parse_pair":
+    if action.type is not None and getattr(action.type, "__name__", "") == "parse_pair":
         return st.sampled_from(["0,20", "5,1", "nan,1", "1", "a,b", "-500,0"])
     if name in ("agent", "opponent"):
         return st.sampled_from(
