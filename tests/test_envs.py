@@ -498,6 +498,74 @@ def test_vector_env_reset_mask(synth):
     assert info["_label"].tolist() == [True, False, True, False]  # sub-envs 1, 3 autoreset now
 
 
+@pytest.mark.parametrize("lookahead", [None, 3, 1])
+def test_vector_env_draws_ahead_in_doubling_passes_and_plays_what_it_showed(synth, lookahead):
+    """Each step scores the transmission whose observation the agent acted on, drawn ahead in passes of
+    1, 2, 4, ... steps of all sub-envs (at most ``lookahead``) by the game's own round: replayed here."""
+    from gymnasium.utils import seeding
+
+    from semgame.envs.game import seeded_torch_generator
+
+    n, steps = 4, 12
+    venv = SemComVectorEnv(n, "mnist", rounds=1, autoreset_mode="same_step", images=synth["mnist"], lookahead=lookahead)
+    cap = venv.lookahead
+    assert cap == (1024 // n if lookahead is None else lookahead)
+    obs, _ = venv.reset(seed=5)
+    game, gen = venv.game, seeded_torch_generator(seeding.np_random(5)[0], venv.device)
+    rows, expected = 1, []  # (obs, label, legit_correct, psnr) of every transmission in drawing order
+    while len(expected) < steps + 1:
+        idx, eve_obs, legit = game.eavesdropper_round(rows * n, gen)
+        for r in range(rows):
+            part = slice(r * n, (r + 1) * n)
+            expected.append((eve_obs[part], game.labels[idx][part], legit.correct[part], legit.psnr[part]))
+        rows = min(2 * rows, cap)
+    for t in range(steps):
+        want_obs, label, correct, psnr = expected[t]
+        assert np.array_equal(obs, want_obs.numpy())
+        obs, rew, _, _, info = venv.step(np.arange(n) % 10)
+        info = info["final_info"]  # (one round per episode: every step ends one)
+        assert np.array_equal(info["label"], label.numpy()) and np.array_equal(info["legit_correct"], correct.numpy())
+        assert np.allclose(info["psnr"], psnr.numpy()) and np.array_equal(rew, (info["label"] == np.arange(n) % 10))
+
+
+def test_vector_env_drops_what_it_drew_ahead_when_the_defence_changes(synth):
+    venv = SemComVectorEnv(4, "mnist", images=synth["mnist"], defence={"kind": "keyed", "psr_db": 10.0})
+    old = venv.game.defence
+    venv.reset(seed=0)
+    for _ in range(4):
+        venv.step(np.zeros(4, np.int64))
+    sent = old.nonce_counter
+    assert sent > 5 * 4  # drawn ahead
+    venv.game.set_defence({"kind": "keyed", "psr_db": 10.0})  # (on the game: the env notices too)
+    new = venv.game.defence
+    venv.step(np.zeros(4, np.int64))
+    assert old.nonce_counter == sent and new.nonce_counter == 4  # one step's worth, then doubling again
+    venv.set_defence(None)
+    venv.step(np.zeros(4, np.int64))
+    assert new.nonce_counter == 4
+
+    class Policy:  # a transmitter policy may be learning: never drawn ahead
+        def __init__(self):
+            self.batches = []
+
+        def act(self, obs):
+            self.batches.append(len(obs))
+            return np.zeros_like(obs)
+
+    policy = Policy()
+    venv.set_defence(policy)
+    venv.reset(seed=0)
+    for _ in range(5):
+        venv.step(np.zeros(4, np.int64))
+    assert policy.batches == [4] * 6
+
+
+@pytest.mark.parametrize("bad", [0, -2, True, 1.5, "4"])
+def test_vector_env_bad_lookahead(synth, bad):
+    with pytest.raises(ValueError, match="lookahead must be None or an integer >= 1"):
+        SemComVectorEnv(4, "mnist", images=synth["mnist"], lookahead=bad)
+
+
 def test_sb3_make_vec_env_with_module_prefixed_id(synth):
     from stable_baselines3.common.env_util import make_vec_env
 

@@ -83,7 +83,8 @@ class HeldOutSet:
     """
 
     def __init__(self, size: int, seed: int, *, role: str = "eavesdropper", **env_kwargs: Any) -> None:
-        self.venv = SemComVectorEnv(size, role=role, split="test", rounds=1, **env_kwargs)
+        # (one step per play: nothing to draw ahead)
+        self.venv = SemComVectorEnv(size, role=role, split="test", rounds=1, lookahead=1, **env_kwargs)
         self.seed, self.size = seed, size
 
     def play(self, transmitter: Any = None) -> HeldOut:

@@ -13,6 +13,9 @@ samples as tensor operations:
 4. :meth:`legit` passes it through the legitimate channel, the defence's receiver hook (e.g. keyed
    removal) and the legitimate receiver.
 
+:meth:`eavesdropper_round` plays 1-4 at once, both channels in one pass, for the eavesdropper role,
+whose transmissions no action changes (the native vector env draws them ahead with it).
+
 The single env (batch of 1), the native vector env (batch of N) and the PettingZoo env all call
 these methods, so they play exactly the same game. Every random draw of the game takes the caller's
 ``torch.Generator`` (defences draw from their own, nonce-seeded generators); nothing here is trained,
@@ -415,6 +418,19 @@ class SemComGame:
         legit_state = ChannelState(h=state.h[:n], noise_var=state.noise_var[:n], snr_db=state.snr_db[:n])
         eve_state = ChannelState(h=state.h[n:], noise_var=state.noise_var[n:], snr_db=state.snr_db[n:])
         return y[:n], legit_state, y[n:], eve_state
+
+    @torch.no_grad()
+    def eavesdropper_round(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor, Legit]:
+        """``n`` whole transmissions of role ``"eavesdropper"``, whose outcome no action changes: images
+        drawn (:meth:`draw`), sent (:meth:`transmit`), and received by both receivers in one batched pass
+        (:meth:`both_channels`).
+
+        Returns ``(idx [n] int64, eavesdropper observations [n, eve_obs_dim] float32, legitimate outcome)``.
+        """
+        idx = self.draw(n, generator)
+        x, nonces = self.transmit(idx)
+        y_legit, legit_state, y_eve, eve_state = self.both_channels(x, x, generator)
+        return idx, self.eve_features(y_eve, eve_state), self.receive(y_legit, legit_state, idx, nonces)
 
     @torch.no_grad()
     def legit(self, x: Tensor, idx: Tensor, nonces: Tensor, generator: torch.Generator) -> Legit:

@@ -14,11 +14,18 @@ from torch import Tensor
 
 from semgame.envs.game import SemComGame, seeded_torch_generator
 from semgame.envs.semcom import action_space, check_box_actions, check_discrete_actions, observation_space, preview
+from semgame.privacy.defences import PolicyDefence
 
 __all__ = ["SemComVectorEnv"]
 
 _MODES = {"next_step": AutoresetMode.NEXT_STEP, "same_step": AutoresetMode.SAME_STEP}
 _INFO_DTYPES = {torch.int64: np.int64, torch.bool: np.bool_, torch.float32: np.float64}
+_AHEAD_TRANSMISSIONS = 1024  # the eavesdropper role draws ahead until a batch holds about this many
+
+
+def _where(mask: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    """``torch.where`` with a ``[n]`` mask over ``[n, ...]`` tensors."""
+    return torch.where(mask.view(-1, *([1] * (a.dim() - 1))), a, b)
 
 
 class SemComVectorEnv(VectorEnv):
@@ -59,10 +66,24 @@ class SemComVectorEnv(VectorEnv):
     ``tensors=True`` the same keys hold tensors on ``device`` and ``final_obs`` is a
     ``[num_envs, obs_dim]`` tensor (zero where masked out).
 
+    ## Drawing ahead
+
+    In the eavesdropper role no action changes a transmission, so the env draws them ahead: one
+    batched pass plays whole transmissions (both channels, the legitimate receiver, the defence) for
+    up to ``lookahead`` steps of all sub-envs, and the steps hand them out. The pass grows from one
+    step's worth after each full reset, doubling per pass, so a reset followed by a few steps wastes
+    little. It is what makes small ``num_envs`` fast (per-op overhead is paid once per pass); results
+    are the same game, reproducible under a seed. Models are frozen while an env runs, as everywhere
+    in semgame: a full ``reset()``, ``set_defence`` (also on ``game``) and a new generator drop what
+    was drawn ahead, and a :class:`~semgame.privacy.defences.PolicyDefence` (a policy that may be
+    learning) is never drawn ahead. ``lookahead=1`` draws every step's own transmissions.
+
     ## Arguments
 
     ``num_envs``, ``autoreset_mode``, ``tensors`` (return torch tensors on ``device`` and accept
-    tensor actions instead of NumPy arrays: no host copies on GPU) and every keyword argument of
+    tensor actions instead of NumPy arrays: no host copies on GPU), ``lookahead`` (steps drawn ahead
+    at most, eavesdropper role; default: as many as make a pass of about 1,024 transmissions) and
+    every keyword argument of
     :class:`~semgame.envs.SemComEnv` except ``render_mode``, ``defence`` included: every step sends
     ``num_envs`` transmissions through the defence as one batch, with ``num_envs`` fresh nonces
     (also for sub-envs whose result is discarded by an autoreset), and the legitimate receiver
@@ -80,12 +101,17 @@ class SemComVectorEnv(VectorEnv):
         *,
         autoreset_mode: str | AutoresetMode = "next_step",
         tensors: bool = False,
+        lookahead: int | None = None,
         device: str = "cpu",
         render_mode: str | None = None,
         **kwargs: Any,
     ) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
+        if lookahead is not None and (
+            isinstance(lookahead, bool) or not isinstance(lookahead, (int, np.integer)) or lookahead < 1
+        ):
+            raise ValueError(f"lookahead must be None or an integer >= 1, got {lookahead!r}")
         if render_mode is not None:
             raise ValueError("the native vector env does not render; use gymnasium.make(...) for rgb_array frames")
         mode = _MODES.get(autoreset_mode) if isinstance(autoreset_mode, str) else autoreset_mode
@@ -101,11 +127,13 @@ class SemComVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         n, dev = self.num_envs, self.device
+        self.lookahead = int(lookahead) if lookahead is not None else max(1, _AHEAD_TRANSMISSIONS // n)
         self._gen: torch.Generator | None = None
-        self._idx = torch.zeros(n, dtype=torch.int64, device=dev)
         self._obs: Tensor | None = None
-        self._x: Tensor | None = None  # waveform on the air for each sub-env's pending transmission
-        self._nonces: Tensor | None = None  # and its nonce
+        # each sub-env's pending transmission: its observation and what the step will need of it
+        self._now: dict[str, Tensor] = {}
+        self._ahead: dict[str, Tensor] = {}  # transmissions drawn ahead, [rows, num_envs, ...]
+        self._ahead_row, self._ahead_rows, self._ahead_defence = 0, 1, None
         self._round = torch.zeros(n, dtype=torch.int64, device=dev)
         self._autoreset = torch.zeros(n, dtype=torch.bool, device=dev)
 
@@ -117,15 +145,33 @@ class SemComVectorEnv(VectorEnv):
         """Replace the defence of every sub-env (a config, a Defence, a Transmitter policy or ``None``);
         call between rollouts."""
         self.game.set_defence(defence)
+        self._drop_ahead()
 
     # -- helpers --------------------------------------------------------------------------------
-    def _draw(self) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
-        game = self.game
-        idx = game.draw(self.num_envs, self._gen)
-        if self.role == "eavesdropper":
-            x, nonces = game.transmit(idx)
-            return idx, game.eavesdropper_obs(x, self._gen), x, nonces
-        return idx, game.transmitter_obs(idx), None, None
+    def _draw(self) -> dict[str, Tensor]:
+        """A fresh transmission for every sub-env: ``obs`` and, by role, ``idx`` (transmitter) or the
+        whole outcome (eavesdropper: ``label``, ``legit_correct``, ``legit_guess`` [, ``psnr``])."""
+        game, n = self.game, self.num_envs
+        if self.role == "transmitter":
+            idx = game.draw(n, self._gen)
+            return {"obs": game.transmitter_obs(idx), "idx": idx}
+        if game.defence is not self._ahead_defence:
+            self._drop_ahead()
+        if self._ahead_row == len(self._ahead.get("obs", ())):
+            live = isinstance(game.defence, PolicyDefence)
+            rows = 1 if live else min(self._ahead_rows, self.lookahead)
+            idx, obs, legit = game.eavesdropper_round(rows * n, self._gen)
+            drawn = {"obs": obs, "label": game.labels[idx], "legit_correct": legit.correct, "legit_guess": legit.guess}
+            if game.compute_psnr:
+                drawn["psnr"] = legit.psnr
+            self._ahead = {key: t.view(rows, n, *t.shape[1:]) for key, t in drawn.items()}
+            self._ahead_row, self._ahead_rows, self._ahead_defence = 0, 2 * rows, game.defence
+        row = {key: t[self._ahead_row] for key, t in self._ahead.items()}
+        self._ahead_row += 1
+        return row
+
+    def _drop_ahead(self) -> None:
+        self._ahead, self._ahead_row, self._ahead_rows, self._ahead_defence = {}, 0, 1, self.game.defence
 
     def _out(self, t: Tensor) -> Any:
         return t if self.tensors else t.cpu().numpy()
@@ -164,14 +210,16 @@ class SemComVectorEnv(VectorEnv):
 
     # -- API ------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        mask = (options or {}).get("reset_mask")
         if seed is not None or self._gen is None:
             self._np_random, self._np_random_seed = seeding.np_random(seed)
             self._gen = seeded_torch_generator(self._np_random, self.device)
+        if seed is not None or mask is None or self._obs is None:
+            self._drop_ahead()
         self.game.prepare()
-        mask = (options or {}).get("reset_mask")
-        idx, obs, x, nonces = self._draw()
         if mask is None or self._obs is None:
-            self._idx, self._obs, self._x, self._nonces = idx, obs, x, nonces
+            self._now = self._draw()
+            self._obs = self._now["obs"]
             self._round = torch.zeros_like(self._round)
             self._autoreset = torch.zeros_like(self._autoreset)
             m = torch.ones_like(self._autoreset)
@@ -182,11 +230,9 @@ class SemComVectorEnv(VectorEnv):
                     f"reset_mask must be a bool array of shape ({self.num_envs},), got {arr.dtype} {arr.shape}"
                 )
             m = torch.from_numpy(arr).to(self.device)
-            self._idx = torch.where(m, idx, self._idx)
-            self._obs = torch.where(m.unsqueeze(-1), obs, self._obs)
-            if x is not None:
-                self._x = torch.where(m.unsqueeze(-1), x, self._x)
-                self._nonces = torch.where(m, nonces, self._nonces)
+            fresh = self._draw()
+            self._now = {key: _where(m, fresh[key], now) for key, now in self._now.items()}
+            self._obs = self._now["obs"]
             # (not in place: arrays returned earlier may share memory with these tensors)
             self._round = torch.where(m, torch.zeros_like(self._round), self._round)
             self._autoreset = self._autoreset & ~m
@@ -201,27 +247,27 @@ class SemComVectorEnv(VectorEnv):
         a = self._actions(actions)
         resetting = self._autoreset
         play = ~resetting
-        idx, labels = self._idx, game.labels[self._idx]
-        # one transmission for every sub-env (results of resetting sub-envs are discarded), and the
-        # next one drawn for all; both channels run as one batched pass
-        new_idx = game.draw(n, gen)
-        new_x = new_nonces = None
-        if self.role == "eavesdropper":
-            new_x, new_nonces = game.transmit(new_idx)
-            y_legit, legit_state, y_eve, eve_state = game.both_channels(self._x, new_x, gen)
-            legit = game.receive(y_legit, legit_state, idx, self._nonces)
-            new_obs = game.eve_features(y_eve, eve_state)
+        now = self._now
+        # every sub-env's pending transmission is played (the results of resetting sub-envs are
+        # discarded) and the next one drawn for all
+        if self.role == "eavesdropper":  # (played when drawn: the action only scores it)
+            labels = now["label"]
             reward = (a == labels).float()
-            extra: dict[str, Tensor] = {}
-        else:
+            values = {key: now[key] for key in ("label", "legit_correct", "legit_guess", "psnr") if key in now}
+        else:  # both channels run as one batched pass
+            idx = now["idx"]
+            labels = game.labels[idx]
             x, nonces = game.transmit(idx, a)
             y_legit, legit_state, y_eve, eve_state = game.both_channels(x, x, gen)
             legit = game.receive(y_legit, legit_state, idx, nonces)
             eve_guess = game.opponent_guess(game.eve_features(y_eve, eve_state))
             eve_correct = eve_guess == labels
             reward = legit.correct.float() - eve_correct.float()
-            extra = {"eve_guess": eve_guess, "eve_correct": eve_correct}
-            new_obs = game.transmitter_obs(new_idx)
+            values = {"label": labels, "legit_correct": legit.correct, "legit_guess": legit.guess}
+            if game.compute_psnr:
+                values["psnr"] = legit.psnr
+            values.update(eve_guess=eve_guess, eve_correct=eve_correct)
+        new = self._draw()
         if bool(resetting.any()):  # (host syncs here are cheaper than the masked ops they skip)
             reward = torch.where(play, reward, torch.zeros_like(reward))
             self._round = torch.where(play, self._round + 1, torch.zeros_like(self._round))
@@ -230,30 +276,18 @@ class SemComVectorEnv(VectorEnv):
             self._round = self._round + 1
             terminated = self._round >= game.rounds
         any_terminated = bool(terminated.any())
-        values = {
-            "label": labels,
-            "legit_correct": legit.correct,
-            "legit_guess": legit.guess,
-            **({"psnr": legit.psnr} if game.compute_psnr else {}),
-            "round": self._round,
-            **extra,
-        }
+        values["round"] = self._round
         old_obs = self._obs
-        if self.autoreset_mode == AutoresetMode.NEXT_STEP and not any_terminated:
-            self._idx, self._obs, self._x, self._nonces = new_idx, new_obs, new_x, new_nonces
+        if self.autoreset_mode == AutoresetMode.NEXT_STEP and any_terminated:
+            # a terminated sub-env keeps its transmission (and shows its observation) until the next step
+            self._now = {key: _where(terminated, now[key], fresh) for key, fresh in new.items()}
+        else:
+            self._now = new
+        self._obs = self._now["obs"]
+        if self.autoreset_mode == AutoresetMode.NEXT_STEP:
             self._autoreset = terminated
-        elif self.autoreset_mode == AutoresetMode.NEXT_STEP:
-            keep = terminated  # a terminated sub-env shows its last observation until the next step
-            self._idx = torch.where(keep, idx, new_idx)
-            self._obs = torch.where(keep.unsqueeze(-1), old_obs, new_obs)
-            if new_x is not None:
-                self._x = torch.where(keep.unsqueeze(-1), self._x, new_x)
-                self._nonces = torch.where(keep, self._nonces, new_nonces)
-            self._autoreset = terminated
-        else:  # SAME_STEP: terminated sub-envs restart now
-            self._idx, self._obs, self._x, self._nonces = new_idx, new_obs, new_x, new_nonces
-            if any_terminated:
-                self._round = torch.where(terminated, torch.zeros_like(self._round), self._round)
+        elif any_terminated:  # SAME_STEP: terminated sub-envs restart now
+            self._round = torch.where(terminated, torch.zeros_like(self._round), self._round)
         # Gymnasium's layout: a sub-env's step info where it played and did not restart this step, its
         # reset info (round 0) where it restarted, and (same-step mode) the info of the step that ended
         # its episode in final_info, each key with a `_key` mask and zeros where the mask is False
