@@ -46,12 +46,18 @@ def _sync(device: str) -> None:
 
 
 def time_steps(venv: Any, actions: Any, min_seconds: float, min_steps: int, device: str = "cpu") -> float:
-    """Steps per second of ``venv.step(actions)`` (after 2 warm-up steps)."""
-    for _ in range(2):
+    """Steps per second of ``venv.step(actions)``.
+
+    A native env draws transmissions ahead in passes of ``lookahead`` steps (growing to that size
+    after a reset), so it is warmed up to full passes and timed over whole passes: a window that
+    ended after a pass it had not used yet would count that pass's work without its steps.
+    """
+    per_pass = getattr(venv.unwrapped, "lookahead", 1)
+    for _ in range(2 * per_pass + 2):
         venv.step(actions)
     _sync(device)
     steps, start = 0, time.perf_counter()
-    while steps < min_steps or time.perf_counter() - start < min_seconds:
+    while steps < min_steps or time.perf_counter() - start < min_seconds or steps % per_pass:
         venv.step(actions)
         steps += 1
     _sync(device)

@@ -444,14 +444,18 @@ class SemComGame:
         rx = self.defence.receiver(self.link)
         y = self.defence.receive(self.link, y, state, nonces)
         amp = autocast(self.precision, self.device)
+        # on CPU, convolutions run faster per image in chunks (the conv classifier's of 256, ~1.3x
+        # faster than 1,024; the decoders' of 64, 2-3x) than in one big batch
+        cpu = self.device.type == "cpu"
         with amp:
-            guess = rx.classifier(y).argmax(-1)
+            guess = torch.cat([rx.classifier(yc).argmax(-1) for yc in y.split(256 if cpu else len(y))])
         if self.compute_psnr:
-            # CPU convolutions are 2-3x faster per image in chunks of 64 than in one big batch
-            chunk = len(y) if self.device.type != "cpu" else 64
-            with amp:
-                recon = [rx.decoder(yc) for yc in y.split(chunk)]
-            quality = torch.cat([_psnr(r.float(), self.images[ic]) for r, ic in zip(recon, idx.split(chunk))])
+            chunk, parts = 64 if cpu else len(y), []
+            for yc, ic in zip(y.split(chunk), idx.split(chunk)):  # (each chunk's PSNR while it is in cache)
+                with amp:
+                    recon = rx.decoder(yc)
+                parts.append(_psnr(recon.float(), self.images[ic]))
+            quality = torch.cat(parts)
         else:
             quality = torch.full((len(idx),), float("nan"), device=self.device)
         return Legit(correct=guess == self.labels[idx], psnr=quality, guess=guess)
