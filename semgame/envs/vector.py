@@ -84,10 +84,10 @@ class SemComVectorEnv(VectorEnv):
     tensor actions instead of NumPy arrays: no host copies on GPU), ``lookahead`` (steps drawn ahead
     at most, eavesdropper role; default: as many as make a pass of about 1,024 transmissions) and
     every keyword argument of
-    :class:`~semgame.envs.SemComEnv` except ``render_mode``, ``defence`` included: every step sends
-    ``num_envs`` transmissions through the defence as one batch, with ``num_envs`` fresh nonces
-    (also for sub-envs whose result is discarded by an autoreset), and the legitimate receiver
-    applies its receiver hook batched.
+    :class:`~semgame.envs.SemComEnv` except ``render_mode``, ``defence`` included: the transmissions
+    of a step (of a pass, when drawn ahead) go through the defence as one batch, with a fresh nonce
+    each (also for sub-envs whose result is discarded by an autoreset, and for drawn-ahead ones that
+    a reset drops), and the legitimate receiver applies its receiver hook batched.
 
     Seeding: ``reset(seed=s)`` seeds one generator for the whole batch, so a native vector env is
     reproducible under a seed but does not replay sub-env ``i`` of a sync vector env seeded ``s + i``.
