@@ -12,7 +12,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 from torch import Tensor
 
-from semgame.envs.game import SemComGame, seeded_torch_generator
+from semgame.envs.game import Legit, SemComGame, seeded_torch_generator
 from semgame.envs.semcom import action_space, check_box_actions, check_discrete_actions, observation_space, preview
 from semgame.privacy.defences import PolicyDefence
 
@@ -161,14 +161,19 @@ class SemComVectorEnv(VectorEnv):
             live = isinstance(game.defence, PolicyDefence)
             rows = 1 if live else min(self._ahead_rows, self.lookahead)
             idx, obs, legit = game.eavesdropper_round(rows * n, self._gen)
-            drawn = {"obs": obs, "label": game.labels[idx], "legit_correct": legit.correct, "legit_guess": legit.guess}
-            if game.compute_psnr:
-                drawn["psnr"] = legit.psnr
+            drawn = {"obs": obs, **self._outcome(game.labels[idx], legit)}
             self._ahead = {key: t.view(rows, n, *t.shape[1:]) for key, t in drawn.items()}
             self._ahead_row, self._ahead_rows, self._ahead_defence = 0, 2 * rows, game.defence
         row = {key: t[self._ahead_row] for key, t in self._ahead.items()}
         self._ahead_row += 1
         return row
+
+    def _outcome(self, labels: Tensor, legit: Legit) -> dict[str, Tensor]:
+        """The step info of played transmissions: ``label``, ``legit_correct``, ``legit_guess`` [, ``psnr``]."""
+        out = {"label": labels, "legit_correct": legit.correct, "legit_guess": legit.guess}
+        if self.game.compute_psnr:
+            out["psnr"] = legit.psnr
+        return out
 
     def _drop_ahead(self) -> None:
         self._ahead, self._ahead_row, self._ahead_rows, self._ahead_defence = {}, 0, 1, self.game.defence
@@ -253,7 +258,7 @@ class SemComVectorEnv(VectorEnv):
         if self.role == "eavesdropper":  # (played when drawn: the action only scores it)
             labels = now["label"]
             reward = (a == labels).float()
-            values = {key: now[key] for key in ("label", "legit_correct", "legit_guess", "psnr") if key in now}
+            values = {key: t for key, t in now.items() if key != "obs"}
         else:  # both channels run as one batched pass
             idx = now["idx"]
             labels = game.labels[idx]
@@ -263,10 +268,7 @@ class SemComVectorEnv(VectorEnv):
             eve_guess = game.opponent_guess(game.eve_features(y_eve, eve_state))
             eve_correct = eve_guess == labels
             reward = legit.correct.float() - eve_correct.float()
-            values = {"label": labels, "legit_correct": legit.correct, "legit_guess": legit.guess}
-            if game.compute_psnr:
-                values["psnr"] = legit.psnr
-            values.update(eve_guess=eve_guess, eve_correct=eve_correct)
+            values = {**self._outcome(labels, legit), "eve_guess": eve_guess, "eve_correct": eve_correct}
         new = self._draw()
         if bool(resetting.any()):  # (host syncs here are cheaper than the masked ops they skip)
             reward = torch.where(play, reward, torch.zeros_like(reward))
