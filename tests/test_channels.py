@@ -227,12 +227,15 @@ def test_zf_noise_free_recovers_input() -> None:
     torch.testing.assert_close(equalize(hx, h, torch.zeros(16), "zf"), x)
 
 
-def test_fading_channel_csi_modes_match_closed_forms() -> None:
+@pytest.mark.parametrize("kwargs", [dict(block=True), dict(block=False), dict(fading="none")])
+@pytest.mark.parametrize("snr", [15.0, (0.0, 20.0)])
+def test_fading_channel_csi_modes_match_closed_forms(kwargs: dict, snr) -> None:
     x = unit_waveform(8, 12)
-    y_raw, state = FadingChannel(15.0, csi="none")(x, generator=gen(3))
+    y_raw, state = FadingChannel(snr, csi="none", **kwargs)(x, generator=gen(3))
     for eq in ("zf", "mmse"):
-        y, state_eq = FadingChannel(15.0, csi="perfect", equalizer=eq)(x, generator=gen(3))
+        y, state_eq = FadingChannel(snr, csi="perfect", equalizer=eq, **kwargs)(x, generator=gen(3))
         torch.testing.assert_close(state_eq.h, state.h)
+        torch.testing.assert_close(state_eq.noise_var, state.noise_var)
         torch.testing.assert_close(y, equalize(y_raw, state.h, state.noise_var, eq))
 
 

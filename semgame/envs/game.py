@@ -169,13 +169,20 @@ def _encode(link: SemanticLink, images: Tensor, device: torch.device, batch: int
     return x
 
 
+def _has_conv(module: torch.nn.Module) -> bool:
+    """Whether ``module`` holds a convolution."""
+    return any(isinstance(m, torch.nn.modules.conv._ConvNd) for m in module.modules())
+
+
 @dataclass
 class Legit:
-    """Outcome of the legitimate link for a batch: correctness ``[n]`` bool and PSNR ``[n]`` (dB)."""
+    """Outcome of the legitimate link for a batch: correctness ``[n]`` bool, PSNR ``[n]`` (dB), the
+    receiver's class guess and the true label (``[n]`` int64 each)."""
 
     correct: Tensor
     psnr: Tensor
     guess: Tensor
+    label: Tensor
 
 
 class SemComGame:
@@ -319,7 +326,7 @@ class SemComGame:
         x = self.perturb(idx, action)
         nonces = self.defence.next_nonces(len(idx), self.device)
         with torch.no_grad():
-            return self.defence.transmit(x, self.labels[idx], nonces), nonces
+            return self.defence.transmit(x, self.labels.index_select(0, idx), nonces), nonces
 
     # -- data ----------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -363,9 +370,10 @@ class SemComGame:
     # -- one round -----------------------------------------------------------------------------
     def transmitter_obs(self, idx: Tensor) -> Tensor:
         """Clean waveform (I/Q interleaved) [+ one-hot label]: ``[n, tx_obs_dim]`` float32."""
-        obs = complex_to_real(self.x[idx])
+        obs = complex_to_real(self.x.index_select(0, idx))
         if self.include_label:
-            obs = torch.cat([obs, torch.nn.functional.one_hot(self.labels[idx], self.num_classes).float()], -1)
+            label = torch.nn.functional.one_hot(self.labels.index_select(0, idx), self.num_classes)
+            obs = torch.cat([obs, label.float()], -1)
         return obs
 
     def perturb(self, idx: Tensor, action: Tensor | None) -> Tensor:
@@ -376,7 +384,7 @@ class SemComGame:
         ``mean_k |delta|^2``, is at most ``10^(psr_db/10)`` times the sample's signal power ``P_x``
         (equality when every ``|a_i| = 1``); ``a = 0`` (or ``None``) transmits the clean waveform.
         """
-        x = self.x[idx]
+        x = self.x.index_select(0, idx)
         if action is None:
             return x
         return self.budget.send(x, self.budget.box(action, x))
@@ -445,20 +453,22 @@ class SemComGame:
         y = self.defence.receive(self.link, y, state, nonces)
         amp = autocast(self.precision, self.device)
         # on CPU, convolutions run faster per image in chunks (the conv classifier's of 256, ~1.3x
-        # faster than 1,024; the decoders' of 64, 2-3x) than in one big batch
+        # faster than 1,024; the decoders' of 64, 2-3x) than in one big batch; an MLP does not
         cpu = self.device.type == "cpu"
+        chunk = 256 if cpu and _has_conv(rx.classifier) else len(y)
         with amp:
-            guess = torch.cat([rx.classifier(yc).argmax(-1) for yc in y.split(256 if cpu else len(y))])
+            guess = torch.cat([rx.classifier(yc).argmax(-1) for yc in y.split(chunk)])
         if self.compute_psnr:
             chunk, parts = 64 if cpu else len(y), []
             for yc, ic in zip(y.split(chunk), idx.split(chunk)):  # (each chunk's PSNR while it is in cache)
                 with amp:
                     recon = rx.decoder(yc)
-                parts.append(_psnr(recon.float(), self.images[ic]))
+                parts.append(_psnr(recon.float(), self.images.index_select(0, ic)))
             quality = torch.cat(parts)
         else:
             quality = torch.full((len(idx),), float("nan"), device=self.device)
-        return Legit(correct=guess == self.labels[idx], psnr=quality, guess=guess)
+        labels = self.labels.index_select(0, idx)
+        return Legit(correct=guess == labels, psnr=quality, guess=guess, label=labels)
 
     @torch.no_grad()
     def opponent_guess(self, eve_obs: Tensor) -> Tensor:

@@ -160,17 +160,17 @@ class SemComVectorEnv(VectorEnv):
         if self._ahead_row == len(self._ahead.get("obs", ())):
             live = isinstance(game.defence, PolicyDefence)
             rows = 1 if live else min(self._ahead_rows, self.lookahead)
-            idx, obs, legit = game.eavesdropper_round(rows * n, self._gen)
-            drawn = {"obs": obs, **self._outcome(game.labels[idx], legit)}
+            _, obs, legit = game.eavesdropper_round(rows * n, self._gen)
+            drawn = {"obs": obs, **self._outcome(legit)}
             self._ahead = {key: t.view(rows, n, *t.shape[1:]) for key, t in drawn.items()}
             self._ahead_row, self._ahead_rows, self._ahead_defence = 0, 2 * rows, game.defence
         row = {key: t[self._ahead_row] for key, t in self._ahead.items()}
         self._ahead_row += 1
         return row
 
-    def _outcome(self, labels: Tensor, legit: Legit) -> dict[str, Tensor]:
+    def _outcome(self, legit: Legit) -> dict[str, Tensor]:
         """The step info of played transmissions: ``label``, ``legit_correct``, ``legit_guess`` [, ``psnr``]."""
-        out = {"label": labels, "legit_correct": legit.correct, "legit_guess": legit.guess}
+        out = {"label": legit.label, "legit_correct": legit.correct, "legit_guess": legit.guess}
         if self.game.compute_psnr:
             out["psnr"] = legit.psnr
         return out
@@ -261,14 +261,13 @@ class SemComVectorEnv(VectorEnv):
             values = {key: t for key, t in now.items() if key != "obs"}
         else:  # both channels run as one batched pass
             idx = now["idx"]
-            labels = game.labels[idx]
             x, nonces = game.transmit(idx, a)
             y_legit, legit_state, y_eve, eve_state = game.both_channels(x, x, gen)
             legit = game.receive(y_legit, legit_state, idx, nonces)
             eve_guess = game.opponent_guess(game.eve_features(y_eve, eve_state))
-            eve_correct = eve_guess == labels
+            eve_correct = eve_guess == legit.label
             reward = legit.correct.float() - eve_correct.float()
-            values = {**self._outcome(labels, legit), "eve_guess": eve_guess, "eve_correct": eve_correct}
+            values = {**self._outcome(legit), "eve_guess": eve_guess, "eve_correct": eve_correct}
         new = self._draw()
         if bool(resetting.any()):  # (host syncs here are cheaper than the masked ops they skip)
             reward = torch.where(play, reward, torch.zeros_like(reward))
