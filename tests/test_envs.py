@@ -528,19 +528,73 @@ def test_vector_env_draws_ahead_in_doubling_passes_and_plays_what_it_showed(synt
         assert np.allclose(info["psnr"], psnr.numpy()) and np.array_equal(rew, (info["label"] == np.arange(n) % 10))
 
 
+@pytest.mark.parametrize("lookahead", [None, 1])
+def test_vector_env_next_step_mode_draws_only_transmissions_it_plays(synth, lookahead):
+    """Next-step autoreset with one-round episodes: the steps that end the episodes draw nothing (every
+    sub-env keeps showing its last observation), the steps that restart them draw one transmission
+    each, so the played transmissions are consecutive in the game's drawing order."""
+    from gymnasium.utils import seeding
+
+    from semgame.envs.game import seeded_torch_generator
+
+    n, episodes = 4, 5
+    venv = SemComVectorEnv(n, "mnist", rounds=1, images=synth["mnist"], lookahead=lookahead)
+    obs, _ = venv.reset(seed=3)
+    game, gen = venv.game, seeded_torch_generator(seeding.np_random(3)[0], venv.device)
+    rows, drawn = 1, []
+    while len(drawn) < episodes:
+        _, eve_obs, legit = game.eavesdropper_round(rows * n, gen)
+        drawn += [(eve_obs[r * n : (r + 1) * n], legit.label[r * n : (r + 1) * n]) for r in range(rows)]
+        rows = min(2 * rows, venv.lookahead)
+    guess = np.arange(n) % 10
+    for want_obs, label in drawn[:episodes]:
+        assert np.array_equal(obs, want_obs.numpy())
+        last, rew, term, _, info = venv.step(guess)
+        assert term.all() and np.array_equal(last, obs) and np.array_equal(info["label"], label.numpy())
+        assert np.array_equal(rew, (label.numpy() == guess).astype(np.float64))
+        obs, rew, term, _, info = venv.step(guess)  # the restart: reward 0, round 0, no step keys
+        assert not term.any() and not rew.any() and info["round"].tolist() == [0] * n and "label" not in info
+
+
+def test_vector_env_transmitter_steps_that_only_restart_play_nothing(synth):
+    class Counting:
+        def __init__(self):
+            self.batches = 0
+
+        def act(self, obs):
+            self.batches += 1
+            return np.zeros(len(obs), np.int64)
+
+    eve = Counting()
+    venv = SemComVectorEnv(4, "mnist", role="transmitter", rounds=1, eavesdropper=eve, images=synth["mnist"])
+    venv.reset(seed=0)
+    nonces = []
+    for t in range(6):
+        _, rew, term, _, info = venv.step(np.zeros((4, 2 * venv.game.k), np.float32))
+        nonces.append(venv.game.defence.nonce_counter)
+        assert term.all() == (t % 2 == 0) and ("eve_guess" in info) == (t % 2 == 0)
+        if t % 2:
+            assert not rew.any()
+    assert eve.batches == 3 and nonces == [4, 4, 8, 8, 12, 12]
+
+
 def test_vector_env_drops_what_it_drew_ahead_when_the_defence_changes(synth):
+    # one-round episodes in next-step mode: a transmission at the reset and at every second step
     venv = SemComVectorEnv(4, "mnist", images=synth["mnist"], defence={"kind": "keyed", "psr_db": 10.0})
     old = venv.game.defence
     venv.reset(seed=0)
-    for _ in range(4):
+    for _ in range(8):
         venv.step(np.zeros(4, np.int64))
     sent = old.nonce_counter
-    assert sent > 5 * 4  # drawn ahead
+    assert sent == (1 + 2 + 4) * 4  # 5 transmissions per sub-env used, drawn in passes of 1, 2 and 4
     venv.game.set_defence({"kind": "keyed", "psr_db": 10.0})  # (on the game: the env notices too)
     new = venv.game.defence
-    venv.step(np.zeros(4, np.int64))
-    assert old.nonce_counter == sent and new.nonce_counter == 4  # one step's worth, then doubling again
+    venv.step(np.zeros(4, np.int64))  # scores what was drawn under the old defence; draws nothing
+    assert old.nonce_counter == sent and new.nonce_counter == 0
+    venv.step(np.zeros(4, np.int64))  # restarts every sub-env: one step's worth, then doubling again
+    assert new.nonce_counter == 4
     venv.set_defence(None)
+    venv.step(np.zeros(4, np.int64))
     venv.step(np.zeros(4, np.int64))
     assert new.nonce_counter == 4
 
@@ -557,7 +611,7 @@ def test_vector_env_drops_what_it_drew_ahead_when_the_defence_changes(synth):
     venv.reset(seed=0)
     for _ in range(5):
         venv.step(np.zeros(4, np.int64))
-    assert policy.batches == [4] * 6
+    assert policy.batches == [4] * 3  # at the reset and at steps 2 and 4, where the episodes restart
 
 
 @pytest.mark.parametrize("bad", [0, -2, True, 1.5, "4"])

@@ -89,6 +89,12 @@ class SemComVectorEnv(VectorEnv):
     each (also for sub-envs whose result is discarded by an autoreset, and for drawn-ahead ones that
     a reset drops), and the legitimate receiver applies its receiver hook batched.
 
+    Work is batched across sub-envs, so some of it is discarded: a step in which some sub-envs
+    restart plays their pending transmissions too, and a step in which some (next-step mode) end
+    their episodes draws new transmissions for them too. A step in which *all* sub-envs restart
+    plays nothing, and one in which all of them end draws nothing; with episodes of equal length
+    started together (the usual case), nothing is discarded.
+
     Seeding: ``reset(seed=s)`` seeds one generator for the whole batch, so a native vector env is
     reproducible under a seed but does not replay sub-env ``i`` of a sync vector env seeded ``s + i``.
     """
@@ -253,11 +259,15 @@ class SemComVectorEnv(VectorEnv):
         resetting = self._autoreset
         play = ~resetting
         now = self._now
-        # every sub-env's pending transmission is played (the results of resetting sub-envs are
-        # discarded) and the next one drawn for all
-        if self.role == "eavesdropper":  # (played when drawn: the action only scores it)
-            labels = now["label"]
-            reward = (a == labels).float()
+        # (host syncs such as these are cheaper than the masked ops and the work they skip)
+        any_reset = bool(resetting.any())
+        all_reset = any_reset and bool(resetting.all())
+        # every sub-env's pending transmission is played, unless all of them restart in this step (the
+        # results of restarting sub-envs are discarded)
+        if all_reset:
+            reward, values = torch.zeros(n, device=self.device), {}
+        elif self.role == "eavesdropper":  # (played when drawn: the action only scores it)
+            reward = (a == now["label"]).float()
             values = {key: t for key, t in now.items() if key != "obs"}
         else:  # both channels run as one batched pass
             idx = now["idx"]
@@ -268,8 +278,7 @@ class SemComVectorEnv(VectorEnv):
             eve_correct = eve_guess == legit.label
             reward = legit.correct.float() - eve_correct.float()
             values = {**self._outcome(legit), "eve_guess": eve_guess, "eve_correct": eve_correct}
-        new = self._draw()
-        if bool(resetting.any()):  # (host syncs here are cheaper than the masked ops they skip)
+        if any_reset:
             reward = torch.where(play, reward, torch.zeros_like(reward))
             self._round = torch.where(play, self._round + 1, torch.zeros_like(self._round))
             terminated = play & (self._round >= game.rounds)
@@ -279,11 +288,16 @@ class SemComVectorEnv(VectorEnv):
         any_terminated = bool(terminated.any())
         values["round"] = self._round
         old_obs = self._obs
-        if self.autoreset_mode == AutoresetMode.NEXT_STEP and any_terminated:
-            # a terminated sub-env keeps its transmission (and shows its observation) until the next step
-            self._now = {key: _where(terminated, now[key], fresh) for key, fresh in new.items()}
+        # the next transmission of every sub-env that goes on; in next-step mode a terminated sub-env
+        # keeps its transmission (and shows its observation) until the next step restarts it, so when
+        # all of them terminate nothing is drawn now
+        keep = self.autoreset_mode == AutoresetMode.NEXT_STEP and any_terminated
+        if keep and bool(terminated.all()):
+            self._now = now
+        elif keep:
+            self._now = {key: _where(terminated, now[key], fresh) for key, fresh in self._draw().items()}
         else:
-            self._now = new
+            self._now = self._draw()
         self._obs = self._now["obs"]
         if self.autoreset_mode == AutoresetMode.NEXT_STEP:
             self._autoreset = terminated
