@@ -9,7 +9,10 @@
    decoder runs every step for ``info["psnr"]``) and ``compute_psnr=False``.
    The native env is timed before and after the sync one (mean of the two), so a change of load
    during the run hits both sides alike.
-2. Transmissions/s (= steps/s x N) of the native env on CPU, 1 thread, MNIST and CIFAR-10 (the
+   Episodes are one transmission long and autoreset is Gymnasium's default (next step) on both
+   sides, so every second step restarts the episodes: a step here is not a transmission.
+2. Transmissions/s played by the native env (:func:`transmissions_per_s`, timed in same-step
+   autoreset mode, where a step plays one per sub-env) on CPU, 1 thread, MNIST and CIFAR-10 (the
    shipped default links, and the shipped ``cifar10-spatial`` alternative), both roles (the
    transmitter role also runs the opponent eavesdropper, ``--opponent`` to plug one in).
 3. The same on CUDA when a GPU is available (``tensors=True``: no host copies), else "no GPU".
@@ -93,6 +96,16 @@ def native(
     return time_steps(venv, actions_for(venv, n, device, kw["tensors"]), min_seconds, min_steps, device)
 
 
+def transmissions_per_s(dataset: str, n: int, role: str, psnr: bool, **kw: Any) -> float:
+    """Transmissions the native vector env plays per second (``kw`` as in :func:`native`).
+
+    Timed in same-step autoreset mode, where every step plays one transmission per sub-env. In
+    next-step mode (the default) a step that restarts episodes plays none: with the one-round
+    episodes used here, every second step, so ``steps/s * n`` would count twice the transmissions.
+    """
+    return n * native(dataset, n, role, psnr, autoreset_mode="same_step", **kw)
+
+
 def sync(dataset: str, n: int, psnr: bool, min_seconds: float, min_steps: int = 3, **env_kw: Any) -> float:
     """Steps/s of ``gymnasium.make_vec(..., vectorization_mode="sync")`` (CPU; ``env_kw`` as in :func:`native`)."""
     venv = gym.make_vec(IDS[dataset], num_envs=n, vectorization_mode="sync", compute_psnr=psnr, **env_kw)
@@ -153,6 +166,9 @@ def main() -> None:
         "",
         "## Transmissions/s of the native vector env",
         "",
+        'Transmissions played per second, timed with `autoreset_mode="same_step"`, '
+        "where every step plays one per sub-env.",
+        "",
         "| device | dataset | role | N | compute_psnr | transmissions/s |",
         "|---|---|---|---|---|---|",
     ]
@@ -174,11 +190,13 @@ def main() -> None:
         results["gpu"] = None
     for device, name, role, n, psnr in configs:
         ds, link = links[name]
-        sps = native(ds, n, role, psnr, device=device, opponent=opponent, min_seconds=args.seconds, link=link, **kw)
-        results["throughput"].append(
-            {"device": device, "dataset": name, "role": role, "n": n, "compute_psnr": psnr, "transmissions_s": sps * n}
+        tps = transmissions_per_s(
+            ds, n, role, psnr, device=device, opponent=opponent, min_seconds=args.seconds, link=link, **kw
         )
-        lines.append(f"| {device} | {name} | {role} | {n} | {psnr} | {sps * n:,.0f} |")
+        results["throughput"].append(
+            {"device": device, "dataset": name, "role": role, "n": n, "compute_psnr": psnr, "transmissions_s": tps}
+        )
+        lines.append(f"| {device} | {name} | {role} | {n} | {psnr} | {tps:,.0f} |")
         print(lines[-1], flush=True)
     if results["gpu"] is None:
         lines += ["", "GPU: no GPU (torch.cuda.is_available() is False)"]

@@ -6,7 +6,8 @@
 Sections (each written to the JSON as soon as it ends; one that fails records its error and the
 others still run, so a time-out or a missing data set loses only its own figures):
 
-1. ``env``: native vector env transmissions/s, MNIST and CIFAR-10, both roles,
+1. ``env``: native vector env transmissions/s (played ones: same-step autoreset, as
+   ``bench_vector_env.transmissions_per_s``), MNIST and CIFAR-10, both roles,
    N in {1,024; 16,384; 65,536}, ``compute_psnr`` on and off (``--tiny``: N = 8).
 2. ``sync``: Gymnasium's sync vector env at N = 64 (CPU, its own device) beside the native env at
    N = 64 on the checked device, MNIST eavesdropper role, both ``compute_psnr`` settings: steps/s, ratio
@@ -42,7 +43,7 @@ from typing import Any
 import torch
 from bench_precision import SPEED_MODELS
 from bench_threads import images_per_second
-from bench_vector_env import native, sync
+from bench_vector_env import native, sync, transmissions_per_s
 
 from semgame.config import LinkConfig
 from semgame.data import DataNotFoundError, load_dataset, synthetic_dataset
@@ -80,19 +81,9 @@ def env_images(dataset: str, n: int, data_root: str | None, tiny: bool) -> tuple
     return synthetic_dataset(dataset, n, seed=0).tensors, f"synthetic ({n} images)"
 
 
-def native_steps(args: argparse.Namespace, dev: str, dataset: str, n: int, role: str, psnr: bool, images: Any) -> float:
-    """Steps/s of the native vector env on ``dev`` with this check's timing and precision settings."""
-    return native(
-        dataset,
-        n,
-        role,
-        psnr,
-        device=dev,
-        min_seconds=args.seconds,
-        min_steps=args.min_steps,
-        images=images,
-        precision=args.precision,
-    )
+def timing_kw(args: argparse.Namespace, dev: str, images: Any) -> dict[str, Any]:
+    """Keywords of :func:`bench_vector_env.native` for this check's device, timing and precision settings."""
+    return dict(device=dev, min_seconds=args.seconds, min_steps=args.min_steps, images=images, precision=args.precision)
 
 
 def section_env(args: argparse.Namespace, dev: str) -> dict[str, Any]:
@@ -102,18 +93,18 @@ def section_env(args: argparse.Namespace, dev: str) -> dict[str, Any]:
         for role in ROLES:
             for n in args.env_sizes:
                 for psnr in (False, True):
-                    sps = native_steps(args, dev, ds, n, role, psnr, images)
+                    tps = transmissions_per_s(ds, n, role, psnr, **timing_kw(args, dev, images))
                     rows.append(
                         {
                             "dataset": ds,
                             "role": role,
                             "n": n,
                             "compute_psnr": psnr,
-                            "steps_s": sps,
-                            "transmissions_s": sps * n,
+                            "steps_s": tps / n,
+                            "transmissions_s": tps,
                         }
                     )
-                    print(f"env {ds} {role} N={n} psnr={psnr}: {sps * n:,.0f} transmissions/s", flush=True)
+                    print(f"env {ds} {role} N={n} psnr={psnr}: {tps:,.0f} transmissions/s", flush=True)
     return {"rows": rows, "images": sources}
 
 
@@ -122,7 +113,7 @@ def section_sync(args: argparse.Namespace, dev: str) -> dict[str, Any]:
     rows = []
     n = args.sync_n
     for psnr in (False, True):
-        nat = native_steps(args, dev, "mnist", n, "eavesdropper", psnr, images)
+        nat = native("mnist", n, "eavesdropper", psnr, **timing_kw(args, dev, images))
         syn = sync("mnist", n, psnr, args.seconds, min_steps=args.min_steps, images=images)
         rows.append({"n": n, "compute_psnr": psnr, "native_steps_s": nat, "sync_steps_s": syn, "ratio": nat / syn})
         print(

@@ -4,8 +4,10 @@
 
 For MNIST (the shipped link) it times, each as the mean over ``--seconds`` of repeats:
 
-* a native env step at N = ``--envs`` (default 1024) without PSNR, and one look-ahead pass of it
-  (:meth:`~semgame.envs.game.SemComGame.eavesdropper_round`) per step;
+* a native env step at N = ``--envs`` (default 1024) without PSNR (the mean over steps: episodes
+  are one transmission long, so every second step restarts them and draws the next transmissions),
+  and one look-ahead pass (:meth:`~semgame.envs.game.SemComGame.eavesdropper_round`) per step that
+  draws;
 * the parts of that pass: both channels, the legitimate classifier alone, and a bare matmul of the
   classifier's hidden-layer shape (its GFLOP/s: what this core does at best);
 * a single env step (Gymnasium's sync baseline runs N of them), without and with PSNR;
@@ -116,7 +118,8 @@ def run(args: argparse.Namespace, env_kw: dict[str, Any]) -> dict[str, Any]:
             "| what | ms |",
             "|---|---|",
             f"| native step (N = {n}) | {t['native_step_ms']:.3f} |",
-            f"| look-ahead pass, per step ({t['rows_per_pass']} transmissions a pass) | {t['pass_per_step_ms']:.3f} |",
+            f"| look-ahead pass, per step that draws ({t['rows_per_pass']} transmissions a pass) "
+            f"| {t['pass_per_step_ms']:.3f} |",
             f"| both channels on {t['rows_per_pass']} transmissions | {t['channels_ms']:.3f} |",
             f"| legitimate classifier on {t['rows_per_pass']} waveforms | {t['classifier_ms']:.3f} |",
             f"| bare matmul of its hidden layer's shape ({t['matmul_gflops']:.1f} GFLOP/s) | {t['matmul_ms']:.3f} |",
