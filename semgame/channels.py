@@ -250,17 +250,10 @@ class AWGN(nn.Module):
         self, x: Tensor, snr_db: SNRSpec | None = None, generator: torch.Generator | None = None
     ) -> tuple[Tensor, Tensor, Tensor]:
         """``(x + n, N0 [batch], SNR dB [batch])``: the noise alone (``forward`` adds the state)."""
-        noise, noise_var, snr = self.draw(x, snr_db, generator)
-        return x + noise * noise_var.sqrt().unsqueeze(-1), noise_var, snr
-
-    def draw(
-        self, x: Tensor, snr_db: SNRSpec | None = None, generator: torch.Generator | None = None
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        """``(w, N0 [batch], SNR dB [batch])`` for ``x: [batch, k]``: unit-power noise ``w ~ CN(0, 1)``
-        of ``x``'s shape (the channel's noise is ``sqrt(N0) w``), drawn after the SNR range."""
         snr = sample_snr_db(self.snr_db if snr_db is None else snr_db, x.shape[0], device=x.device, generator=generator)
+        noise_var = snr_db_to_noise_var(snr)
         noise = torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=generator)
-        return noise, snr_db_to_noise_var(snr), snr
+        return x + noise * noise_var.sqrt().unsqueeze(-1), noise_var, snr
 
     def extra_repr(self) -> str:
         return f"snr_db={self.snr_db}"
@@ -338,8 +331,7 @@ class FadingChannel(nn.Module):
     """Rayleigh (or no) fading + AWGN + receiver CSI handling.
 
     ``y_raw = h x + n``. With ``csi="perfect"`` the output is
-    ``equalize(y_raw, h, N0, equalizer)`` (computed as one expression in ``x`` and the noise, equal
-    up to float rounding); with ``csi="none"`` it is ``y_raw``.
+    ``equalize(y_raw, h, N0, equalizer)``; with ``csi="none"`` it is ``y_raw``.
     The returned state always carries the true ``h``. Random draws use the
     generator in this fixed order: fading, SNR range, noise.
 
@@ -387,22 +379,12 @@ class FadingChannel(nn.Module):
 
     def forward(self, x: Tensor, snr_db: SNRSpec | None = None, generator: Generator | None = None) -> ChannelOutput:
         _check_waveform(x)
-        # block fading (and no fading) keeps h as [batch, 1] for the arithmetic (the same numbers as a
-        # repeated h) and hands out a zero-copy [batch, k] view of it in the state
-        if self.rayleigh is None:
-            h = torch.ones((x.shape[0], 1), dtype=torch.complex64, device=x.device)
-        else:
-            h = self.rayleigh.draw(x, generator)
-        w, noise_var, snr = self.awgn.draw(x, snr_db, generator)
-        sigma = noise_var.sqrt().unsqueeze(-1)
-        if self.csi == "none":
-            y = (x if self.rayleigh is None else h * x) + sigma * w
-        elif self.equalizer == "zf":  # (h x + sigma w) / h, with the division on [batch, 1] for block fading
-            y = x + (sigma / h) * w
-        else:  # MMSE: conj(h) (h x + sigma w) / (|h|^2 + N0) as a real gain on x plus scaled noise
-            gain = h.real.square() + h.imag.square()
-            inv = 1.0 / (gain + noise_var.unsqueeze(-1))
-            y = (gain * inv) * x + (h.conj() * (sigma * inv)) * w
+        # block fading keeps h as [batch, 1] for the arithmetic (the same numbers as a repeated h) and
+        # hands out a zero-copy [batch, k] view of it in the state
+        h = _unit_gain(x) if self.rayleigh is None else self.rayleigh.draw(x, generator)
+        y, noise_var, snr = self.awgn.add_noise(x if self.rayleigh is None else h * x, snr_db, generator)
+        if self.csi == "perfect":
+            y = equalize(y, h, noise_var, self.equalizer)
         return y, ChannelState(h=h.expand(x.shape), noise_var=noise_var, snr_db=snr)
 
     def extra_repr(self) -> str:
