@@ -69,20 +69,22 @@ class SemComVectorEnv(VectorEnv):
     ## Drawing ahead
 
     In the eavesdropper role no action changes a transmission, so the env draws them ahead: one
-    batched pass plays whole transmissions (both channels, the legitimate receiver, the defence) for
-    up to ``lookahead`` steps of all sub-envs, and the steps hand them out. The pass grows from one
-    step's worth after each full reset, doubling per pass, so a reset followed by a few steps wastes
+    batched pass plays whole transmissions (both channels, the legitimate receiver, the defence), up
+    to ``lookahead`` per sub-env, and the steps that draw hand them out (one per sub-env; a step in
+    which every sub-env ends its episode draws none). The pass grows from one step's worth after each
+    full reset, doubling per pass, so a reset followed by a few steps wastes
     little. It is what makes small ``num_envs`` fast (per-op overhead is paid once per pass); results
     are the same game, reproducible under a seed. Models are frozen while an env runs, as everywhere
     in semgame: a full ``reset()``, ``set_defence`` (also on ``game``) and a new generator drop what
     was drawn ahead, and a :class:`~semgame.privacy.defences.PolicyDefence` (a policy that may be
-    learning) is never drawn ahead. ``lookahead=1`` draws every step's own transmissions.
+    learning) is never drawn ahead. ``lookahead=1`` draws each step's own transmissions.
 
     ## Arguments
 
     ``num_envs``, ``autoreset_mode``, ``tensors`` (return torch tensors on ``device`` and accept
-    tensor actions instead of NumPy arrays: no host copies on GPU), ``lookahead`` (steps drawn ahead
-    at most, eavesdropper role; default: as many as make a pass of about 1,024 transmissions) and
+    tensor actions instead of NumPy arrays: no host copies on GPU), ``lookahead`` (transmissions per
+    sub-env drawn ahead at most, eavesdropper role; default: as many as make a pass of about 1,024
+    transmissions) and
     every keyword argument of
     :class:`~semgame.envs.SemComEnv` except ``render_mode``, ``defence`` included: the transmissions
     of a step (of a pass, when drawn ahead) go through the defence as one batch, with a fresh nonce
