@@ -34,6 +34,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+from gymnasium.vector import AutoresetMode
 
 import semgame  # noqa: F401  (registers SemCom-*-v0)
 from semgame.envs import shipped_link
@@ -48,19 +49,34 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def steps_per_cycle(venv: Any) -> int:
+    """Steps after which the work of ``venv.step`` repeats, once warmed up.
+
+    An episode of R rounds takes R + 1 steps in next-step autoreset mode (the last one only restarts
+    it, and the step that ends it draws nothing) and R in same-step mode. A native env serves its
+    look-ahead passes of ``lookahead`` transmissions per sub-env, one per episode round, so its work
+    repeats every ``lookahead`` episodes; a sync env's every episode.
+    """
+    env = venv.unwrapped
+    game = env.game if hasattr(env, "game") else env.envs[0].unwrapped.game
+    next_step = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP) == AutoresetMode.NEXT_STEP
+    return getattr(env, "lookahead", 1) * (game.rounds + 1 if next_step else game.rounds)
+
+
 def time_steps(venv: Any, actions: Any, min_seconds: float, min_steps: int, device: str = "cpu") -> float:
     """Steps per second of ``venv.step(actions)``.
 
-    A native env draws transmissions ahead in passes of ``lookahead`` steps (growing to that size
-    after a reset), so it is warmed up to full passes and timed over whole passes: a window that
-    ended after a pass it had not used yet would count that pass's work without its steps.
+    Steps differ in cost: a native env draws transmissions ahead in passes (growing to full size
+    after a reset), and in next-step mode a step that restarts episodes plays none. So the env is
+    warmed up to full passes and timed over a whole number of :func:`steps_per_cycle`: any such
+    window holds the same work, wherever it starts.
     """
-    per_pass = getattr(venv.unwrapped, "lookahead", 1)
-    for _ in range(2 * per_pass + 2):
+    cycle = steps_per_cycle(venv)
+    for _ in range(2 * cycle + 2):
         venv.step(actions)
     _sync(device)
     steps, start = 0, time.perf_counter()
-    while steps < min_steps or time.perf_counter() - start < min_seconds or steps % per_pass:
+    while steps < min_steps or time.perf_counter() - start < min_seconds or steps % cycle:
         venv.step(actions)
         steps += 1
     _sync(device)
