@@ -45,7 +45,7 @@ __all__ = ["train_run", "load_data", "config_to_toml", "prepare", "link_phase", 
 RUNTIME_KEYS = ("device", "threads", "data_root", "precision")
 """Config keys that do not define a run's results; a run may resume with different values."""
 
-IMPLIED = {"arch": "dense", "schedule": "cosine"}
+IMPLIED = {"arch": "dense", "schedule": "cosine", "recon_loss": "mse"}
 """Config keys added after runs were first checkpointed, with the value every earlier run implied: a key
 holding that value is left out of :func:`results_config`, so those runs still resume."""
 

@@ -11,9 +11,9 @@ Tags are ``group/name``. The **global step** is the number of *samples* the run 
 ========================  ==========================================================
 tag                       meaning
 ========================  ==========================================================
-``train/loss``            legitimate link training loss (``ce + recon_weight * mse``)
+``train/loss``            legitimate link training loss (``ce + recon_weight * recon_term``)
 ``train/ce``              its cross-entropy part
-``train/mse``             its reconstruction part
+``train/mse``             its mean squared reconstruction error (the reconstruction part for ``recon_loss="mse"``)
 ``legit/acc``             legitimate receiver test accuracy (fraction)
 ``legit/psnr``            legitimate reconstruction PSNR on the test set (dB)
 ``legit/ssim``            legitimate reconstruction SSIM on the test set

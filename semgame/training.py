@@ -1,6 +1,6 @@
 """Training and evaluation of the legitimate link and of eavesdroppers.
 
-* :func:`train_link_epoch` — multi-task training: cross-entropy + ``recon_weight`` * MSE.
+* :func:`train_link_epoch` — multi-task training: cross-entropy + ``recon_weight`` * :func:`recon_term`.
 * :func:`train_eavesdropper_epoch` — supervised training of an eavesdropper on its own channel,
   on whatever waveform a ``transmit(images, labels)`` callable produces (the plain encoder, or a
   defended transmitter).
@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from torch.utils.data import TensorDataset
 from tqdm.auto import tqdm
 
-from semgame.config import PRECISIONS, ConfigError, LinkConfig
+from semgame.config import PRECISIONS, RECON_LOSSES, ConfigError, LinkConfig
 from semgame.link import NeuralEavesdropper, SemanticLink
 from semgame.metrics import accuracy, psnr, ssim
 from semgame.seeds import Stream, seeded_generator
@@ -43,6 +43,7 @@ __all__ = [
     "per_batch",
     "batches",
     "augment_batch",
+    "recon_term",
     "train_link_epoch",
     "train_eavesdropper_epoch",
     "fit_eavesdropper",
@@ -133,6 +134,27 @@ def augment_batch(images: Tensor, generator: torch.Generator, pad: int = 4) -> T
     return padded[batch_idx, rows, cols].permute(0, 3, 1, 2).contiguous()
 
 
+def recon_term(recon: Tensor, images: Tensor, kind: str = "mse", reduction: str = "mean") -> Tensor:
+    """The reconstruction term of the link loss: ``"mse"``, or ``"psnr"`` (minus the per-image PSNR in dB).
+
+    ``recon``, ``images``: ``[batch, C, H, W] float32``. ``reduction="mean"``: a scalar, the mean
+    over the batch (for ``"mse"`` exactly :func:`torch.nn.functional.mse_loss`); ``"none"``: the
+    per-image terms ``[batch]``, for weighted losses.
+
+    >>> x = torch.full((2, 1, 2, 2), 0.5)
+    >>> round(float(recon_term(x + 0.1, x)), 6), recon_term(x + 0.1, x, "psnr", reduction="none").round()
+    (0.01, tensor([-20., -20.]))
+    """
+    if kind not in RECON_LOSSES:
+        raise ConfigError(f"recon_loss must be one of {', '.join(RECON_LOSSES)}; got {kind!r}")
+    if reduction not in ("mean", "none"):
+        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+    if kind == "mse" and reduction == "mean":
+        return F.mse_loss(recon, images)
+    per = (recon - images).square().flatten(1).mean(1) if kind == "mse" else -psnr(recon, images)
+    return per.mean() if reduction == "mean" else per
+
+
 def _num_batches(n: int, batch_size: int) -> int:
     return -(-n // batch_size)
 
@@ -196,7 +218,8 @@ def train_link_epoch(
             out = link(images, snr_db=snr, generator=noise)
         ce = F.cross_entropy(out.logits.float(), labels)
         mse = F.mse_loss(out.recon.float(), images)
-        loss = ce + cfg.recon_weight * mse
+        rec = mse if cfg.recon_loss == "mse" else recon_term(out.recon.float(), images, cfg.recon_loss)
+        loss = ce + cfg.recon_weight * rec
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

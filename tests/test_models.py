@@ -196,9 +196,10 @@ def test_gradients_reach_spatial_encoder_through_fading_channel() -> None:
 
 
 def test_config_without_new_fields_is_the_dense_arch() -> None:
-    old = {"dataset": "cifar10", "k": 32, "width": 16, "epochs": 3}  # written before `arch`/`precision`/`schedule`
+    # written before `arch`, `precision`, `schedule` and `recon_loss` existed
+    old = {"dataset": "cifar10", "k": 32, "width": 16, "epochs": 3}
     cfg = from_dict(old)
-    assert cfg.arch == "dense" and cfg.precision == "auto" and cfg.schedule == "cosine"
+    assert cfg.arch == "dense" and cfg.precision == "auto" and cfg.schedule == "cosine" and cfg.recon_loss == "mse"
     assert isinstance(build_link(cfg).encoder, Encoder)
 
 
@@ -215,7 +216,7 @@ def test_checkpoint_written_before_arch_existed_still_resumes(synthetic_root: Pa
     train_run(cfg, run_dir, quiet=True)
     # make it look like a run checkpointed (unfinished) by a semgame without `arch` / `precision`
     ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=True)
-    for key in ("arch", "precision", "schedule"):
+    for key in ("arch", "precision", "schedule", "recon_loss"):
         ckpt["config"].pop(key)
         ckpt["results_config"].pop(key, None)
     save_checkpoint(ckpt, run_dir / "checkpoint.pt")

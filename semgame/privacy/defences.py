@@ -83,6 +83,7 @@ from semgame.privacy.perturbation import (
 )
 from semgame.privacy.rotation import KeyedRotation
 from semgame.seeds import Stream, seeded_generator
+from semgame.training import recon_term
 
 __all__ = [
     "DEMO_KEY",
@@ -533,11 +534,13 @@ def finetune_receiver(
     lr: float = 1e-3,
     batch_size: int = 128,
     recon_weight: float = 1.0,
+    recon_loss: str = "mse",
     seed: int = 0,
 ) -> nn.Module:
     """A copy of the legitimate receiver fine-tuned on the defended waveforms ``x_tx`` of ``enc``.
 
-    Loss: cross-entropy + ``recon_weight`` * MSE, through the legitimate channel (seeded). The
+    Loss: cross-entropy + ``recon_weight`` * :func:`~semgame.training.recon_term` of kind ``recon_loss``
+    (the link's own, :attr:`~semgame.config.LinkConfig.recon_loss`), through the legitimate channel (seeded). The
     link itself is left untouched.
     """
     receiver = copy.deepcopy(link.receiver)
@@ -554,7 +557,9 @@ def finetune_receiver(
             y = defence.receive(link, y, state, nonces[idx])
             logits, recon = receiver(y)
             images = enc.images[idx].to(dev)
-            loss = F.cross_entropy(logits, enc.labels[idx.to(dev)]) + recon_weight * F.mse_loss(recon, images)
+            loss = F.cross_entropy(logits, enc.labels[idx.to(dev)]) + recon_weight * recon_term(
+                recon, images, recon_loss
+            )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -405,6 +405,7 @@ class Lab:
                         epochs=legit_finetune_epochs,
                         seed=self.seed,
                         recon_weight=self.cfg.recon_weight,
+                        recon_loss=self.cfg.recon_loss,
                     )
                     label += f" + legit rx fine-tuned {legit_finetune_epochs} ep"
                 self.row_for(
@@ -489,6 +490,7 @@ class Lab:
                             epochs=self.p.finetune_epochs,
                             seed=self.seed,
                             recon_weight=self.cfg.recon_weight,
+                            recon_loss=self.cfg.recon_loss,
                         )
                         d = AdversarialDefence(pert, receiver=rec)
                     self.row_for(

@@ -6,7 +6,7 @@ Per mini-batch of a *round* (one pass over the training set):
    (detached) through its own channel at the eavesdropper SNR (``LinkConfig.eve_snr_db``);
 2. encoder + legitimate receiver take ``legit_steps`` Adam steps on
 
-       ``task + lambda_ * leakage``,  ``task = CE_legit + recon_weight * MSE``,
+       ``task + lambda_ * leakage``,  ``task = CE_legit + recon_weight * R``,
 
    where ``leakage`` is, for ``objective="neg_ce"``, ``-CE(eve(x), y)`` (push the eavesdropper's
    loss up), and for ``objective="kl_uniform"``, ``KL(U || p_eve) = -log C - mean_c log p_eve(c|x)``
@@ -53,7 +53,7 @@ from semgame.run import config_to_toml, eve_phase, link_phase, prepare, results_
 from semgame.runloop import TEST_TAGS, Phase, Plan, run_phases
 from semgame.seeds import Stream, seeded_generator
 from semgame.tags import EVE_LOSS, MINMAX_LEAKAGE, TRAIN_LOSS
-from semgame.training import autocast, batches, evaluate
+from semgame.training import autocast, batches, evaluate, recon_term
 
 __all__ = [
     "OBJECTIVES",
@@ -156,13 +156,20 @@ def sample_snr_db(state: ChannelState) -> Tensor:
 
 
 def task_loss(
-    logits: Tensor, recon: Tensor, images: Tensor, labels: Tensor, recon_weight: float, weight: Tensor | None = None
+    logits: Tensor,
+    recon: Tensor,
+    images: Tensor,
+    labels: Tensor,
+    recon_weight: float,
+    weight: Tensor | None = None,
+    recon_loss: str = "mse",
 ) -> Tensor:
-    """``CE + recon_weight * MSE``, each transmission weighted by ``weight [batch]`` (mean over the batch)."""
+    """``CE + recon_weight * R`` (``R``: :func:`~semgame.training.recon_term` of kind ``recon_loss``), each
+    transmission weighted by ``weight [batch]`` (mean over the batch)."""
     if weight is None:
-        return F.cross_entropy(logits, labels) + recon_weight * F.mse_loss(recon, images)
-    per = F.cross_entropy(logits, labels, reduction="none") + recon_weight * (recon - images).square().flatten(1).mean(
-        1
+        return F.cross_entropy(logits, labels) + recon_weight * recon_term(recon, images, recon_loss)
+    per = F.cross_entropy(logits, labels, reduction="none") + recon_weight * recon_term(
+        recon, images, recon_loss, reduction="none"
     )
     return (per * weight).mean()
 
@@ -214,7 +221,9 @@ def minmax_epoch(
             if gate is not None:
                 legit_w = (sample_snr_db(out.state) >= gate).float()
                 eve_w = (sample_snr_db(eve_state) < gate).float()
-            task = task_loss(out.logits.float(), out.recon.float(), images, labels, cfg.recon_weight, legit_w)
+            task = task_loss(
+                out.logits.float(), out.recon.float(), images, labels, cfg.recon_weight, legit_w, cfg.recon_loss
+            )
             with amp:
                 eve_logits = eve.classifier(y_eve)
             leak = leakage_term(eve_logits.float(), labels, mm.objective, eve_w)
