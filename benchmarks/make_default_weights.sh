@@ -26,30 +26,13 @@ semgame train --run-dir "$RUNS/default-fashion_mnist" --dataset fashion_mnist --
 cp "$RUNS/default-fashion_mnist/model.pt" "$OUT/fashion_mnist.pt"
 
 # the named alternative `cifar10-spatial` (semgame.envs.shipped_link): the spatial k = 256 link of
-# README section 1 (29 epochs on 2 threads, about 42 minutes); SKIP_SPATIAL=1 leaves the shipped file as it is
+# README section 1 (29 epochs on 2 threads, about 42 minutes); SKIP_SPATIAL=1 leaves the shipped file
+# (and its row of metrics.md) as it is
 if [ "${SKIP_SPATIAL:-0}" != 1 ]; then
   semgame train --run-dir "$RUNS/default-cifar10_spatial" --dataset cifar10 --arch spatial --k 256 --width 16 \
       --epochs 29 --eve-epochs 2 --recon-weight 50 --augment true --seed 0 --device cpu --threads 2 --quiet
   cp "$RUNS/default-cifar10_spatial/model.pt" "$OUT/cifar10_spatial.pt"
 fi
 
-python - "$RUNS" "$OUT/metrics.md" <<'PY'
-import json, sys
-from pathlib import Path
-runs, out = Path(sys.argv[1]), Path(sys.argv[2])
-lines = ["# Test-set metrics of the shipped default links", "",
-         "Written by `benchmarks/make_default_weights.sh` (10 dB legitimate and eavesdropper SNR).", "",
-         "| file | legit acc | legit PSNR (dB) | legit SSIM | eavesdropper acc | stored floats (link + eve) |",
-         "|---|---|---|---|---|---|"]
-import torch
-for ds in ("mnist", "cifar10", "fashion_mnist", "cifar10_spatial"):
-    if not (runs / f"default-{ds}" / "metrics.json").is_file():  # (SKIP_SPATIAL=1)
-        continue
-    m = json.loads((runs / f"default-{ds}" / "metrics.json").read_text())["test"]
-    state = torch.load(out.parent / f"{ds}.pt", weights_only=True)
-    n = sum(v.numel() for part in ("link", "eve") for k, v in state[part].items() if v.is_floating_point())
-    lines.append(f"| {ds}.pt | {m['legit_acc']:.4f} | {m['legit_psnr']:.2f} | {m['legit_ssim']:.3f} | {m['eve_acc']:.4f} | {n:,} |")
-out.write_text("\n".join(lines) + "\n")
-print("\n".join(lines))
-PY
+python "$HERE/benchmarks/default_weights_metrics.py" "$RUNS" "$OUT/metrics.md"
 ls -l "$OUT"/*.pt
