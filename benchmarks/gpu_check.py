@@ -13,10 +13,11 @@ others still run, so a time-out or a missing data set loses only its own figures
    N = 64 on the checked device, MNIST eavesdropper role, both ``compute_psnr`` settings: steps/s, ratio
    (``--tiny``: N = 8).
 3. ``train``: training images/s, fp32 vs bf16 autocast, MNIST dense and CIFAR-10 spatial links.
-4. ``cifar80``: the CIFAR-10 spatial k = 256 link of the README (width 16, recon weight 50, augment,
-   batch 128, cosine over ``--cifar-epochs``, default 40: on the project's CPU a 29-epoch schedule ended
-   at 0.781) trained on the device until its test accuracy reaches 80 % or ``--cifar-max-seconds``
-   pass: seconds to 80 % (training and the evaluation after each epoch). Needs the real CIFAR-10
+4. ``cifar80``: the CIFAR-10 spatial k = 256 link of README section 1 (:data:`CIFAR_RECIPE`: width 16,
+   augment, batch 128, PSNR loss at weight 0.09, one-cycle to lr 4e-3 over ``--cifar-epochs``, default
+   48 as on the project's CPU), trained with ``semgame train``'s link phase until its test accuracy
+   reaches 80 % or ``--cifar-max-seconds`` pass: seconds to 80 % (training and the evaluation after
+   each epoch). Needs the real CIFAR-10
    training set (``--data-root`` / ``$SEMGAME_DATA``); ``--tiny`` runs one epoch on synthetic data.
 5. ``bench``: one cell of the benchmark grid on the device through ``semgame bench``
    (``benchmarks/configs/gpu-cell.toml``: the supervised eavesdropper against the undefended MNIST
@@ -49,18 +50,28 @@ from semgame.config import LinkConfig
 from semgame.data import DataNotFoundError, load_dataset, synthetic_dataset
 from semgame.io import write_json, write_text
 from semgame.link import build_link
-from semgame.training import (
-    evaluate,
-    resolve_device,
-    resolve_precision,
-    train_link_epoch,
-)
+from semgame.run import link_phase
+from semgame.training import link_schedule, resolve_device, resolve_precision
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ("env", "sync", "train", "cifar80", "bench")
 DATASETS = ("mnist", "cifar10")
 ROLES = ("eavesdropper", "transmitter")
-CIFAR_RECIPE = dict(dataset="cifar10", arch="spatial", k=256, width=16, recon_weight=50.0, augment=True, batch_size=128)
+CIFAR_RECIPE = dict(
+    dataset="cifar10",
+    arch="spatial",
+    k=256,
+    width=16,
+    augment=True,
+    batch_size=128,
+    schedule="onecycle",
+    lr=4e-3,
+    recon_loss="psnr",
+    recon_weight=0.09,
+)
+CIFAR_EPOCHS = 48
+"""The CIFAR-10 k = 256 link of README section 1, shipped as ``cifar10-spatial``: its recipe and epochs
+(``--cifar-epochs`` sets the one-cycle length)."""
 TARGETS = {"mnist_tx_s": 1e7, "cifar80_s": 120.0}
 """GPU targets of issue #10 (one H200): MNIST transmissions/s without PSNR, seconds to 80 % on CIFAR-10."""
 
@@ -159,17 +170,15 @@ def section_cifar80(args: argparse.Namespace, dev: str) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)
     link = build_link(cfg).to(device)
     opt = torch.optim.Adam(link.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    phase = link_phase("link", epochs, link, opt, cfg, train, test, device, sched=link_schedule(opt, cfg, len(train)))
     history, elapsed, reached = [], 0.0, None
     for epoch in range(epochs):
         start = time.perf_counter()
-        stats = train_link_epoch(link, train, opt, cfg, epoch, device)
-        sched.step()
-        m = evaluate(link, test, device=device, seed=cfg.seed, precision=cfg.precision)
+        m = phase.run_epoch(epoch)
         if device.type == "cuda":
             torch.cuda.synchronize()
         elapsed += time.perf_counter() - start
-        history.append({"epoch": epoch + 1, "seconds": elapsed, "loss": stats["loss"], **m})
+        history.append({**m, "epoch": epoch + 1, "seconds": elapsed})
         print(
             f"cifar80 epoch {epoch + 1}: acc {m['legit_acc']:.4f} psnr {m['legit_psnr']:.2f} dB at {elapsed:.1f} s",
             flush=True,
@@ -371,7 +380,7 @@ def main(argv: list[str] | None = None) -> Path:
     )
     p.add_argument("--data-root", help="data folder (default $SEMGAME_DATA)")
     p.add_argument(
-        "--cifar-epochs", type=int, default=40, help="cosine schedule length of the CIFAR-10 run (stops at 80 %%)"
+        "--cifar-epochs", type=int, default=CIFAR_EPOCHS, help="one-cycle length of the CIFAR-10 run (stops at 80 %%)"
     )
     p.add_argument("--cifar-max-seconds", type=float, default=200.0, help="stop the CIFAR-10 run after this long")
     p.add_argument("--bench-timeout", type=float, default=120.0, help="seconds for the semgame bench cell")

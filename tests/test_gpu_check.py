@@ -98,3 +98,15 @@ def test_shell_wrapper_forwards_to_the_python_helper_from_the_repo_root(tmp_path
     assert done.stdout.split() == ["benchmarks/gpu_check.py", "--device", "cpu", "--tiny"]
     script = (ROOT / "benchmarks" / "gpu_check.sh").read_text()
     assert "timeout" in script and "${GPU_CHECK_TIMEOUT:-470}" in script  # stops within the 8-minute budget
+
+
+def test_cifar_recipe_is_the_shipped_spatial_link() -> None:
+    """The time-to-80 % section trains the link of README section 1, the one shipped as ``cifar10-spatial``."""
+    from semgame.envs import shipped_link
+    from semgame.loader import load_run
+
+    gpu_check = import_benchmark("gpu_check")
+    cfg, _, _ = load_run(shipped_link("cifar10-spatial"))
+    shipped = cfg.to_dict()
+    assert {key: shipped[key] for key in gpu_check.CIFAR_RECIPE} == gpu_check.CIFAR_RECIPE
+    assert cfg.epochs == gpu_check.CIFAR_EPOCHS
