@@ -50,6 +50,8 @@ def main(argv: list[str]) -> str:
         if len(argv) > 1
         else Path(__file__).resolve().parent.parent / "semgame" / "weights" / "metrics.md"
     )
+    if not any((runs / f"default-{name}" / "metrics.json").is_file() for name in NAMES):
+        raise SystemExit(f"no default-<name>/metrics.json under {runs} (names: {', '.join(NAMES)})")
     old = out.read_text().splitlines() if out.is_file() else []
     lines = list(HEADER)
     for name in NAMES:

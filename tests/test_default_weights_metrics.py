@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 import torch
 from helpers import import_benchmark
 
@@ -44,3 +45,12 @@ def test_committed_table_has_every_shipped_file() -> None:
         assert (WEIGHTS / f"{name}.pt").is_file() and sum(
             line.startswith(f"| {name}.pt |") for line in text.splitlines()
         ) == 1
+
+
+def test_a_runs_folder_without_runs_is_refused_and_nothing_written(tmp_path: Path) -> None:
+    script = import_benchmark("default_weights_metrics")
+    out = tmp_path / "metrics.md"
+    out.write_text("kept\n")
+    with pytest.raises(SystemExit, match=r"no default-<name>/metrics\.json under"):
+        script.main([str(tmp_path / "no-such-runs"), str(out)])
+    assert out.read_text() == "kept\n"
