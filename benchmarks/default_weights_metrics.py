@@ -15,9 +15,11 @@ from pathlib import Path
 
 import torch
 
+from semgame.envs.game import SHIPPED_LINKS, shipped_link
 from semgame.io import write_text
 
-NAMES = ("mnist", "cifar10", "fashion_mnist", "cifar10_spatial")
+NAMES = tuple(Path(file).stem for file in SHIPPED_LINKS.values())
+"""The shipped files' stems (``semgame.envs.game.SHIPPED_LINKS``), also the run folders' ``default-<name>``."""
 HEADER = [
     "# Test-set metrics of the shipped default links",
     "",
@@ -45,17 +47,14 @@ def row(run: Path, weights: Path) -> str:
 
 def main(argv: list[str]) -> str:
     runs = Path(argv[0])
-    out = (
-        Path(argv[1])
-        if len(argv) > 1
-        else Path(__file__).resolve().parent.parent / "semgame" / "weights" / "metrics.md"
-    )
-    if not any((runs / f"default-{name}" / "metrics.json").is_file() for name in NAMES):
+    out = Path(argv[1]) if len(argv) > 1 else shipped_link("mnist").parent / "metrics.md"
+    regenerated = {name for name in NAMES if (runs / f"default-{name}" / "metrics.json").is_file()}
+    if not regenerated:
         raise SystemExit(f"no default-<name>/metrics.json under {runs} (names: {', '.join(NAMES)})")
     old = out.read_text().splitlines() if out.is_file() else []
     lines = list(HEADER)
     for name in NAMES:
-        if (runs / f"default-{name}" / "metrics.json").is_file():
+        if name in regenerated:
             lines.append(row(runs / f"default-{name}", out.parent / f"{name}.pt"))
         else:
             lines += [line for line in old if line.startswith(f"| {name}.pt |")]
