@@ -71,9 +71,12 @@ class PPOEavesdropper:
     def learn(self, venv, transmissions: int) -> None:
         """Learn from ``transmissions`` more interceptions of an SB3 ``VecEnv`` (continues the same model)."""
         if self.model is None:
+            from semgame.envs.sb3 import quiet_logger
+
             self.model = algorithm(self.algo)(
                 "MlpPolicy", venv, seed=self.seed, device=self.device, verbose=0, **self.hyper
             )
+            self.model.set_logger(quiet_logger())  # (no empty SB3-<time> folder in /tmp per learn call)
         else:
             self.model.set_env(venv)
         self.model.learn(transmissions, reset_num_timesteps=False)
@@ -125,6 +128,7 @@ def save_policy(model, dataset: str, path: str | Path) -> Path:
 def load_policy(path: str | Path):
     """An SB3 model for the dataset's eavesdropper role with the weights saved by :func:`save_policy`."""
     from semgame.envs import SemComSB3VecEnv
+    from semgame.envs.sb3 import quiet_logger
     from semgame.io import CheckpointError, load_checkpoint
 
     state = load_checkpoint(path)
@@ -133,6 +137,7 @@ def load_policy(path: str | Path):
     algo = state.get("algo", "ppo")
     venv = SemComSB3VecEnv(num_envs=1, dataset=state["dataset"], rounds=1, compute_psnr=False)
     model = algorithm(algo)("MlpPolicy", venv, device="cpu", **HYPER[algo])
+    model.set_logger(quiet_logger())
     model.policy.load_state_dict(state["policy"])
     return model
 
@@ -176,6 +181,10 @@ def train(
     venv = SemComSB3VecEnv(num_envs=num_envs, dataset=dataset, split=split, rounds=1, compute_psnr=False)
     venv.seed(seed)
     model = algorithm(algo)("MlpPolicy", venv, seed=seed, device="cpu", tensorboard_log=tb, verbose=0, **HYPER[algo])
+    if tb is None:
+        from semgame.envs.sb3 import quiet_logger
+
+        model.set_logger(quiet_logger())
     return model.learn(steps, tb_log_name=algo)
 
 

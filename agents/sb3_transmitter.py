@@ -62,12 +62,20 @@ class PPOTransmitter:
         self.seed, self.device, self.model = seed, device, None
         self.hyper = {**HYPER, **hyper}
 
-    def learn(self, venv, transmissions: int) -> None:
-        """Learn from ``transmissions`` more transmissions of an SB3 ``VecEnv`` in the transmitter role."""
+    def _new_model(self, venv):
+        """A fresh PPO model on ``venv`` that logs nothing (and leaves no ``SB3-<time>`` folder in /tmp)."""
         from stable_baselines3 import PPO
 
+        from semgame.envs.sb3 import quiet_logger
+
+        model = PPO("MlpPolicy", venv, seed=self.seed, device=self.device, verbose=0, **self.hyper)
+        model.set_logger(quiet_logger())
+        return model
+
+    def learn(self, venv, transmissions: int) -> None:
+        """Learn from ``transmissions`` more transmissions of an SB3 ``VecEnv`` in the transmitter role."""
         if self.model is None:
-            self.model = PPO("MlpPolicy", venv, seed=self.seed, device=self.device, verbose=0, **self.hyper)
+            self.model = self._new_model(venv)
         else:
             self.model.set_env(venv)
         self.model.learn(transmissions, reset_num_timesteps=False)
@@ -86,19 +94,11 @@ class PPOTransmitter:
 
     def load_state_dict(self, state: dict) -> PPOTransmitter:
         """Rebuild the policy from :meth:`state_dict` (no env needed)."""
-        from stable_baselines3 import PPO
-
         if state.get("format") != FORMAT:
             raise ValueError(f"not a PPOTransmitter state (format {state.get('format')!r})")
         with warnings.catch_warnings():  # (the one-env stub only carries the spaces: no rollout-size advice)
             warnings.simplefilter("ignore", UserWarning)
-            self.model = PPO(
-                "MlpPolicy",
-                _Spaces(state["obs_dim"], state["act_dim"]).env(),
-                seed=self.seed,
-                device=self.device,
-                **self.hyper,
-            )
+            self.model = self._new_model(_Spaces(state["obs_dim"], state["act_dim"]).env())
         self.model.policy.load_state_dict(state["policy"])
         return self
 

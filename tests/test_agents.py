@@ -137,6 +137,29 @@ def test_rl_learners_continue_across_learn_calls_and_transmitter_weights_round_t
     np.testing.assert_array_equal(again.act(OBS), a)
 
 
+def test_rl_agents_leave_no_sb3_folders_in_the_temp_dir(tmp_path, monkeypatch):
+    # SB3 models without tensorboard_log make an empty SB3-<time> folder in the temp dir on every learn
+    import tempfile
+
+    from semgame.envs import SemComSB3VecEnv
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    images = synthetic_dataset("mnist", 64, seed=2)
+    eve = load_agent(f"{AGENTS}/sb3_eavesdropper.py:A2CEavesdropper")(seed=0)
+    eve_env = SemComSB3VecEnv(num_envs=32, dataset="mnist", rounds=1, images=images, compute_psnr=False)
+    eve.learn(eve_env, 64)
+    eve.learn(eve_env, 64)
+    tx_cls = load_agent(f"{AGENTS}/sb3_transmitter.py:PPOTransmitter", Transmitter)
+    tx_env = SemComSB3VecEnv(
+        num_envs=32, dataset="mnist", role="transmitter", rounds=1, images=images, compute_psnr=False, psr_db=0.0
+    )
+    tx = tx_cls(seed=0, n_steps=2, batch_size=64)
+    tx.learn(tx_env, 64)
+    tx.learn(tx_env, 64)
+    assert eve.model.num_timesteps == 128 and tx.model.num_timesteps == 128
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("SB3-")] == []
+
+
 def test_custom_eavesdropper_as_opponent():
     import gymnasium as gym
 

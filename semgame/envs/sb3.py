@@ -19,12 +19,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import VecMonitor
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
 from semgame.envs.vector import SemComVectorEnv
 
-__all__ = ["SemComSB3VecEnv"]
+__all__ = ["SemComSB3VecEnv", "quiet_logger"]
 
 
 class _NativeVecEnv(VecEnv):
@@ -102,6 +103,16 @@ def _per_env(info: dict[str, Any], n: int) -> list[dict[str, Any]]:
             if present:
                 out[i][key] = value
     return out
+
+
+def quiet_logger() -> Logger:
+    """An SB3 logger that writes nothing and creates no folder.
+
+    SB3 models without ``tensorboard_log`` configure a logger on every ``learn`` call, and that logger
+    makes an empty ``SB3-<timestamp>`` folder in the system temp dir each time. An agent that learns in
+    rounds sets this one instead: ``model.set_logger(quiet_logger())``.
+    """
+    return Logger(folder=None, output_formats=[])
 
 
 class SemComSB3VecEnv(VecMonitor):
