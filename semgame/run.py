@@ -176,7 +176,7 @@ def train_run(cfg: LinkConfig, run_dir: str | Path, *, quiet: bool = False) -> d
     """Train link then eavesdropper as ``cfg`` says, in ``run_dir``; returns the content of ``metrics.json``.
 
     Resumes from ``run_dir/checkpoint.pt`` when present. A checkpoint from a different config
-    (other than the runtime keys device, threads, data_root) is a :class:`~semgame.config.ConfigError`;
+    (other than the :data:`RUNTIME_KEYS`) is a :class:`~semgame.config.ConfigError`;
     a folder in use by another process a :class:`~semgame.runloop.RunLockedError`; nothing in
     ``run_dir`` is touched then. Metrics: ``test`` (final test metrics and ``chance``), ``history``
     (one record per epoch), ``samples_seen``, timings (:data:`semgame.runloop.TIMING_KEYS`).
