@@ -76,7 +76,7 @@ class LinkConfig:
     ``4.34 / MSE``, so ``recon_weight`` shrinks by about that factor: 0.08 for psnr against 50 for
     mse on the CIFAR-10 spatial link). Adam runs on the
     ``schedule`` of :func:`semgame.training.link_schedule` (``"cosine"`` over the epochs, or
-    ``"onecycle"``: warm-up to ``lr`` and cosine decay, stepped per batch); ``augment`` adds random
+    ``"onecycle"``: linear warm-up to ``lr`` and linear decay, stepped per batch); ``augment`` adds random
     horizontal flips and 4-pixel translations (useful for CIFAR-10, not for digits).
 
     Limits: ``1 <= k <=`` the number of image values (784 for MNIST, 3072 for CIFAR-10: a latent

@@ -166,13 +166,20 @@ def link_schedule(
 
     ``"cosine"``: :class:`~torch.optim.lr_scheduler.CosineAnnealingLR` from ``cfg.lr`` to 0, stepped once
     per epoch. ``"onecycle"``: :class:`~torch.optim.lr_scheduler.OneCycleLR`, a linear warm-up from
-    ``cfg.lr / 25`` to ``cfg.lr`` over the first 25 % of the batches, then cosine decay, stepped after
-    every batch by :func:`train_link_epoch` (see :func:`per_batch`).
+    ``cfg.lr / 25`` to ``cfg.lr`` over the first 25 % of the batches, then a linear decay to
+    ``cfg.lr / 25e4``, stepped after every batch by :func:`train_link_epoch` (see :func:`per_batch`).
     """
     if cfg.schedule == "onecycle":
         total = max(cfg.epochs, 1) * _num_batches(num_train, cfg.batch_size)
+        # OneCycleLR divides by (pct_start * total - 1): 0 / 0 on its first step when that is 0 (4 batches in all)
+        pct_start = 0.25 if total != 4 else 0.5
         return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=cfg.lr, total_steps=total, pct_start=0.25, anneal_strategy="linear", cycle_momentum=False
+            optimizer,
+            max_lr=cfg.lr,
+            total_steps=total,
+            pct_start=pct_start,
+            anneal_strategy="linear",
+            cycle_momentum=False,
         )
     return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(cfg.epochs, 1))
 

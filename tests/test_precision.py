@@ -201,6 +201,22 @@ def test_onecycle_schedule_steps_per_batch_and_resumes_exactly(
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.parametrize("batches", [1, 2, 3, 4, 5, 8])
+def test_onecycle_schedule_runs_on_any_number_of_batches(batches: int) -> None:
+    # torch's OneCycleLR divided 0 by 0 on its first step with 4 batches in all (warm-up of exactly one batch)
+    cfg = LinkConfig(schedule="onecycle", epochs=1, batch_size=16, lr=2e-3)
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=cfg.lr)
+    sched = link_schedule(opt, cfg, 16 * batches)
+    used = []
+    for _ in range(batches):
+        used.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert all(0 < lr <= cfg.lr for lr in used), used
+    if batches in (4, 8):  # (torch places the peak at batch 0.25 * batches - 1: whole here)
+        assert used[0] == pytest.approx(cfg.lr / 25) and used[1] == pytest.approx(cfg.lr), used
+
+
 def test_env_precision_reaches_the_receiver_only() -> None:
     import numpy as np
 
