@@ -17,7 +17,7 @@ from semgame.config import LinkConfig, from_dict
 from semgame.io import CheckpointError, load_checkpoint
 from semgame.link import NeuralEavesdropper, SemanticLink, build_eavesdropper, build_link
 
-__all__ = ["FORMAT", "MODEL_FORMAT", "load_run"]
+__all__ = ["FORMAT", "MODEL_FORMAT", "load_run", "run_file", "is_minmax_run"]
 
 FORMAT = "semgame-run-v1"
 """``format`` of a training run's ``checkpoint.pt``."""
@@ -32,9 +32,7 @@ def load_run(
 
     A folder is read from ``model.pt`` when training finished, else from its latest ``checkpoint.pt``.
     """
-    path = Path(run_dir)
-    if path.is_dir():
-        path = path / "model.pt" if (path / "model.pt").exists() else path / "checkpoint.pt"
+    path = run_file(run_dir)
     state = load_checkpoint(path, map_location=device)
     if state.get("format") not in (FORMAT, MODEL_FORMAT):
         raise CheckpointError(
@@ -48,3 +46,18 @@ def load_run(
     except (RuntimeError, KeyError) as err:
         raise CheckpointError(f"checkpoint {path} does not match its config: {str(err).splitlines()[0]}") from None
     return cfg, link.eval(), eve.eval()
+
+
+def run_file(run_dir: str | Path) -> Path:
+    """The file :func:`load_run` reads: ``run_dir`` itself if a file, else its ``model.pt`` when training
+    finished, else its latest ``checkpoint.pt``."""
+    path = Path(run_dir)
+    if path.is_dir():
+        return path / "model.pt" if (path / "model.pt").exists() else path / "checkpoint.pt"
+    return path
+
+
+def is_minmax_run(run_dir: str | Path) -> bool:
+    """Whether a run (as :func:`load_run` reads it) was written by a min-max game (its eavesdropper is the
+    game's in-loop one) rather than by ``semgame train`` (an eavesdropper trained against the frozen link)."""
+    return "minmax" in load_checkpoint(run_file(run_dir))

@@ -427,6 +427,29 @@ def test_minmax_cli_and_fresh_eval_cli(tiny_link, tiny_link_flags, tmp_path, cli
 
     row = json.loads((tmp_path / "e.json").read_text())
     assert len(row["fresh_eve_accs"]) == 2 and row["eve_snr_db"] == 0.0 and row["psr_db"] == 5.0
+    assert "min-max" in row["in_loop_eve_note"]
+    # the note follows the run: a plain training run's eavesdropper was not co-trained in a game
+    from semgame.loader import is_minmax_run
+
+    assert is_minmax_run(tmp_path / "mm") and is_minmax_run(tmp_path / "mm" / "model.pt")
+    assert not is_minmax_run(run) and not is_minmax_run(run / "model.pt")
+
+
+def test_fresh_eval_notes_how_the_runs_own_eavesdropper_was_trained(tiny_link, tmp_path, cli):
+    import json
+
+    from semgame.run import train_run
+
+    untrained = tmp_path / "no-eve"
+    train_run(tiny_link[0].replace(epochs=1, eve_epochs=0), untrained, quiet=True)
+    notes = {}
+    for name, run in (("trained", tiny_link[5]), ("untrained", untrained)):
+        out = tmp_path / f"{name}.json"
+        code, _, err = cli(["eval", "--run-dir", run, "--fresh-eavesdroppers", 1, "--fresh-epochs", 1, "--output", out])
+        assert code == 0, err
+        notes[name] = json.loads(out.read_text())["in_loop_eve_note"]
+    assert "semgame train" in notes["trained"] and "min-max" not in notes["trained"]
+    assert "untrained" in notes["untrained"] and "eve_epochs = 0" in notes["untrained"]
 
 
 @pytest.mark.parametrize(

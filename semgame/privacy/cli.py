@@ -67,7 +67,7 @@ def cmd_eval_fresh(args: argparse.Namespace) -> int:
     """``semgame eval --fresh-eavesdroppers K``."""
     import torch
 
-    from semgame.loader import load_run
+    from semgame.loader import is_minmax_run, load_run
     from semgame.privacy.defences import DefenceContext, NoDefence, build_defence, check_defence_config, encode
     from semgame.privacy.leakage import check_k, leakage_report, new_eavesdropper
     from semgame.run import load_data
@@ -149,7 +149,12 @@ def cmd_eval_fresh(args: argparse.Namespace) -> int:
         seed=cfg.seed,
     )
     row["run_dir"] = str(args.run_dir)
-    row["in_loop_eve_note"] = "the run's own eavesdropper (co-trained in a min-max run)"
+    if is_minmax_run(args.run_dir):
+        row["in_loop_eve_note"] = "the run's own eavesdropper (co-trained in a min-max run)"
+    elif cfg.eve_epochs:
+        row["in_loop_eve_note"] = "the run's own eavesdropper (trained against the frozen link by semgame train)"
+    else:
+        row["in_loop_eve_note"] = "the run's own eavesdropper, untrained (the run had eve_epochs = 0)"
     print(json.dumps(row, indent=2))
     if args.output:
         from semgame.io import write_json
