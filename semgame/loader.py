@@ -17,7 +17,7 @@ from semgame.config import LinkConfig, from_dict
 from semgame.io import CheckpointError, load_checkpoint
 from semgame.link import NeuralEavesdropper, SemanticLink, build_eavesdropper, build_link
 
-__all__ = ["FORMAT", "MODEL_FORMAT", "load_run", "run_file", "is_minmax_run"]
+__all__ = ["FORMAT", "MODEL_FORMAT", "load_run", "run_file", "run_config", "is_minmax_run"]
 
 FORMAT = "semgame-run-v1"
 """``format`` of a training run's ``checkpoint.pt``."""
@@ -33,11 +33,7 @@ def load_run(
     A folder is read from ``model.pt`` when training finished, else from its latest ``checkpoint.pt``.
     """
     path = run_file(run_dir)
-    state = load_checkpoint(path, map_location=device)
-    if state.get("format") not in (FORMAT, MODEL_FORMAT):
-        raise CheckpointError(
-            f"checkpoint {path} has format {state.get('format')!r}, expected {MODEL_FORMAT!r} or {FORMAT!r}"
-        )
+    state = _read(path, device)
     cfg = from_dict(state["config"])
     link, eve = build_link(cfg).to(device), build_eavesdropper(cfg).to(device)
     try:
@@ -57,7 +53,21 @@ def run_file(run_dir: str | Path) -> Path:
     return path
 
 
+def run_config(run_dir: str | Path) -> LinkConfig:
+    """The :class:`~semgame.config.LinkConfig` of a run (the file :func:`load_run` reads), without building it."""
+    return from_dict(_read(run_file(run_dir))["config"])
+
+
 def is_minmax_run(run_dir: str | Path) -> bool:
     """Whether a run (as :func:`load_run` reads it) was written by a min-max game (its eavesdropper is the
     game's in-loop one) rather than by ``semgame train`` (an eavesdropper trained against the frozen link)."""
-    return "minmax" in load_checkpoint(run_file(run_dir))
+    return "minmax" in _read(run_file(run_dir))
+
+
+def _read(path: Path, device: str | torch.device = "cpu") -> dict:
+    state = load_checkpoint(path, map_location=device)
+    if state.get("format") not in (FORMAT, MODEL_FORMAT):
+        raise CheckpointError(
+            f"checkpoint {path} has format {state.get('format')!r}, expected {MODEL_FORMAT!r} or {FORMAT!r}"
+        )
+    return state

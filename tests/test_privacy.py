@@ -435,6 +435,19 @@ def test_minmax_cli_and_fresh_eval_cli(tiny_link, tiny_link_flags, tmp_path, cli
     assert not is_minmax_run(run) and not is_minmax_run(run / "model.pt")
 
 
+def test_minmax_cli_takes_the_link_shape_from_init(tiny_link, tmp_path, cli):
+    cfg, *_, run = tiny_link  # k = 8, width = 4: neither is the LinkConfig default
+    game = ["minmax", "--init", run, "--rounds", "1", "--data-root", cfg.data_root, "--train-limit", "128", "--quiet"]
+    code, _, err = cli([*game, "--run-dir", tmp_path / "mm"])
+    assert code == 0, err
+    played = torch.load(tmp_path / "mm" / "model.pt", weights_only=True)["config"]
+    assert (played["dataset"], played["arch"], played["k"], played["width"]) == ("mnist", "dense", 8, 4)
+    # a shape that is given and differs is still refused in one line, before anything is written
+    code, _, err = cli([*game, "--run-dir", tmp_path / "k16", "--k", "16"])
+    assert_one_line_error(code, err, "init run")
+    assert not (tmp_path / "k16").exists()
+
+
 def test_fresh_eval_notes_how_the_runs_own_eavesdropper_was_trained(tiny_link, tmp_path, cli):
     import json
 

@@ -167,7 +167,8 @@ def _cmd_minmax(args: argparse.Namespace) -> int:
     import dataclasses
 
     from semgame.config import LinkConfig, from_dict, load_config_file
-    from semgame.privacy.minmax import load_minmax_config, minmax_run
+    from semgame.loader import run_config
+    from semgame.privacy.minmax import INIT_SHAPE_KEYS, load_minmax_config, minmax_run
 
     values: dict[str, Any] = load_config_file(args.config) if args.config else {}
     mm_values = values.pop("minmax", {})
@@ -177,6 +178,10 @@ def _cmd_minmax(args: argparse.Namespace) -> int:
         given = getattr(args, f.name, None)
         if given is not None:
             values[f.name] = given
+    if args.init is not None:  # the link's shape is the init run's unless a flag or the file sets it
+        init = run_config(args.init)
+        for key in INIT_SHAPE_KEYS:
+            values.setdefault(key, getattr(init, key))
     cfg = from_dict(values, LinkConfig)
     for field, _, _ in _MINMAX_FLAGS:
         v = getattr(args, "mm_" + field)

@@ -64,10 +64,13 @@ __all__ = [
     "minmax_epoch",
     "minmax_run",
     "FORMAT",
+    "INIT_SHAPE_KEYS",
 ]
 
 FORMAT = "semgame-minmax-v1"
 OBJECTIVES = ("neg_ce", "kl_uniform")
+INIT_SHAPE_KEYS = ("dataset", "arch", "k", "width")
+"""The config keys an ``init`` run must share with the game (its weights must fit the game's link)."""
 
 
 @dataclass(frozen=True)
@@ -259,7 +262,8 @@ def minmax_run(
     Returns ``metrics.json``'s content.
 
     ``init``: a run folder / ``model.pt`` whose link (and eavesdropper) weights start the game
-    (its config must have the same dataset, ``k`` and ``width``; link pre-training is skipped then).
+    (its config must have the same :data:`INIT_SHAPE_KEYS`; ``semgame minmax --init`` takes them from it unless
+    given; link pre-training is skipped then).
     Runs on :func:`semgame.runloop.run_phases`: resumes from ``run_dir/checkpoint.pt`` when present
     (a different config is a :class:`ConfigError`), one process per folder, bit-identical resumes.
     """
@@ -269,10 +273,11 @@ def minmax_run(
         device, train, test, link, eve = prepare(cfg)
         if init is not None and state is None:
             icfg, ilink, ieve = load_run(init, device=device)
-            if (icfg.dataset, icfg.arch, icfg.k, icfg.width) != (cfg.dataset, cfg.arch, cfg.k, cfg.width):
+            shape = tuple(getattr(icfg, key) for key in INIT_SHAPE_KEYS)
+            if shape != tuple(getattr(cfg, key) for key in INIT_SHAPE_KEYS):
                 raise ConfigError(
-                    f"init run {init} has dataset/arch/k/width {(icfg.dataset, icfg.arch, icfg.k, icfg.width)}, "
-                    f"expected {(cfg.dataset, cfg.arch, cfg.k, cfg.width)}"
+                    f"init run {init} has {'/'.join(INIT_SHAPE_KEYS)} {shape}, "
+                    f"expected {tuple(getattr(cfg, key) for key in INIT_SHAPE_KEYS)}"
                 )
             link.load_state_dict(ilink.state_dict())
             eve.load_state_dict(ieve.state_dict())
