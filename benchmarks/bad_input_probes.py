@@ -64,7 +64,12 @@ def main() -> None:
     data = os.environ.get("SEMGAME_DATA")
     if not data:
         sys.exit("set SEMGAME_DATA to a folder with mnist/ (the probes train a tiny run on it)")
-    tmp = Path(tempfile.mkdtemp(prefix="semgame-probes-"))
+    with tempfile.TemporaryDirectory(prefix="semgame-probes-") as tmp:
+        probe_all(data, Path(tmp))
+
+
+def probe_all(data: str, tmp: Path) -> None:
+    """Every probe, with its scratch files (run folders, bad files) in ``tmp``."""
     os.environ["XDG_CACHE_HOME"] = str(tmp / "cache")  # no dataset from the download cache: only the folders given
     run = tmp / "run"
     tiny = [

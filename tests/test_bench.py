@@ -405,7 +405,9 @@ def test_killed_run_keeps_finished_cells_and_resumes_to_the_same_summary(smoke, 
 
     config, done = smoke
     out = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    # (its temp folder goes under tmp_path: SIGKILL leaves no chance to remove it)
+    (tmp_path / "tmp").mkdir()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "TMPDIR": str(tmp_path / "tmp")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "semgame.cli", "bench", "--config", str(config), "--out", str(out), "--quiet"], env=env
     )

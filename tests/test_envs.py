@@ -380,6 +380,8 @@ def test_sync_vector_env_works_too(synth):
 def test_sb3_vecenv_adapter(synth):
     from stable_baselines3 import PPO
 
+    from semgame.envs.sb3 import quiet_logger
+
     venv = SemComSB3VecEnv(num_envs=8, dataset="mnist", rounds=2, images=synth["mnist"])
     venv.seed(0)
     obs = venv.reset()
@@ -394,6 +396,7 @@ def test_sb3_vecenv_adapter(synth):
     assert [i["episode"]["l"] for i in infos] == [2] * 8
     assert [i["episode"]["r"] for i in infos] == pytest.approx((rew + rew2).tolist())
     model = PPO("MlpPolicy", venv, n_steps=8, batch_size=32, n_epochs=1, seed=0, device="cpu")
+    model.set_logger(quiet_logger())  # (no SB3-<time> folder in the temp dir)
     model.learn(128)
     assert model.num_timesteps == 128
     assert len(model.ep_info_buffer) == 128 // 2  # every 2-round episode of the 8 x 16 steps
