@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
 from semgame.bench.cli import register as register_bench
-from semgame.config import MAX_THREADS, PRECISIONS, ConfigError, check_int
+from semgame.config import MAX_THREADS, PRECISIONS, check_int, check_snr
 from semgame.envs.play import add_play_parser
 from semgame.flags import add_config_flags, config_from_args
 from semgame.privacy.cli import add_eval_flags
@@ -55,9 +54,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from semgame.training import evaluate, resolve_device
 
     for name in ("snr_db", "eve_snr_db"):
-        value = getattr(args, name)
-        if value is not None and not math.isfinite(value):
-            raise ConfigError(f"{name} must be a finite number, got {value!r}")
+        if getattr(args, name) is not None:
+            check_snr(name, getattr(args, name))
     check_int("threads", args.threads, high=MAX_THREADS)
     if getattr(args, "fresh_eavesdroppers", None) is not None:
         from semgame.privacy.cli import cmd_eval_fresh

@@ -33,6 +33,8 @@ __all__ = [
     "from_dict",
     "load_config_file",
     "check_int",
+    "check_lr",
+    "check_snr",
     "MAX_WIDTH",
     "MAX_THREADS",
     "MAX_SEED",
@@ -49,6 +51,8 @@ MAX_THREADS = 1024
 """Largest ``threads`` (torch refuses absurd counts with an overflow deep inside)."""
 MAX_SEED = 2**32 - 1
 """Largest ``seed`` (seeds are mixed into 64-bit generator seeds, see :mod:`semgame.seeds`)."""
+MAX_LR = 3.4028234663852886e38
+"""Largest learning rate: the largest float32 (torch's optimisers refuse more with an overflow deep inside)."""
 
 
 class ConfigError(ValueError):
@@ -137,16 +141,18 @@ class LinkConfig:
         for name in ("train_limit", "test_limit"):
             if getattr(self, name) is not None:
                 check_int(name, getattr(self, name))
-        _snr("snr_db", self.snr_db)
+        check_snr("snr_db", self.snr_db)
         if self.eve_snr_db is not None:
-            _snr("eve_snr_db", self.eve_snr_db)
+            check_snr("eve_snr_db", self.eve_snr_db)
         if self.train_snr_db is not None:
             lo, hi = _pair("train_snr_db", self.train_snr_db)
-            _snr("train_snr_db", lo)
-            _snr("train_snr_db", hi)
+            check_snr("train_snr_db", lo)
+            check_snr("train_snr_db", hi)
             object.__setattr__(self, "train_snr_db", (lo, hi))
-        _finite("lr", self.lr, positive=True)
+        check_lr("lr", self.lr)
         _finite("recon_weight", self.recon_weight, nonnegative=True)
+        if self.data_root is not None and not isinstance(self.data_root, str):
+            raise ConfigError(f"data_root must be a folder path (string), got {self.data_root!r}")
         if not isinstance(self.augment, bool) or not isinstance(self.block, bool):
             raise ConfigError(f"augment and block must be true or false, got {self.augment!r} and {self.block!r}")
         _choice("fading", self.fading, FADINGS)
@@ -227,11 +233,20 @@ def check_int(name: str, value: Any, low: int = 1, high: int | None = None) -> i
     return value
 
 
-def _snr(name: str, value: Any) -> None:
+def check_snr(name: str, value: Any) -> None:
+    """A one-line :class:`ConfigError` unless ``value`` is an SNR in dB within
+    :data:`~semgame.channels.SNR_DB_RANGE`."""
     _finite(name, value)
     lo, hi = SNR_DB_RANGE
     if not lo <= value <= hi:
         raise ConfigError(f"{name} must be in [{lo:g}, {hi:g}] dB, got {value!r}")
+
+
+def check_lr(name: str, value: Any) -> None:
+    """A one-line :class:`ConfigError` unless ``value`` is a learning rate in ``(0,`` :data:`MAX_LR` ``]``."""
+    _finite(name, value, positive=True)
+    if value > MAX_LR:
+        raise ConfigError(f"{name} must be <= {MAX_LR:.4g} (the largest float32), got {value!r}")
 
 
 def _finite(name: str, value: Any, positive: bool = False, nonnegative: bool = False) -> None:

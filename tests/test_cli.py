@@ -228,6 +228,15 @@ def test_eval_non_finite_snr(
     assert out == ""
 
 
+@pytest.mark.parametrize(("flag", "value"), [("--snr-db", "1e308"), ("--eve-snr-db", "-1000"), ("--snr-db", "301")])
+def test_eval_snr_outside_the_channel_range(
+    cli_run: dict[str, Any], flag: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(["eval", "--run-dir", cli_run["run_dir"], "--device", "cpu", f"{flag}={value}"], capsys)
+    assert_one_line_error(code, err, flag.lstrip("-").replace("-", "_"), "must be in [-100, 300] dB")
+    assert out == ""
+
+
 @pytest.mark.parametrize(
     ("flags", "needles"),
     [(["--threads", "0"], ["threads must be"]), (["--test-limit", "0"], ["test_limit must be"])],

@@ -56,6 +56,8 @@ def _one_line_error(values: dict[str, Any]) -> str:
         ({"train_snr_db": [1.0]}, ["train_snr_db"]),
         ({"lr": 0.0}, ["lr"]),
         ({"lr": math.nan}, ["lr"]),
+        ({"lr": 1e39}, ["lr", "largest float32"]),
+        ({"data_root": 5}, ["data_root", "string"]),
         ({"recon_weight": -1.0}, ["recon_weight"]),
         ({"width": 0}, ["width"]),
         ({"epochs": -1}, ["epochs"]),

@@ -260,6 +260,14 @@ def test_minmax_config_errors(kwargs, match):
         MinMaxConfig(**kwargs)
 
 
+def test_minmax_table_with_both_lambda_spellings_is_refused():
+    from semgame.privacy.minmax import load_minmax_config
+
+    assert load_minmax_config({"lambda": 0.5}).lambda_ == 0.5
+    with pytest.raises(ConfigError, match="both lambda and lambda_"):
+        load_minmax_config({"lambda": 0.5, "lambda_": 2.0})
+
+
 def test_leakage_terms():
     logits = torch.zeros(4, 10)
     labels = torch.arange(4)
@@ -488,6 +496,9 @@ def test_fresh_eval_cli_errors(tiny_link, cli, argv, needle):
         (["--eve-steps", "0"], "eve_steps"),
         (["--gate-snr-db", "inf"], "gate_snr_db must be a finite number"),
         (["--eve-snr-spread-db", "-2"], "eve_snr_spread_db must be a finite number >= 0"),
+        (["--eve-snr-spread-db", "1000"], "eve_snr_db -/+ eve_snr_spread_db must be in [-100, 300] dB"),
+        (["--eve-snr-db", "250", "--eve-snr-spread-db", "60"], "eve_snr_db -/+ eve_snr_spread_db must be in"),
+        (["--eve-lr", "1e300"], "eve_lr must be <="),
     ],
 )
 def test_minmax_cli_errors(tmp_path, cli, argv, needle):

@@ -46,7 +46,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from semgame.channels import ChannelState
-from semgame.config import ConfigError, LinkConfig, from_dict
+from semgame.config import ConfigError, LinkConfig, check_lr, check_snr, from_dict
 from semgame.link import NeuralEavesdropper, SemanticLink
 from semgame.loader import load_run
 from semgame.run import config_to_toml, eve_phase, link_phase, prepare, results_config
@@ -113,13 +113,8 @@ class MinMaxConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise ConfigError(f"{name} must be an integer >= {low}, got {v!r}")
-        if self.eve_lr is not None and (
-            isinstance(self.eve_lr, bool)
-            or not isinstance(self.eve_lr, (int, float))
-            or not math.isfinite(self.eve_lr)
-            or self.eve_lr <= 0
-        ):
-            raise ConfigError(f"eve_lr must be a finite number > 0, got {self.eve_lr!r}")
+        if self.eve_lr is not None:
+            check_lr("eve_lr", self.eve_lr)
         if self.gate_snr_db is not None and (
             isinstance(self.gate_snr_db, bool)
             or not isinstance(self.gate_snr_db, (int, float))
@@ -267,6 +262,8 @@ def minmax_run(
     Runs on :func:`semgame.runloop.run_phases`: resumes from ``run_dir/checkpoint.pt`` when present
     (a different config is a :class:`ConfigError`), one process per folder, bit-identical resumes.
     """
+    for end in (cfg.eve_snr - mm.eve_snr_spread_db, cfg.eve_snr + mm.eve_snr_spread_db):
+        check_snr("eve_snr_db -/+ eve_snr_spread_db", end)  # the eavesdropper's SNR range in the game
     results_cfg = {"link": results_config(cfg), "minmax": mm.to_dict(), "init": None if init is None else str(init)}
 
     def setup(state: dict[str, Any] | None) -> Plan:
@@ -334,5 +331,7 @@ def minmax_run(
 def load_minmax_config(values: dict[str, Any]) -> MinMaxConfig:
     """A :class:`MinMaxConfig` from a dict (TOML ``[minmax]`` table); unknown keys are errors."""
     if "lambda" in values:
+        if "lambda_" in values:
+            raise ConfigError("the [minmax] table sets both lambda and lambda_: keep one (lambda)")
         values = {**{k: v for k, v in values.items() if k != "lambda"}, "lambda_": values["lambda"]}
     return from_dict(values, MinMaxConfig)
