@@ -70,4 +70,6 @@ def _read(path: Path, device: str | torch.device = "cpu") -> dict:
         raise CheckpointError(
             f"checkpoint {path} has format {state.get('format')!r}, expected {MODEL_FORMAT!r} or {FORMAT!r}"
         )
+    if not isinstance(state.get("config"), dict):
+        raise CheckpointError(f"checkpoint {path} has no config (a dict of LinkConfig keys)")
     return state

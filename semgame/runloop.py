@@ -432,6 +432,8 @@ def run_phases(
                     )
                     writer.flush()
                     checkpoint()
+            if not ckpt_path.exists():  # a run of zero epochs: its folder is guarded like any other
+                checkpoint()
             final = plan.final()
             _log_hparams(writer, hparams, final, samples + 1)
             writer.flush()

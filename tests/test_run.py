@@ -356,6 +356,24 @@ def test_different_config_in_existing_run_dir_is_refused_untouched(
     assert snapshot(run_dir) == before
 
 
+def test_a_run_of_zero_epochs_guards_its_folder_like_any_other(synthetic_root: Path, tmp_path: Path) -> None:
+    # it used to write no checkpoint.pt: a later command with another config overwrote its results
+    cfg = tiny_config(synthetic_root, epochs=0, eve_epochs=0, test_limit=64)
+    first = train_run(cfg, tmp_path / "run", quiet=True)
+    before = snapshot(tmp_path / "run")
+    with pytest.raises(ConfigError, match="different config"):
+        train_run(cfg.replace(k=4), tmp_path / "run", quiet=True)
+    assert snapshot(tmp_path / "run") == before
+    assert train_run(cfg, tmp_path / "run", quiet=True)["test"] == first["test"]  # the same config: finished
+
+
+def test_checkpoint_with_a_format_but_no_config_is_a_checkpoint_error(tmp_path: Path) -> None:
+    for body in ({"format": MODEL_FORMAT}, {"format": MODEL_FORMAT, "config": None}):
+        save_checkpoint(body, tmp_path / "model.pt")
+        with pytest.raises(CheckpointError, match="has no config"):
+            load_run(tmp_path)
+
+
 def test_corrupt_checkpoint_in_run_dir_is_refused_untouched(synthetic_root: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     run_dir.mkdir()
