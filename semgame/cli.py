@@ -50,7 +50,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     import torch
 
     from semgame.loader import load_run
-    from semgame.run import load_data
+    from semgame.run import load_split
     from semgame.training import evaluate, resolve_device
 
     for name in ("snr_db", "eve_snr_db"):
@@ -68,7 +68,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         cfg = cfg.replace(
             **{k: v for k, v in (("data_root", args.data_root), ("test_limit", args.test_limit)) if v is not None}
         )
-    _, test = load_data(cfg)
+    test = load_split(cfg, "test")  # (the test split is all it needs)
     result = evaluate(
         link,
         test,

@@ -40,7 +40,16 @@ from semgame.training import (
     train_link_epoch,
 )
 
-__all__ = ["train_run", "load_data", "config_to_toml", "prepare", "link_phase", "eve_phase", "RUNTIME_KEYS"]
+__all__ = [
+    "train_run",
+    "load_data",
+    "load_split",
+    "config_to_toml",
+    "prepare",
+    "link_phase",
+    "eve_phase",
+    "RUNTIME_KEYS",
+]
 
 RUNTIME_KEYS = ("device", "threads", "data_root", "precision")
 """Config keys that do not define a run's results; a run may resume with different values."""
@@ -79,14 +88,17 @@ def config_to_toml(values: dict[str, Any]) -> str:
 
 def load_data(cfg: LinkConfig) -> tuple[TensorDataset, TensorDataset]:
     """Train and test sets of a config, subsampled (seeded) to ``train_limit`` / ``test_limit``."""
-    out = []
-    for split, limit in (("train", cfg.train_limit), ("test", cfg.test_limit)):
-        ds = load_dataset(cfg.dataset, split, root=cfg.data_root)
-        if limit is not None and limit < len(ds):
-            idx = torch.randperm(len(ds), generator=seeded_generator(cfg.seed, Stream.SUBSET))[:limit]
-            ds = TensorDataset(*(t[idx] for t in ds.tensors))
-        out.append(ds)
-    return out[0], out[1]
+    return load_split(cfg, "train"), load_split(cfg, "test")
+
+
+def load_split(cfg: LinkConfig, split: str) -> TensorDataset:
+    """One split (``"train"`` or ``"test"``) of a config's data, subsampled (seeded) to its limit."""
+    limit = cfg.train_limit if split == "train" else cfg.test_limit
+    ds = load_dataset(cfg.dataset, split, root=cfg.data_root)
+    if limit is not None and limit < len(ds):
+        idx = torch.randperm(len(ds), generator=seeded_generator(cfg.seed, Stream.SUBSET))[:limit]
+        ds = TensorDataset(*(t[idx] for t in ds.tensors))
+    return ds
 
 
 def results_config(cfg: LinkConfig) -> dict[str, Any]:

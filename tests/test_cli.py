@@ -228,6 +228,20 @@ def test_eval_non_finite_snr(
     assert out == ""
 
 
+def test_eval_needs_only_the_test_split(
+    cli_run: dict[str, Any], synthetic_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    (tmp_path / "mnist").mkdir()
+    shutil.copy(synthetic_root / "mnist" / "test.npz", tmp_path / "mnist" / "test.npz")
+    argv = ["eval", "--run-dir", cli_run["run_dir"], "--device", "cpu"]
+    code, out, err = run_cli([*argv, "--data-root", tmp_path], capsys)
+    assert code == 0, err
+    code, full, err = run_cli([*argv, "--data-root", synthetic_root], capsys)
+    assert code == 0 and json.loads(out) == json.loads(full)
+
+
 @pytest.mark.parametrize(("flag", "value"), [("--snr-db", "1e308"), ("--eve-snr-db", "-1000"), ("--snr-db", "301")])
 def test_eval_snr_outside_the_channel_range(
     cli_run: dict[str, Any], flag: str, value: str, capsys: pytest.CaptureFixture[str]
