@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from semgame.config import LinkConfig
-from semgame.data import load_dataset
+from semgame.data import dataset_info, load_dataset
 from semgame.link import NeuralEavesdropper, SemanticLink, build_eavesdropper, build_link
 from semgame.loader import FORMAT
 from semgame.runloop import TEST_TAGS, Phase, Plan, run_phases
@@ -205,7 +205,7 @@ def train_run(cfg: LinkConfig, run_dir: str | Path, *, quiet: bool = False) -> d
             out = evaluate(
                 link, test, eve=eve if cfg.eve_epochs else None, device=device, seed=cfg.seed, precision=cfg.precision
             )
-            return {**out, "chance": 1.0 / len(torch.unique(test.tensors[1]))}
+            return {**out, "chance": 1.0 / dataset_info(cfg.dataset).num_classes}
 
         return Plan(
             phases=[

@@ -367,6 +367,12 @@ def test_a_run_of_zero_epochs_guards_its_folder_like_any_other(synthetic_root: P
     assert train_run(cfg, tmp_path / "run", quiet=True)["test"] == first["test"]  # the same config: finished
 
 
+def test_chance_is_one_over_the_classes_whatever_the_test_subset(synthetic_root: Path, tmp_path: Path) -> None:
+    # it was 1 / (classes present in the test subset): 1.0 for --test-limit 1
+    cfg = tiny_config(synthetic_root, epochs=0, eve_epochs=0, test_limit=1)
+    assert train_run(cfg, tmp_path / "run", quiet=True)["test"]["chance"] == 0.1
+
+
 def test_checkpoint_with_a_format_but_no_config_is_a_checkpoint_error(tmp_path: Path) -> None:
     for body in ({"format": MODEL_FORMAT}, {"format": MODEL_FORMAT, "config": None}):
         save_checkpoint(body, tmp_path / "model.pt")

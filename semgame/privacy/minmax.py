@@ -47,6 +47,7 @@ from torch import Tensor
 
 from semgame.channels import ChannelState
 from semgame.config import ConfigError, LinkConfig, check_lr, check_snr, from_dict
+from semgame.data import dataset_info
 from semgame.link import NeuralEavesdropper, SemanticLink
 from semgame.loader import load_run
 from semgame.run import config_to_toml, eve_phase, link_phase, prepare, results_config
@@ -287,7 +288,7 @@ def minmax_run(
 
         def final() -> dict[str, float]:
             out = evaluate(link, test, eve=eve, device=device, seed=cfg.seed, precision=cfg.precision)
-            return {**out, "chance": 1.0 / len(torch.unique(test.tensors[1]))}
+            return {**out, "chance": 1.0 / dataset_info(cfg.dataset).num_classes}
 
         pre = 0 if init is not None else mm.pretrain_epochs
         return Plan(
