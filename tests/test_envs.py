@@ -227,11 +227,12 @@ def test_set_eavesdropper_between_episodes(synth):
     from semgame.protocols import AgentSpecError, ConstantEavesdropper
 
     env = make("SemCom-MNIST-v0", synth, role="transmitter", rounds=4)
-    env.unwrapped.set_eavesdropper(ConstantEavesdropper(guess=11))  # never right
+    env.unwrapped.set_eavesdropper(ConstantEavesdropper(guess=3))
     env.reset(seed=0)
     for _ in range(4):
         _, r, _, _, info = env.step(np.zeros(env.action_space.shape, np.float32))
-        assert info["eve_correct"] is False and r == float(info["legit_correct"])
+        assert info["eve_guess"] == 3 and info["eve_correct"] == (info["label"] == 3)
+        assert r == float(info["legit_correct"]) - float(info["eve_correct"])
     with pytest.raises(AgentSpecError, match="act"):
         env.unwrapped.set_eavesdropper(object())
 

@@ -38,7 +38,7 @@ from torch.utils.data import TensorDataset
 
 from semgame.channels import ChannelState, FadingChannel, complex_to_real, real_to_complex, sample_snr_db
 from semgame.config import LinkConfig
-from semgame.data import DataNotFoundError, dataset_info, load_dataset
+from semgame.data import DataNotFoundError, DatasetInfo, dataset_info, load_dataset
 from semgame.link import NeuralEavesdropper, SemanticLink
 from semgame.metrics import psnr as _psnr
 from semgame.privacy.defences import (
@@ -57,6 +57,7 @@ __all__ = [
     "SHIPPED_LINKS",
     "SemComGame",
     "NeuralEavesdropperAgent",
+    "as_image_set",
     "default_weights_path",
     "shipped_link",
     "load_link",
@@ -149,6 +150,63 @@ class NeuralEavesdropperAgent:
             return self.classifier(real_to_complex(obs_t[..., : 2 * self.k].to(device))).argmax(-1)
 
 
+def _as_tensor(value: Any, what: str) -> Tensor:
+    """A torch tensor or NumPy array of numbers as a tensor (NumPy's memory shared when it can be)."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+        try:
+            return torch.from_numpy(np.ascontiguousarray(value))
+        except (TypeError, ValueError):
+            pass
+    dtype = f" of dtype {value.dtype}" if isinstance(value, np.ndarray) else ""
+    raise ValueError(f"{what} must be a torch tensor or a NumPy array of numbers, got {type(value).__name__}{dtype}")
+
+
+def as_image_set(data: Any, info: DatasetInfo) -> tuple[Tensor, Tensor]:
+    """The envs' ``images=`` (or a loaded split) as ``(images [N, C, H, W] float32 in [0, 1], labels [N] int64)``.
+
+    ``data``: a ``TensorDataset`` or a pair ``(images, labels)`` of torch tensors or NumPy arrays.
+    Images have the dataset's shape and are float (any float dtype, converted to float32), finite
+    and in [0, 1], or uint8 (divided by 255, as torchvision's ``ToTensor``); labels are 1-D integers
+    in ``[0, num_classes)``, one per image. Anything else raises a one-line ``ValueError`` naming it.
+    """
+    pair = data.tensors if isinstance(data, TensorDataset) else data
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        got = f"a {type(pair).__name__} of {len(pair)}" if isinstance(pair, (tuple, list)) else type(pair).__name__
+        raise ValueError(
+            f"images must be a TensorDataset or a pair (images [N, C, H, W], labels [N]) of tensors or NumPy arrays, "
+            f"got {got}"
+        )
+    images, labels = _as_tensor(pair[0], "images"), _as_tensor(pair[1], "labels")
+    if images.dim() != 4 or tuple(images.shape[1:]) != info.shape:
+        raise ValueError(f"images must have shape [N, {', '.join(map(str, info.shape))}], got {tuple(images.shape)}")
+    if labels.dim() != 1 or len(images) == 0 or len(labels) != len(images):
+        raise ValueError(
+            "need as many labels as images (labels [N], at least one image), "
+            f"got images {tuple(images.shape)} and labels {tuple(labels.shape)}"
+        )
+    if images.dtype == torch.uint8:
+        images = images.to(torch.float32) / 255
+    elif images.dtype.is_floating_point:
+        images = images.to(torch.float32)  # (the same tensor if it already is: its waveforms stay cached)
+        lo, hi = torch.aminmax(images)  # (NaN propagates)
+        if not 0 <= lo <= hi <= 1:
+            raise ValueError(
+                f"float images must be in [0, 1] (no NaN or inf), got values in [{float(lo):g}, {float(hi):g}]"
+            )
+    else:
+        raise ValueError(f"images must be float in [0, 1] or uint8 in [0, 255], got dtype {images.dtype}")
+    c = info.num_classes
+    if labels.dtype == torch.bool or labels.dtype.is_floating_point:
+        raise ValueError(f"labels must be integer classes in [0, {c}), got dtype {labels.dtype}")
+    labels = labels.to(torch.int64)
+    lo, hi = torch.aminmax(labels)
+    if lo < 0 or hi >= c:
+        raise ValueError(f"labels must be integer classes in [0, {c}), got values in [{int(lo)}, {int(hi)}]")
+    return images, labels
+
+
 # Clean waveforms per (link, image tensor): encoding a split happens once per process.
 _WAVEFORMS: weakref.WeakKeyDictionary[SemanticLink, dict[tuple, tuple[Tensor, Tensor]]] = weakref.WeakKeyDictionary()
 
@@ -209,11 +267,13 @@ class SemComGame:
         eavesdropper: Any = None,
         defence: Any = None,
         data_root: str | None = None,
-        images: TensorDataset | tuple[Tensor, Tensor] | None = None,
+        images: TensorDataset | tuple[Tensor | np.ndarray, Tensor | np.ndarray] | None = None,
         device: str | torch.device = "cpu",
     ) -> None:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; expected one of {ROLES}")
+        if not isinstance(dataset, str):
+            raise ValueError(f"dataset must be a dataset name (a str, e.g. 'mnist'), got {type(dataset).__name__}")
         self.info = dataset_info(dataset)  # ValueError naming the choices on an unknown dataset
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
@@ -255,7 +315,7 @@ class SemComGame:
         self.csi_dim = (2 * (1 if ch.block or ch.fading == "none" else self.k) + 1) if self.include_csi else 0
         self.eve_obs_dim = 2 * self.k + self.csi_dim
         self.tx_obs_dim = 2 * self.k + (self.num_classes if self.include_label else 0)
-        self._images = images
+        self._images = None if images is None else as_image_set(images, self.info)
         self.images: Tensor | None = None
         self.labels: Tensor | None = None
         self.x: Tensor | None = None
@@ -340,10 +400,13 @@ class SemComGame:
 
     def load_split(self) -> tuple[Tensor, Tensor]:
         """The split's images ``[N, C, H, W]`` and labels ``[N]`` as found (``images=``, ``data_root``,
-        ``$SEMGAME_DATA``, the cache, the folder the link was trained from), validated; nothing is encoded.
-        Raises :class:`~semgame.data.DataNotFoundError` naming where it looked."""
-        data = self._images
-        if data is None and self.data_root is None and self.cfg is not None and self.cfg.data_root:
+        ``$SEMGAME_DATA``, the cache, the folder the link was trained from), validated by
+        :func:`as_image_set`; nothing is encoded. Raises :class:`~semgame.data.DataNotFoundError`
+        naming where it looked."""
+        if self._images is not None:  # (validated at construction)
+            return self._images
+        data = None
+        if self.data_root is None and self.cfg is not None and self.cfg.data_root:
             # $SEMGAME_DATA / the cache first, then the folder the link was trained from
             for root in (None, self.cfg.data_root):
                 try:
@@ -353,14 +416,7 @@ class SemComGame:
                     pass
         if data is None:  # the data module's own search (and its clear error when nothing is found)
             data = load_dataset(self.info.name, self.split, root=self.data_root)
-        images, labels = data.tensors if isinstance(data, TensorDataset) else data
-        if images.dim() != 4 or tuple(images.shape[1:]) != self.info.shape:
-            raise ValueError(
-                f"images must have shape [N, {', '.join(map(str, self.info.shape))}], got {tuple(images.shape)}"
-            )
-        if len(images) == 0 or len(labels) != len(images):
-            raise ValueError(f"need as many labels as images (and at least one), got {len(images)} and {len(labels)}")
-        return images, labels
+        return as_image_set(data, self.info)
 
     def draw(self, n: int, generator: torch.Generator) -> Tensor:
         """``n`` image indices, uniform with replacement, ``[n]`` int64 on the device."""
@@ -473,15 +529,17 @@ class SemComGame:
     @torch.no_grad()
     def opponent_guess(self, eve_obs: Tensor) -> Tensor:
         """The opponent eavesdropper's class guesses for a batch of its observations, ``[n]`` int64."""
-        agent = self.opponent
+        agent, n, c = self.opponent, len(eve_obs), self.num_classes
         out = agent.act(eve_obs if getattr(agent, "accepts_tensors", False) else eve_obs.cpu().numpy())
-        guess = as_device_tensor(out, self.device).reshape(-1)
-        if guess.shape != (len(eve_obs),) or guess.dtype.is_floating_point or guess.dtype == torch.bool:
-            raise ValueError(
-                f"eavesdropper {type(agent).__name__}.act must return {len(eve_obs)} integer class guesses, "
-                f"got {tuple(guess.shape)} {guess.dtype}"
-            )
-        return guess.to(self.device, torch.int64)
+        expected = f"eavesdropper {type(agent).__name__}.act must return {n} integer class guesses in [0, {c})"
+        guess = as_device_tensor(out, self.device, expected).reshape(-1)
+        if guess.shape != (n,) or guess.dtype.is_floating_point or guess.dtype.is_complex or guess.dtype == torch.bool:
+            raise ValueError(f"{expected}, got {tuple(guess.shape)} {guess.dtype}")
+        guess = guess.to(torch.int64)
+        bad = (guess < 0) | (guess >= c)
+        if bool(bad.any()):
+            raise ValueError(f"{expected}, got values outside it: {guess[bad][:4].tolist()}")
+        return guess
 
     def render_rgb(self, idx: int, recon: Tensor | None = None) -> np.ndarray:
         """``H x W(x2) x 3`` uint8: the image being transmitted [| the last reconstruction]."""

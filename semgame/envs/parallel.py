@@ -7,11 +7,12 @@ from typing import Any
 import numpy as np
 import torch
 from gymnasium import spaces
+from gymnasium.error import ResetNeeded
 from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 
 from semgame.envs.game import SemComGame, seeded_torch_generator
-from semgame.envs.semcom import check_box_actions, check_discrete_actions
+from semgame.envs.semcom import check_box_actions, check_discrete_actions, check_reset_options
 
 __all__ = ["SemComParallelEnv", "parallel_env"]
 
@@ -109,6 +110,7 @@ class SemComParallelEnv(ParallelEnv):
         return self.game.transmitter_obs(self._idx)[0].cpu().numpy()
 
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        check_reset_options(options)  # (no option is used)
         if seed is not None or self._gen is None:
             self._np_random, _ = seeding.np_random(seed)
             self._gen = seeded_torch_generator(self._np_random, self.game.device)
@@ -122,7 +124,7 @@ class SemComParallelEnv(ParallelEnv):
     @torch.no_grad()
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         if not self.agents:
-            raise RuntimeError("step() called on a finished episode (or before reset()); call reset()")
+            raise ResetNeeded("Cannot call step() before calling reset() (or after the episode ended)")
         missing = [a for a in self.agents if a not in actions]
         if missing:
             raise ValueError(f"missing action(s) for agent(s) {missing}")

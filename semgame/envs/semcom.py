@@ -12,7 +12,15 @@ from gymnasium.error import ResetNeeded
 
 from semgame.envs.game import SemComGame, seeded_torch_generator
 
-__all__ = ["SemComEnv", "observation_space", "action_space", "check_discrete_actions", "check_box_actions", "preview"]
+__all__ = [
+    "SemComEnv",
+    "observation_space",
+    "action_space",
+    "check_discrete_actions",
+    "check_box_actions",
+    "check_reset_options",
+    "preview",
+]
 
 
 def observation_space(game: SemComGame) -> spaces.Box:
@@ -87,6 +95,15 @@ def check_box_actions(action: Any, shape: tuple[int, ...]) -> np.ndarray:
     if bad.any():
         raise ValueError(f"action outside the action space [-1, 1] (NaN and inf included): {preview(arr[bad])}")
     return arr.astype(np.float32, copy=False)
+
+
+def check_reset_options(options: Any) -> dict[str, Any]:
+    """``reset``'s ``options``: ``None`` (returned as ``{}``) or a dict, else a one-line ``ValueError``."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise ValueError(f"reset options must be None or a dict, got {type(options).__name__}: {reprlib.repr(options)}")
+    return options
 
 
 class SemComEnv(Env):
@@ -193,8 +210,12 @@ class SemComEnv(Env):
       episodes with :meth:`set_defence`. A min-max-trained link is a defence too: pass it as ``link``.
     * ``data_root``: data folder (default ``$SEMGAME_DATA``, then the link config's ``data_root``;
       see :func:`semgame.data.load_dataset`, whose error says where it looked when nothing is found).
-    * ``images``: a ``TensorDataset`` or ``(images [N,C,H,W] in [0,1], labels [N])`` used instead of
-      the split (e.g. :func:`semgame.data.synthetic_dataset` for tests).
+    * ``images``: a ``TensorDataset`` or a pair ``(images, labels)`` of torch tensors or NumPy arrays,
+      used instead of the split (e.g. :func:`semgame.data.synthetic_dataset` for tests): images
+      ``[N, C, H, W]`` of the dataset's shape, float (any float dtype, converted to float32), finite
+      and in [0, 1], or uint8 (converted to float32 / 255, as torchvision's ``ToTensor``); labels
+      1-D integer classes (``[0, 10)``), one per image. Checked at construction
+      (:func:`~semgame.envs.game.as_image_set`: a one-line ``ValueError`` says what is wrong).
     * ``device``: torch device (``"cpu"`` default).
     * ``render_mode``: ``None`` or ``"rgb_array"`` (the image being transmitted).
 
@@ -245,6 +266,7 @@ class SemComEnv(Env):
         return obs[0].cpu().numpy().astype(np.float32, copy=False)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        check_reset_options(options)  # (no option is used)
         super().reset(seed=seed)
         if seed is not None or self._gen is None:
             self._gen = seeded_torch_generator(self.np_random, self.game.device)

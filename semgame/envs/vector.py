@@ -13,7 +13,14 @@ from gymnasium.vector.utils import batch_space
 from torch import Tensor
 
 from semgame.envs.game import Legit, SemComGame, seeded_torch_generator
-from semgame.envs.semcom import action_space, check_box_actions, check_discrete_actions, observation_space, preview
+from semgame.envs.semcom import (
+    action_space,
+    check_box_actions,
+    check_discrete_actions,
+    check_reset_options,
+    observation_space,
+    preview,
+)
 from semgame.privacy.defences import PolicyDefence
 
 __all__ = ["SemComVectorEnv"]
@@ -223,7 +230,7 @@ class SemComVectorEnv(VectorEnv):
 
     # -- API ------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
-        mask = (options or {}).get("reset_mask")
+        mask = check_reset_options(options).get("reset_mask")
         if seed is not None or self._gen is None:
             self._np_random, self._np_random_seed = seeding.np_random(seed)
             self._gen = seeded_torch_generator(self._np_random, self.device)

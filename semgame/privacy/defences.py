@@ -57,6 +57,7 @@ and the offline evaluation.
 from __future__ import annotations
 
 import copy
+import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -252,11 +253,21 @@ class AdversarialDefence(Defence):
         return d
 
 
-def as_device_tensor(out: Any, device: torch.device) -> Tensor:
-    """An agent's output as a tensor on ``device`` (tensors stay where they are if already there)."""
+def as_device_tensor(out: Any, device: torch.device, expected: str) -> Tensor:
+    """An agent's output as a tensor on ``device`` (tensors stay where they are if already there).
+
+    ``expected`` says what the agent must return (``"X.act must return ..."``): the one-line
+    ``ValueError`` raised for what is not numbers (``None``, strings, objects, ragged lists).
+    """
     if isinstance(out, Tensor):
         return out.detach().to(device)
-    return torch.as_tensor(np.asarray(out), device=device)
+    try:
+        arr = np.asarray(out)
+    except (ValueError, TypeError, OverflowError):
+        arr = None
+    if arr is None or arr.dtype.kind not in "biufc":
+        raise ValueError(f"{expected}, got {reprlib.repr(out)}")
+    return torch.as_tensor(arr, device=device)
 
 
 class PolicyDefence(Defence):
@@ -288,14 +299,12 @@ class PolicyDefence(Defence):
             obs = torch.cat([obs, F.one_hot(labels.to(obs.device), self.num_classes).float()], -1)
         agent = self.policy
         out = agent.act(obs if getattr(agent, "accepts_tensors", False) else obs.cpu().numpy())
-        a = as_device_tensor(out, x.device)
         n, d = x.shape[0], 2 * x.shape[1]
         name = type(agent).__name__
+        expected = f"transmitter {name}.act must return float perturbations of shape ({n}, {d})"
+        a = as_device_tensor(out, x.device, expected)
         if tuple(a.shape) != (n, d) or not a.dtype.is_floating_point:
-            raise ValueError(
-                f"transmitter {name}.act must return float perturbations of shape ({n}, {d}), "
-                f"got {tuple(a.shape)} {a.dtype}"
-            )
+            raise ValueError(f"{expected}, got {tuple(a.shape)} {a.dtype}")
         if bool(torch.isnan(a).any()) or bool((a.abs() > 1).any()):
             raise ValueError(f"transmitter {name}.act returned NaN or values outside [-1, 1]")
         return self.budget.send(x, self.budget.box(a, x))
@@ -478,7 +487,7 @@ def check_defence_config(config: Mapping[str, Any]) -> dict:
     if not isinstance(config, Mapping):
         raise ConfigError(f'a defence config must be a table like {{kind = "keyed", psr_db = 10}}, got {config!r}')
     kind = config.get("kind")
-    if kind not in DEFENCES:
+    if not isinstance(kind, str) or kind not in DEFENCES:
         raise ConfigError(f"unknown defence kind {kind!r}; expected one of {', '.join(DEFENCES)}")
     spec = DEFENCES[kind]
     unknown = sorted(set(config) - set(spec.keys) - {"kind", "name"})
