@@ -39,14 +39,15 @@ Besides its defence keys a ``[[defences]]`` entry may carry ``link`` (a min-max-
 *is* the defence) and, for ``kind = "policy"``, ``train_transmissions`` (learn the policy against the
 link's eavesdropper before judging it). File specs (``path/to/file.py:Class``) and ``link`` paths are
 resolved against the current directory, then against the repository the config lives in (two folders
-above it). Everything is validated by :func:`load_bench_config` before any cell starts: one-line
-:class:`~semgame.config.ConfigError` otherwise. Nothing here imports torch.
+above it). Everything is validated by :func:`load_bench_config` before any cell starts, with the ranges
+the cells enforce (eve SNRs within :data:`~semgame.channels.SNR_DB_RANGE`, seeds up to
+:data:`~semgame.config.MAX_SEED`, a learning transmitter's ``psr_db`` within the env's PSR range; boolean
+keys are TOML booleans): one-line :class:`~semgame.config.ConfigError` otherwise. Nothing here imports torch.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,10 +191,40 @@ def _int(name: str, value: Any, low: int = 1) -> int:
     return value
 
 
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
+def _bool(name: str, value: Any) -> bool:
+    """A TOML boolean (``"false"`` or ``0`` would be coerced by truthiness)."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false (a TOML boolean), got {value!r}")
+    return value
+
+
+def _psr(what: str, value: Any) -> float:
+    """A learning transmitter's budget ``psr_db``: the env's transmitter-role range, the widest semgame
+    defends with (:data:`~semgame.privacy.perturbation.PSR_RANGE_KEYED`, checked by ``check_psr``)."""
+    from semgame.privacy.perturbation import PSR_RANGE_KEYED, check_psr
+
+    try:
+        return check_psr(value, "keyed")
+    except ConfigError:
+        lo, hi = PSR_RANGE_KEYED
+        raise ConfigError(
+            f"{what}: psr_db (a learning transmitter's budget) must be a finite number in [{lo:g}, {hi:g}] dB, "
+            f"got {value!r}"
+        ) from None
+
+
+def _defence(what: str, config: Any) -> dict:
+    """``check_defence_config`` naming ``what``; the defence kind's boolean keys must be TOML booleans."""
+    from semgame.privacy.defences import DEFENCES, check_defence_config
+
+    try:
+        cfg = check_defence_config(config)
+    except ConfigError as err:
+        raise ConfigError(f"{what}: {err}") from None
+    for key, default in DEFENCES[cfg["kind"]].keys.items():
+        if isinstance(default, bool) and key in config:
+            _bool(f"{what}: {key}", config[key])
+    return cfg
 
 
 def _list(name: str, value: Any) -> list:
@@ -233,8 +264,11 @@ def _resolve_spec(spec: Any, base: Path | None, what: str) -> str:
     return f"{target}:{attr}"
 
 
-def _load(spec: str, protocol: str, what: str, needs: tuple[str, ...] = (), args: dict | None = None) -> None:
-    """Check that an agent spec loads (class or factory) and takes ``args``, naming the problem in one line."""
+def _load(
+    spec: str, protocol: str, what: str, needs: tuple[str, ...] = (), args: dict | None = None, why: str = ""
+) -> None:
+    """Check that an agent spec loads (class or factory), takes ``args`` and (a class) has the methods it
+    ``needs`` (``why``: what needs them), naming the problem in one line."""
     import inspect
 
     from semgame.protocols import Eavesdropper, Transmitter, load_agent
@@ -255,10 +289,7 @@ def _load(spec: str, protocol: str, what: str, needs: tuple[str, ...] = (), args
             )
     missing = [m for m in needs if isinstance(obj, type) and not callable(getattr(obj, m, None))]
     if missing:
-        raise ConfigError(
-            f"{what}: {spec} has no {', '.join(missing)}() (a learning transmitter needs learn, "
-            "state_dict and load_state_dict)"
-        )
+        raise ConfigError(f"{what}: {spec} has no {', '.join(m + '()' for m in missing)} ({why})")
 
 
 def _table(what: str, value: Any) -> dict:
@@ -276,8 +307,8 @@ def _check_axes(cfg: BenchConfig) -> BenchConfig:
 
 def bench_config(values: dict[str, Any], base: Path | None = None) -> BenchConfig:
     """Validate a config dict (what the TOML file holds) into a :class:`BenchConfig`."""
+    from semgame.config import MAX_SEED, check_int, check_snr
     from semgame.data import dataset_info
-    from semgame.privacy.defences import check_defence_config
 
     unknown = sorted(set(values) - _TOP)
     if unknown:
@@ -291,8 +322,11 @@ def bench_config(values: dict[str, Any], base: Path | None = None) -> BenchConfi
             datasets.append(dataset_info(d).name if isinstance(d, str) else dataset_info(str(d)).name)
         except ValueError as err:
             raise ConfigError(str(err)) from None
-    snrs = tuple(_number("eve_snr_db", v) for v in _list("eve_snr_db", values["eve_snr_db"]))
-    seeds = tuple(_int("seeds", v, 0) for v in _list("seeds", values["seeds"]))
+    for v in _list("eve_snr_db", values["eve_snr_db"]):
+        check_snr("eve_snr_db", v)  # the range the channels take
+    snrs = tuple(float(v) for v in values["eve_snr_db"])
+    # (agents seed NumPy's legacy generator: at most MAX_SEED)
+    seeds = tuple(check_int("seeds", v, 0, MAX_SEED) for v in _list("seeds", values["seeds"]))
     budgets = {k: _int(k, values[k], 0 if k == "fresh_k" else 1) for k in _BUDGETS if k in values}
     links = _table("links", values.get("links", {}))
     for ds, path in links.items():
@@ -322,13 +356,12 @@ def bench_config(values: dict[str, Any], base: Path | None = None) -> BenchConfi
             _int(f"defence {name!r}: train_transmissions", train)
             if entry.get("psr_db") is None:
                 raise ConfigError(f"defence {name!r}: a learned transmitter needs psr_db")
-        try:
-            check_defence_config(entry)
-        except ConfigError as err:
-            raise ConfigError(f"defence {name!r}: {err}") from None
+            _psr(f"defence {name!r}", entry["psr_db"])  # (it learns in the env's transmitter role)
+        _defence(f"defence {name!r}", entry)
         if entry.get("kind") == "policy":
             needs = ("learn", "state_dict", "load_state_dict") if train is not None else ()
-            _load(entry["agent"], "transmitter", f"defence {name!r}", needs, entry.get("args"))
+            why = "a learning transmitter needs learn, state_dict and load_state_dict"
+            _load(entry["agent"], "transmitter", f"defence {name!r}", needs, entry.get("args"), why)
         defences.append(DefenceSpec(name, entry, link, train))
     names = set()
     agents = []
@@ -343,7 +376,7 @@ def bench_config(values: dict[str, Any], base: Path | None = None) -> BenchConfi
         spec = _resolve_spec(entry.get("agent"), base, f"agent {name!r}")
         args = dict(_table(f"agent {name!r}: args", entry.get("args", {})))
         _load(spec, "eavesdropper", f"agent {name!r}", args=args)
-        agents.append(AgentSpec(name, spec, args, bool(entry.get("reference", False))))
+        agents.append(AgentSpec(name, spec, args, _bool(f"agent {name!r}: reference", entry.get("reference", False))))
     if sum(a.reference for a in agents) > 1:
         raise ConfigError("at most one agent may be the reference (reference = true)")
     names = set()
@@ -360,20 +393,21 @@ def bench_config(values: dict[str, Any], base: Path | None = None) -> BenchConfi
         tx_args = dict(_table(f"{what}: transmitter_args", entry.get("transmitter_args", {})))
         eve_args = dict(_table(f"{what}: eavesdropper_args", entry.get("eavesdropper_args", {})))
         tx = entry.get("transmitter")
-        if isinstance(tx, dict):
-            cfg = check_defence_config(tx)
-            if cfg["kind"] != "adversarial":
+        gradient = isinstance(tx, dict)
+        if gradient:
+            if _defence(f"{what}: transmitter", tx)["kind"] != "adversarial":
                 raise ConfigError(f"{what}: a transmitter table must be an adversarial defence (re-crafted each round)")
         else:
             tx = _resolve_spec(tx, base, what)
-            _load(tx, "transmitter", what, ("learn",), tx_args)
+            _load(tx, "transmitter", what, ("learn",), tx_args, "a learning transmitter needs learn")
         eve = _resolve_spec(entry.get("eavesdropper"), base, what)
-        _load(eve, "eavesdropper", what, args=eve_args)
+        needs = ("logits_model",) if gradient else ()
+        _load(eve, "eavesdropper", what, needs, eve_args, "an adversarial transmitter is crafted white-box against it")
         kw = {
             k: _int(f"{what}: {k}", entry[k]) for k in ("rounds", "eve_transmissions", "tx_transmissions") if k in entry
         }
         if "psr_db" in entry:
-            kw["psr_db"] = _number(f"{what}: psr_db", entry["psr_db"])
+            kw["psr_db"] = _psr(what, entry["psr_db"])
         games.append(
             GameSpec(
                 name,
@@ -387,6 +421,8 @@ def bench_config(values: dict[str, Any], base: Path | None = None) -> BenchConfi
     if games and budgets.get("fresh_k", BenchConfig.fresh_k) == 0:
         raise ConfigError("games end with a fresh-eavesdropper verdict: fresh_k must be >= 1")
     data_root = values.get("data_root")
+    if data_root is not None and not isinstance(data_root, str):
+        raise ConfigError(f"data_root must be a string (a folder), got {data_root!r}")
     return _check_axes(
         BenchConfig(
             tuple(datasets),
