@@ -47,12 +47,14 @@ UNDEFENDED_EVE = 901
 """Seat of the eavesdropper trained on the undefended link (the *transfer* column): :func:`eve_seed`."""
 SURROGATE_EVE = 777
 """Seat of the transmitter's own surrogate eavesdropper (adversarial perturbations): :func:`eve_seed`."""
+MAX_FRESH_EVES = SURROGATE_EVE
+"""Most fresh eavesdroppers one leakage evaluation trains: seats ``0 .. 776``, below the fixed seats."""
 
 
 def eve_seed(seed: int, seat: int) -> int:
     """Seed of an evaluation eavesdropper: ``seed * 1000 + seat``.
 
-    Fresh eavesdropper ``j`` of a leakage evaluation sits at seat ``j`` (``0 <= j < 777``);
+    Fresh eavesdropper ``j`` of a leakage evaluation sits at seat ``j`` (``0 <= j <`` :data:`MAX_FRESH_EVES`);
     :data:`UNDEFENDED_EVE` and :data:`SURROGATE_EVE` are the two fixed seats.
     """
     return seed * 1000 + seat

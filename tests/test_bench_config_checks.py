@@ -56,6 +56,8 @@ eavesdropper = "{AGENTS}/linear_eavesdropper.py:LinearEavesdropper"
         # seeds seed NumPy's legacy generator (SB3 agents): at most 2**32 - 1
         ("", {"seeds = [0]": "seeds = [4294967296]"}, "seeds must be an integer in [0, 4294967295]"),
         ("", {'data_root = "': 'data_root = 5\n# "'}, "data_root must be a string"),
+        # fresh eavesdroppers' seeds stay below the surrogate's seat (semgame.seeds.MAX_FRESH_EVES)
+        ("", {"fresh_k = 1": "fresh_k = 778"}, "fresh_k must be at most 777, got 778"),
     ],
 )
 def test_out_of_range_values_stop_before_any_cell(extra, edit, needle, synthetic_root, tmp_path, capsys):

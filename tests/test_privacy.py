@@ -235,8 +235,9 @@ def test_adversarial_defence_with_labels_roundtrip(tiny_link):
 
 
 def test_check_k():
-    for bad in (0, -1, 1.5, True):
-        with pytest.raises(ConfigError, match="K must be an integer >= 1"):
+    assert check_k(1) == 1 and check_k(777) == 777
+    for bad in (0, -1, 1.5, True, 778):  # (778 fresh eavesdroppers: the last one gets the surrogate's seed)
+        with pytest.raises(ConfigError, match=r"K must be an integer in \[1, 777\]"):
             check_k(bad)
 
 
@@ -476,7 +477,7 @@ def test_fresh_eval_notes_how_the_runs_own_eavesdropper_was_trained(tiny_link, t
 @pytest.mark.parametrize(
     "argv,needle",
     [
-        (["--fresh-eavesdroppers", "0"], "K must be an integer >= 1"),
+        (["--fresh-eavesdroppers", "0"], "K must be an integer in [1, 777]"),
         (["--fresh-eavesdroppers", "2", "--defence", "keyed", "--psr-db", "5"], "needs a secret key"),
         (["--fresh-eavesdroppers", "2", "--defence", "keyed", "--psr-db", "30", "--key", "k"], "psr_db"),
         (["--fresh-eavesdroppers", "2", "--defence", "keyed", "--key", "k"], "needs --psr-db"),

@@ -309,6 +309,7 @@ def bench_config(values: dict[str, Any], base: Path | None = None) -> BenchConfi
     """Validate a config dict (what the TOML file holds) into a :class:`BenchConfig`."""
     from semgame.config import MAX_SEED, check_int, check_snr
     from semgame.data import dataset_info
+    from semgame.seeds import MAX_FRESH_EVES
 
     unknown = sorted(set(values) - _TOP)
     if unknown:
@@ -328,6 +329,8 @@ def bench_config(values: dict[str, Any], base: Path | None = None) -> BenchConfi
     # (agents seed NumPy's legacy generator: at most MAX_SEED)
     seeds = tuple(check_int("seeds", v, 0, MAX_SEED) for v in _list("seeds", values["seeds"]))
     budgets = {k: _int(k, values[k], 0 if k == "fresh_k" else 1) for k in _BUDGETS if k in values}
+    if budgets.get("fresh_k", 0) > MAX_FRESH_EVES:  # (their seeds would reach the fixed seats)
+        raise ConfigError(f"fresh_k must be at most {MAX_FRESH_EVES}, got {budgets['fresh_k']}")
     links = _table("links", values.get("links", {}))
     for ds, path in links.items():
         if ds not in datasets:

@@ -39,7 +39,7 @@ from semgame.metrics import accuracy, psnr
 from semgame.privacy.ceiling import ceiling
 from semgame.privacy.defences import Defence, Encoded
 from semgame.privacy.strong_eve import CSIEavesdropper
-from semgame.seeds import Stream, eve_seed, seeded_generator
+from semgame.seeds import MAX_FRESH_EVES, Stream, eve_seed, seeded_generator
 from semgame.training import fit_eavesdropper, train_eavesdropper_epoch
 
 __all__ = [
@@ -90,9 +90,10 @@ COLUMNS = (
 
 
 def check_k(k: object) -> int:
-    """Validate the number of fresh eavesdroppers."""
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ConfigError(f"the number of fresh eavesdroppers K must be an integer >= 1, got {k!r}")
+    """Validate the number of fresh eavesdroppers (at most :data:`~semgame.seeds.MAX_FRESH_EVES`: their seeds
+    stay apart from the surrogate's and the undefended eavesdropper's)."""
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_FRESH_EVES:
+        raise ConfigError(f"the number of fresh eavesdroppers K must be an integer in [1, {MAX_FRESH_EVES}], got {k!r}")
     return k
 
 
