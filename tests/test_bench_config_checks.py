@@ -49,6 +49,8 @@ eavesdropper = "{AGENTS}/linear_eavesdropper.py:LinearEavesdropper"
             {"linear_eavesdropper.py:Linear": "random_eavesdropper.py:Random"},
             "RandomEavesdropper has no logits_model()",
         ),
+        # nothing is silently ignored: an adversarial table takes no transmitter_args
+        (PGD_GAME, {"steps = 2 }": "steps = 2 }\ntransmitter_args = { lr = 1.0 }"}, "transmitter_args apply to"),
         # boolean keys are TOML booleans, not truthy values
         ("", {"reference = true": 'reference = "false"'}, "agent 'supervised': reference must be true or false"),
         ("", {"reference = true": "reference = 1"}, "reference must be true or false"),

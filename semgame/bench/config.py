@@ -400,6 +400,8 @@ def bench_config(values: dict[str, Any], base: Path | None = None) -> BenchConfi
         if gradient:
             if _defence(f"{what}: transmitter", tx)["kind"] != "adversarial":
                 raise ConfigError(f"{what}: a transmitter table must be an adversarial defence (re-crafted each round)")
+            if tx_args:  # (it would be ignored: the table is the transmitter's whole config)
+                raise ConfigError(f"{what}: transmitter_args apply to a transmitter agent, not to an adversarial table")
         else:
             tx = _resolve_spec(tx, base, what)
             _load(tx, "transmitter", what, ("learn",), tx_args, "a learning transmitter needs learn")
