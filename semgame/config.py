@@ -233,13 +233,14 @@ def check_int(name: str, value: Any, low: int = 1, high: int | None = None) -> i
     return value
 
 
-def check_snr(name: str, value: Any) -> None:
-    """A one-line :class:`ConfigError` unless ``value`` is an SNR in dB within
-    :data:`~semgame.channels.SNR_DB_RANGE`."""
+def check_snr(name: str, value: Any) -> float:
+    """``value`` as a float if it is an SNR in dB within :data:`~semgame.channels.SNR_DB_RANGE`, else a
+    one-line :class:`ConfigError`."""
     _finite(name, value)
     lo, hi = SNR_DB_RANGE
     if not lo <= value <= hi:
         raise ConfigError(f"{name} must be in [{lo:g}, {hi:g}] dB, got {value!r}")
+    return float(value)
 
 
 def check_lr(name: str, value: Any) -> None:

@@ -323,9 +323,7 @@ def bench_config(values: dict[str, Any], base: Path | None = None) -> BenchConfi
             datasets.append(dataset_info(d).name if isinstance(d, str) else dataset_info(str(d)).name)
         except ValueError as err:
             raise ConfigError(str(err)) from None
-    for v in _list("eve_snr_db", values["eve_snr_db"]):
-        check_snr("eve_snr_db", v)  # the range the channels take
-    snrs = tuple(float(v) for v in values["eve_snr_db"])
+    snrs = tuple(check_snr("eve_snr_db", v) for v in _list("eve_snr_db", values["eve_snr_db"]))
     # (agents seed NumPy's legacy generator: at most MAX_SEED)
     seeds = tuple(check_int("seeds", v, 0, MAX_SEED) for v in _list("seeds", values["seeds"]))
     budgets = {k: _int(k, values[k], 0 if k == "fresh_k" else 1) for k in _BUDGETS if k in values}

@@ -400,9 +400,9 @@ class SemComGame:
 
     def load_split(self) -> tuple[Tensor, Tensor]:
         """The split's images ``[N, C, H, W]`` and labels ``[N]`` as found (``images=``, ``data_root``,
-        ``$SEMGAME_DATA``, the cache, the folder the link was trained from), validated by
-        :func:`as_image_set`; nothing is encoded. Raises :class:`~semgame.data.DataNotFoundError`
-        naming where it looked."""
+        ``$SEMGAME_DATA``, the cache, the folder the link was trained from), validated (``images=`` by
+        :func:`as_image_set`, files by :func:`~semgame.data.load_dataset` as it reads them); nothing is
+        encoded. Raises :class:`~semgame.data.DataNotFoundError` naming where it looked."""
         if self._images is not None:  # (validated at construction)
             return self._images
         data = None
@@ -416,7 +416,7 @@ class SemComGame:
                     pass
         if data is None:  # the data module's own search (and its clear error when nothing is found)
             data = load_dataset(self.info.name, self.split, root=self.data_root)
-        return as_image_set(data, self.info)
+        return data.tensors  # (float32 in [0, 1], labels in range: checked once, when the file was read)
 
     def draw(self, n: int, generator: torch.Generator) -> Tensor:
         """``n`` image indices, uniform with replacement, ``[n]`` int64 on the device."""
