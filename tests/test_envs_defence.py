@@ -249,6 +249,18 @@ def test_bad_defence_configs_are_one_line_errors(cfg, needle, images):
     assert needle in msg and "\n" not in msg, msg
 
 
+@pytest.mark.parametrize("psr_db", [21.0, -41.0, 200.0])
+def test_policy_defence_budget_is_the_env_transmitter_roles_range(psr_db, policy_spec, images):
+    """A policy's actions are scaled onto psr_db as in the envs' transmitter role, so the same range holds."""
+    with pytest.raises(ConfigError, match=r"psr_db of a policy perturbation must be in \[-40, 20\] dB"):
+        check_defence_config({"kind": "policy", "agent": policy_spec, "psr_db": psr_db})
+    with pytest.raises(ConfigError, match=r"must be in \[-40, 20\] dB"):
+        SemComVectorEnv(4, "mnist", images=images, defence={"kind": "policy", "agent": policy_spec, "psr_db": psr_db})
+    with pytest.raises(ConfigError, match=r"must be in \[-40, 20\] dB"):
+        PolicyDefence(type("P", (), {"act": lambda self, obs: obs})(), psr_db)
+    assert PolicyDefence(type("P", (), {"act": lambda self, obs: obs})(), 20.0).psr_db == 20.0
+
+
 def test_build_defence_without_context_and_registry():
     assert set(DEFENCES) >= {"none", "keyed", "adversarial", "policy"}
     with pytest.raises(ConfigError, match="surrogate eavesdropper"):

@@ -41,7 +41,7 @@ def _needs_real_data(code: str) -> bool:
 def test_readme_python_example_runs(index: int, tmp_path: Path) -> None:
     """Each ```python block runs as written in a fresh interpreter (env examples need real images)."""
     code = python_blocks()[index]
-    env = dict(os.environ)
+    env = dict(os.environ, TMPDIR=str(tmp_path))  # (SB3's learn() leaves an empty SB3-<time> folder in the temp dir)
     if _needs_real_data(code):
         if not env.get("SEMGAME_DATA"):
             pytest.skip("environment examples need SEMGAME_DATA (real test images)")

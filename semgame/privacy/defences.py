@@ -288,7 +288,7 @@ class PolicyDefence(Defence):
         from semgame.protocols import Transmitter, check_agent
 
         self.policy = check_agent(policy, Transmitter)
-        self.budget = PSRBudget(psr_db)
+        self.budget = PSRBudget(check_psr(psr_db, "policy"))  # the envs' transmitter-role range
         self.psr_db = self.budget.psr_db
         self.include_label, self.num_classes = bool(include_label), int(num_classes)
         self.name = name or f"{type(policy).__name__} PSR {self.psr_db:+g} dB"
@@ -458,7 +458,7 @@ def _check_policy(cfg: dict) -> None:
     if not isinstance(cfg["args"], Mapping):
         raise ConfigError(f"defence 'policy': args must be a table of constructor arguments, got {cfg['args']!r}")
     if cfg["psr_db"] is not None:
-        PSRBudget(cfg["psr_db"])
+        check_psr(cfg["psr_db"], "policy")
     try:
         load_agent(cfg["agent"], Transmitter)
     except ValueError as err:

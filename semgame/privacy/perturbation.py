@@ -88,8 +88,9 @@ def _finite_number(name: str, value: object) -> float:
 
 
 def check_psr(psr_db: object, kind: str = "adversarial") -> float:
-    """Validate a PSR in dB for ``kind`` ``"adversarial"`` or ``"keyed"``; one-line :class:`ConfigError`."""
-    lo, hi = PSR_RANGE_KEYED if kind == "keyed" else PSR_RANGE_ADVERSARIAL
+    """Validate a PSR in dB for ``kind`` ``"adversarial"``, ``"keyed"`` or ``"policy"`` (a Transmitter
+    policy's actions: the envs' transmitter-role range, :data:`PSR_RANGE_KEYED`); one-line :class:`ConfigError`."""
+    lo, hi = PSR_RANGE_ADVERSARIAL if kind == "adversarial" else PSR_RANGE_KEYED
     value = _finite_number("psr_db", psr_db)
     if not lo <= value <= hi:
         raise ConfigError(f"psr_db of a {kind} perturbation must be in [{lo:g}, {hi:g}] dB, got {value:g}")
