@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from semgame.bench.cli import register as register_bench
 from semgame.config import MAX_THREADS, PRECISIONS, check_int, check_snr
@@ -31,7 +32,15 @@ __all__ = ["main", "build_parser"]
 
 
 class _Parser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose usage errors are one line, like every other semgame error."""
+    """An ``ArgumentParser`` whose usage errors are one line, like every other semgame error.
+
+    A value that starts like a negative number (``--train-snr-db -5,10``, ``-1e-3``) is a value, not an
+    unknown option: Python 3.13's argparse rule, which 3.11's narrower pattern (``-5``, ``-.5`` only) lacks.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"-\.?\d")  # (sub-parsers are built with this class)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"semgame: error: {message} (see: {self.prog} --help)\n")

@@ -206,6 +206,17 @@ def test_train_bad_flag_values(
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.parametrize("command", ["train", "minmax"])
+def test_values_that_start_like_negative_numbers_are_values(command: str) -> None:
+    """``--train-snr-db -5,10`` is a range, not an unknown option (Python 3.11's argparse took it for one)."""
+    from semgame.cli import build_parser
+
+    args = build_parser().parse_args(
+        [command, "--run-dir", "r", "--train-snr-db", "-5,10", "--lr", "-1e-3", "--snr-db", "-.5"]
+    )
+    assert (args.train_snr_db, args.lr, args.snr_db) == ([-5.0, 10.0], -1e-3, -0.5)
+
+
 def test_bad_value_in_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "c.toml"
     config.write_text("k = 0\nsnr_db = 10.0\n")
