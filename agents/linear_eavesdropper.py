@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from semgame.config import check_int
 from semgame.supervised import SupervisedEavesdropper
 
 
@@ -39,6 +40,8 @@ class LinearEavesdropper(SupervisedEavesdropper):
         seed: int = 0,
         device: str = "cpu",
     ) -> None:
+        check_int("obs_dim", obs_dim)
+        check_int("num_classes", num_classes)
         super().__init__(
             lambda: nn.Linear(obs_dim, num_classes),
             lr=lr,

@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from semgame.config import check_int
+
 
 class MajorityEavesdropper:
     """Counts labels seen through :meth:`update`; guesses the most frequent one (class 0 before any)."""
 
     def __init__(self, num_classes: int = 10) -> None:
-        self.counts = np.zeros(num_classes, dtype=np.int64)
+        self.counts = np.zeros(check_int("num_classes", num_classes), dtype=np.int64)
 
     def update(self, obs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-        self.counts += np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(self.counts))
+        labels = np.asarray(labels, dtype=np.int64)
+        if labels.size and (labels.min() < 0 or labels.max() >= len(self.counts)):
+            raise ValueError(f"labels must be classes in [0, {len(self.counts)}), got {labels.min()}..{labels.max()}")
+        self.counts += np.bincount(labels, minlength=len(self.counts))
         return {"majority_class": float(self.counts.argmax())}
 
     def act(self, obs: np.ndarray) -> np.ndarray:

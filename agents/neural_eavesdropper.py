@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from semgame.config import check_int
 from semgame.supervised import SupervisedEavesdropper
 
 
@@ -41,6 +42,9 @@ class NeuralSupervisedEavesdropper(SupervisedEavesdropper):
         seed: int = 0,
         device: str = "cpu",
     ) -> None:
+        for name, size in (("obs_dim", obs_dim), ("num_classes", num_classes), ("hidden", hidden)):
+            check_int(name, size)
+
         def build() -> nn.Module:
             return nn.Sequential(
                 nn.Linear(obs_dim, hidden),

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from semgame.config import MAX_SEED, check_int
+
 
 class RandomEavesdropper:
     """Uniform random guesses from a seeded NumPy generator."""
 
     def __init__(self, num_classes: int = 10, seed: int = 0) -> None:
-        self.num_classes = num_classes
-        self.rng = np.random.default_rng(seed)
+        self.num_classes = check_int("num_classes", num_classes)
+        self.rng = np.random.default_rng(check_int("seed", seed, low=0, high=MAX_SEED))
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         return self.rng.integers(0, self.num_classes, size=len(obs))

@@ -31,7 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-FORMAT = "semgame-sb3-policy-v1"
+from semgame.envs.sb3 import SB3Agent, algorithm
+
+FORMAT = "semgame-sb3-policy-v2"
 
 HYPER = {
     "ppo": {"n_steps": 16, "batch_size": 256, "n_epochs": 4, "learning_rate": 1e-3, "gamma": 0.0, "ent_coef": 0.0},
@@ -52,45 +54,30 @@ HYPER = {
 """SB3 keyword arguments per algorithm (overridable with constructor keywords)."""
 
 
-def algorithm(name: str):
-    """The SB3 algorithm class for ``"ppo"``, ``"a2c"`` or ``"dqn"``."""
-    from stable_baselines3 import A2C, DQN, PPO
+class PPOEavesdropper(SB3Agent):
+    """A learning SB3 eavesdropper (:data:`HYPER`); ``act`` is the greedy action of the current policy.
 
-    return {"ppo": PPO, "a2c": A2C, "dqn": DQN}[name]
-
-
-class PPOEavesdropper:
-    """A learning SB3 eavesdropper (:data:`HYPER`); ``act`` is the greedy action of the current policy."""
+    ``learn(venv, transmissions)``, ``state_dict()`` / ``load_state_dict(state)``: see
+    :class:`semgame.envs.sb3.SB3Agent`.
+    """
 
     algo = "ppo"
+    format = FORMAT
 
-    def __init__(self, seed: int = 0, device: str = "cpu", model=None, **hyper) -> None:
-        self.seed, self.device, self.model = seed, device, model
-        self.hyper = {**HYPER[self.algo], **hyper}
-
-    def learn(self, venv, transmissions: int) -> None:
-        """Learn from ``transmissions`` more interceptions of an SB3 ``VecEnv`` (continues the same model)."""
-        if self.model is None:
-            from semgame.envs.sb3 import quiet_logger
-
-            self.model = algorithm(self.algo)(
-                "MlpPolicy", venv, seed=self.seed, device=self.device, verbose=0, **self.hyper
-            )
-            self.model.set_logger(quiet_logger())  # (no empty SB3-<time> folder in /tmp per learn call)
-        else:
-            self.model.set_env(venv)
-        self.model.learn(transmissions, reset_num_timesteps=False)
+    @property
+    def defaults(self) -> dict:
+        return HYPER[self.algo]
 
     def act(self, obs) -> np.ndarray:
-        actions, _ = self.model.predict(np.asarray(obs, dtype=np.float32), deterministic=True)
-        return np.asarray(actions, dtype=np.int64).reshape(len(obs))
+        """``[n, obs_dim]`` intercepted waveforms -> ``[n]`` int64 class guesses."""
+        return np.asarray(self.predict(obs), dtype=np.int64).reshape(len(obs))
 
     def logits_model(self):
         """A module mapping observations to class scores (policy logits; Q-values for DQN): white-box
         access, e.g. for a PGD transmitter."""
         from torch import nn
 
-        policy, dqn = self.model.policy, self.algo == "dqn"
+        policy, dqn = self.trained_model().policy, self.algo == "dqn"
 
         class Scores(nn.Module):
             def __init__(self) -> None:
@@ -115,31 +102,32 @@ class DQNEavesdropper(PPOEavesdropper):
     algo = "dqn"
 
 
+LEARNERS = {"ppo": PPOEavesdropper, "a2c": A2CEavesdropper, "dqn": DQNEavesdropper}
+
+
 def save_policy(model, dataset: str, path: str | Path) -> Path:
     """Atomically save the policy's weights (no pickled objects) for :func:`load_policy`."""
     from semgame.io import save_checkpoint
 
-    algo = {"PPO": "ppo", "A2C": "a2c", "DQN": "dqn"}[type(model).__name__]
-    return save_checkpoint(
-        {"format": FORMAT, "dataset": dataset, "algo": algo, "policy": model.policy.state_dict()}, path
-    )
+    return save_checkpoint({**SB3Eavesdropper(model).state_dict(), "dataset": dataset}, path)
 
 
 def load_policy(path: str | Path):
-    """An SB3 model for the dataset's eavesdropper role with the weights saved by :func:`save_policy`."""
-    from semgame.envs import SemComSB3VecEnv
-    from semgame.envs.sb3 import quiet_logger
+    """The SB3 model saved by :func:`save_policy`, rebuilt around its weights."""
     from semgame.io import CheckpointError, load_checkpoint
 
     state = load_checkpoint(path)
-    if state["format"] != FORMAT:
-        raise CheckpointError(f"{path} is not an SB3 eavesdropper policy (format {state['format']!r})")
-    algo = state.get("algo", "ppo")
-    venv = SemComSB3VecEnv(num_envs=1, dataset=state["dataset"], rounds=1, compute_psnr=False)
-    model = algorithm(algo)("MlpPolicy", venv, device="cpu", **HYPER[algo])
-    model.set_logger(quiet_logger())
-    model.policy.load_state_dict(state["policy"])
-    return model
+    if state.get("format") == "semgame-sb3-policy-v1":  # (an older file: the sizes come from its dataset's env)
+        from semgame.envs import SemComSB3VecEnv
+
+        venv = SemComSB3VecEnv(num_envs=1, dataset=state["dataset"], rounds=1, compute_psnr=False)
+        sizes = {"obs_dim": venv.observation_space.shape[0], "act_dim": int(venv.action_space.n)}
+        state = {"algo": "ppo", **state, **sizes, "format": FORMAT}
+    if state.get("format") != FORMAT or state.get("algo") not in LEARNERS:
+        raise CheckpointError(
+            f"{path} is not an SB3 eavesdropper policy of this script (format {state.get('format')!r})"
+        )
+    return LEARNERS[state["algo"]]().load_state_dict(state).model
 
 
 class SB3Eavesdropper(PPOEavesdropper):
@@ -154,13 +142,8 @@ class SB3Eavesdropper(PPOEavesdropper):
                     "SB3Eavesdropper needs model=, path= or $SEMGAME_SB3_POLICY (a policy.pt saved by this script)"
                 )
             model = load_policy(path)
-        self.algo = {"PPO": "ppo", "A2C": "a2c", "DQN": "dqn"}[type(model).__name__]
         super().__init__(model=model)
         self.deterministic = deterministic
-
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        actions, _ = self.model.predict(np.asarray(obs, dtype=np.float32), deterministic=self.deterministic)
-        return np.asarray(actions, dtype=np.int64).reshape(len(obs))
 
 
 def train(

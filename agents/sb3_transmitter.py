@@ -24,83 +24,32 @@ from __future__ import annotations
 
 import argparse
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
+
+from semgame.envs.sb3 import SB3Agent
 
 FORMAT = "semgame-sb3-transmitter-v1"
 HYPER = {"n_steps": 16, "batch_size": 256, "n_epochs": 4, "learning_rate": 3e-4, "gamma": 0.0, "ent_coef": 0.0}
 """PPO keyword arguments (overridable with constructor keywords)."""
 
 
-class _Spaces:
-    """The bare minimum SB3 needs to rebuild a policy without an env: its two spaces."""
+class PPOTransmitter(SB3Agent):
+    """A learning transmitter policy (a :class:`~semgame.protocols.Transmitter` once it has a model).
 
-    def __init__(self, obs_dim: int, act_dim: int) -> None:
-        import gymnasium as gym
+    ``learn(venv, transmissions)``, ``state_dict()`` / ``load_state_dict(state)``: see
+    :class:`semgame.envs.sb3.SB3Agent`.
+    """
 
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32)
-        self.action_space = gym.spaces.Box(-1.0, 1.0, (act_dim,), np.float32)
-
-    def env(self):
-        import gymnasium as gym
-        from stable_baselines3.common.vec_env import DummyVecEnv
-
-        spaces = self
-
-        class Stub(gym.Env):
-            observation_space, action_space = spaces.observation_space, spaces.action_space
-
-        return DummyVecEnv([Stub])
-
-
-class PPOTransmitter:
-    """A learning transmitter policy (a :class:`~semgame.protocols.Transmitter` once it has a model)."""
-
-    def __init__(self, seed: int = 0, device: str = "cpu", **hyper) -> None:
-        self.seed, self.device, self.model = seed, device, None
-        self.hyper = {**HYPER, **hyper}
-
-    def _new_model(self, venv):
-        """A fresh PPO model on ``venv`` that logs nothing (and leaves no ``SB3-<time>`` folder in /tmp)."""
-        from stable_baselines3 import PPO
-
-        from semgame.envs.sb3 import quiet_logger
-
-        model = PPO("MlpPolicy", venv, seed=self.seed, device=self.device, verbose=0, **self.hyper)
-        model.set_logger(quiet_logger())
-        return model
-
-    def learn(self, venv, transmissions: int) -> None:
-        """Learn from ``transmissions`` more transmissions of an SB3 ``VecEnv`` in the transmitter role."""
-        if self.model is None:
-            self.model = self._new_model(venv)
-        else:
-            self.model.set_env(venv)
-        self.model.learn(transmissions, reset_num_timesteps=False)
+    algo = "ppo"
+    defaults = HYPER
+    format = FORMAT
+    discrete = False  # Box(-1, 1, (2k,)) actions
 
     def act(self, obs) -> np.ndarray:
         """``[n, obs_dim]`` clean waveforms -> ``[n, 2k]`` perturbations in [-1, 1] (the policy's mean)."""
-        if self.model is None:
-            raise RuntimeError("PPOTransmitter has no policy yet: call learn() or load_state_dict() first")
-        actions, _ = self.model.predict(np.asarray(obs, dtype=np.float32), deterministic=True)
-        return np.clip(np.asarray(actions, dtype=np.float32), -1.0, 1.0)
-
-    def state_dict(self) -> dict:
-        """Weights and shapes only (safe to save with :func:`semgame.io.save_checkpoint`)."""
-        obs, act = self.model.observation_space.shape[0], self.model.action_space.shape[0]
-        return {"format": FORMAT, "obs_dim": obs, "act_dim": act, "policy": self.model.policy.state_dict()}
-
-    def load_state_dict(self, state: dict) -> PPOTransmitter:
-        """Rebuild the policy from :meth:`state_dict` (no env needed)."""
-        if state.get("format") != FORMAT:
-            raise ValueError(f"not a PPOTransmitter state (format {state.get('format')!r})")
-        with warnings.catch_warnings():  # (the one-env stub only carries the spaces: no rollout-size advice)
-            warnings.simplefilter("ignore", UserWarning)
-            self.model = self._new_model(_Spaces(state["obs_dim"], state["act_dim"]).env())
-        self.model.policy.load_state_dict(state["policy"])
-        return self
+        return np.clip(np.asarray(self.predict(obs), dtype=np.float32), -1.0, 1.0)
 
 
 def main() -> None:

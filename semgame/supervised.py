@@ -17,6 +17,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from semgame.config import MAX_SEED, ConfigError, check_int, check_lr
+from semgame.training import resolve_device
+
 __all__ = ["SupervisedEavesdropper"]
 
 
@@ -39,6 +42,14 @@ class SupervisedEavesdropper:
         seed: int = 0,
         device: str = "cpu",
     ) -> None:
+        check_lr("lr", lr)
+        check_int("epochs", epochs)
+        check_int("batch_size", batch_size)
+        check_int("seed", seed, low=0, high=MAX_SEED)
+        try:
+            device = resolve_device(device)
+        except (RuntimeError, TypeError):
+            raise ConfigError(f"device must be 'auto', 'cpu' or 'cuda[:n]', got {device!r}") from None
         with torch.random.fork_rng(devices=[]):  # seeded weights without touching the caller's RNG
             torch.manual_seed(seed)
             self.net = build().to(device)
@@ -61,6 +72,15 @@ class SupervisedEavesdropper:
         training accuracy over the passes."""
         x = torch.as_tensor(obs, dtype=torch.float32).to(self.device)
         y = torch.as_tensor(labels, dtype=torch.int64).to(self.device)
+        if x.ndim != 2 or y.shape != (len(x),) or not len(x):
+            raise ValueError(
+                f"update needs obs [n, obs_dim] and labels [n], n >= 1; got {tuple(x.shape)}, {tuple(y.shape)}"
+            )
+        self.net.eval()
+        with torch.no_grad():
+            classes = self.net(x[:1]).shape[-1]
+        if int(y.min()) < 0 or int(y.max()) >= classes:
+            raise ValueError(f"labels must be classes in [0, {classes}), got {int(y.min())}..{int(y.max())}")
         self.net.train()
         loss_sum = correct = seen = 0.0
         for _ in range(self.epochs):
