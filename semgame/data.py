@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import math
 import os
 import struct
 import zipfile
@@ -162,8 +163,8 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
                 if missing:
                     raise ValueError(f"missing arrays {sorted(missing)} (has {data.files})")
                 return data["x"], data["y"]
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        raise _corrupt(path, exc) from exc
+    except (OSError, ValueError, EOFError, MemoryError, zipfile.BadZipFile, zlib.error) as exc:
+        raise _corrupt(path, exc) from exc  # (MemoryError: a header that claims a huge shape)
 
 
 def _read_idx(path: Path) -> np.ndarray:
@@ -179,9 +180,12 @@ def _read_idx(path: Path) -> np.ndarray:
     if len(raw) < header:
         raise _corrupt(path, "truncated header")
     dims = struct.unpack(f">{raw[3]}I", raw[4:header])
-    if len(raw) - header != int(np.prod(dims)):
+    if len(raw) - header != math.prod(dims):
         raise _corrupt(path, f"{len(raw) - header} data bytes, header says shape {dims}")
-    return np.frombuffer(raw, np.uint8, offset=header).reshape(dims).copy()
+    try:
+        return np.frombuffer(raw, np.uint8, offset=header).reshape(dims).copy()
+    except ValueError as exc:  # more dimensions than NumPy allows
+        raise _corrupt(path, exc) from exc
 
 
 def _read_torchvision(name: str, split: str, root: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -10,15 +10,16 @@ argument-parsing errors look the same.
   perturbation without its key;
 * :class:`semgame.protocols.AgentSpecError` (``ValueError``): an agent spec that does not resolve,
   whose file fails to import, whose agent cannot be built or lacks ``act``;
-* :class:`semgame.io.CheckpointError` (``RuntimeError``): a checkpoint that is missing, corrupt or
-  not semgame's (never unpickled);
+* :class:`semgame.io.CheckpointError` (``RuntimeError``): a checkpoint that is missing, unreadable,
+  corrupt, not semgame's (never unpickled) or not the run's, or a run folder's ``metrics.json`` that is
+  not a run's metrics, or results without their checkpoint;
 * :class:`semgame.data.DataNotFoundError` (``FileNotFoundError``): no copy of a dataset (the message
   says where it looked); :class:`semgame.data.CorruptDataError` (``ValueError``): a dataset file that
   is unreadable or holds bad arrays;
 * :class:`semgame.io.OutputError` (``OSError``): a file that cannot be written (disk full, read-only
   folder); the previous version is intact;
-* :class:`semgame.runloop.RunLockedError` (``RuntimeError``): a run folder in use by another live
-  process;
+* :class:`semgame.runloop.RunLockedError` (``RuntimeError``): a run folder (or ``semgame bench``
+  output folder) in use by another live process;
 * the environments raise ``ValueError`` (``ConfigError`` is one) for an invalid constructor
   argument, of any type, or an invalid action, and ``gymnasium.error.ResetNeeded`` for ``step()``
   before ``reset()``.

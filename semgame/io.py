@@ -1,9 +1,9 @@
 """Atomic file writes and safe checkpoint loading.
 
 Every file semgame writes (checkpoints, metrics, configs, reports) goes through a temporary file in
-the same folder followed by :func:`os.replace`, so an interrupted run never leaves a half-written
-file and never destroys the previous version. A process killed mid-write leaves at most a hidden
-``.<name>.*.tmp`` file, which :func:`remove_temp_files` clears. A write that fails (disk full,
+the same folder, synced to disk, then :func:`os.replace` (and the folder synced), so an interrupted run
+never leaves a half-written file and never destroys the previous version. A process killed mid-write
+leaves at most a hidden ``.<name>.*.tmp`` file, which :func:`remove_temp_files` clears. A write that fails (disk full,
 read-only folder) raises :class:`OutputError` and leaves the previous version intact.
 Checkpoints are read with ``torch.load(weights_only=True)``: nothing is ever unpickled.
 """
@@ -35,7 +35,7 @@ _TEMP_GLOB = ".*.tmp"
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint is missing, unreadable or not a semgame checkpoint."""
+    """A checkpoint (or another file of a run folder) is missing, unreadable or not semgame's."""
 
 
 class OutputError(OSError):
@@ -53,6 +53,19 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable: a power cut after it keeps the new file, and files renamed later
+    never outlive it. Best effort: a file system that cannot sync a folder keeps the file in place anyway."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
 
 
 def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb") -> Path:
@@ -76,6 +89,7 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb
             kept = "its previous version is intact" if path.exists() else "nothing was written"
             raise OutputError(f"cannot write {path}: {err.strerror or err} ({kept})", err.errno) from None
         raise
+    _fsync_dir(path.parent)
     return path
 
 
@@ -99,9 +113,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     """Load a checkpoint with ``weights_only=True``; clear :class:`CheckpointError` on any problem."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
+        raise CheckpointError(f"checkpoint not found: {path}" + (" (it is a folder)" if path.is_dir() else ""))
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
+    except OSError as err:  # the file is there but cannot be read (permissions, I/O error)
+        raise CheckpointError(f"cannot read checkpoint {path}: {err.strerror or err}") from None
     except Exception:  # torch raises many types for truncated / foreign files; its advice to unpickle is unsafe
         raise CheckpointError(
             f"checkpoint {path} is corrupt or not a semgame checkpoint (it does not load as tensors and plain "

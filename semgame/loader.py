@@ -39,7 +39,7 @@ def load_run(
     try:
         link.load_state_dict(state["link"])
         eve.load_state_dict(state["eve"])
-    except (RuntimeError, KeyError) as err:
+    except (RuntimeError, KeyError, TypeError, ValueError) as err:  # missing, mis-shaped or mis-typed entries
         raise CheckpointError(f"checkpoint {path} does not match its config: {str(err).splitlines()[0]}") from None
     return cfg, link.eval(), eve.eval()
 

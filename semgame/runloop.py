@@ -7,8 +7,10 @@ of epochs, in a run folder. :func:`run_phases` does, in one place, what every ru
   folder is refused with :class:`RunLockedError`, so the results of two processes never interleave;
   the OS releases the lock when its holder dies, so a crashed run never leaves a stale one;
 * **resume**: ``checkpoint.pt`` is read back when present (a different results config is a
-  :class:`~semgame.config.ConfigError` and touches nothing); a finished run returns its
-  ``metrics.json``; temporary files and half-written TensorBoard records of a killed process are cleared;
+  :class:`~semgame.config.ConfigError` and touches nothing; so are, as one-line errors, a checkpoint that
+  does not fit the run, results without a checkpoint and a folder where a file belongs); a finished run
+  returns its ``metrics.json``; temporary files and half-written TensorBoard records of a killed process
+  are cleared;
 * **a checkpoint after every epoch**, written atomically (:mod:`semgame.io`): the state dicts of every
   module, optimiser and scheduler, the epochs done per phase, the history and the wall time;
 * **TensorBoard** with the tags of :mod:`semgame.tags`: the global step is the number of training images
@@ -80,6 +82,8 @@ TEST_TAGS = {"legit_acc": LEGIT_ACC, "legit_psnr": LEGIT_PSNR, "legit_ssim": LEG
 """TensorBoard tags of the test metrics of :func:`semgame.training.evaluate`."""
 
 _LOCK_NAME = ".lock"
+_RESULTS = ("model.pt", "metrics.json")
+_RUN_FILES = ("config.toml", "checkpoint.pt", *_RESULTS)
 
 
 class RunLockedError(RuntimeError):
@@ -90,14 +94,15 @@ class RunLock:
     """Exclusive use of a run folder for one process, as a context manager.
 
     Creates ``run_dir`` if needed and takes ``fcntl.flock`` on ``run_dir/.lock`` (which holds the
-    holder's pid, for the message). The lock dies with its process, so no lock is ever stale. On exit
-    the lock file is removed, and so is ``run_dir`` if this lock created it and nothing was written.
+    holder's pid, for the message; ``flag``: the option that names the folder, for the message too). The
+    lock dies with its process, so no lock is ever stale. On exit the lock file is removed, and so is
+    ``run_dir`` if this lock created it and nothing was written.
     Raises :class:`RunLockedError` when a live process holds the folder, :class:`~semgame.io.OutputError`
     when the folder cannot be written.
     """
 
-    def __init__(self, run_dir: str | Path) -> None:
-        self.run_dir = Path(run_dir)
+    def __init__(self, run_dir: str | Path, flag: str = "--run-dir") -> None:
+        self.run_dir, self.flag = Path(run_dir), flag
         self._fd: int | None = None
         self._created = False
 
@@ -116,7 +121,7 @@ class RunLock:
                     pid = f" (pid {holder})" if holder.isdigit() else ""
                     raise RunLockedError(
                         f"run folder {self.run_dir} is in use by another semgame process{pid}; wait for it to "
-                        "finish or use another --run-dir"
+                        f"finish or use another {self.flag}"
                     ) from None
                 try:
                     if os.fstat(fd).st_ino == os.stat(path).st_ino:
@@ -330,6 +335,62 @@ def _log_hparams(writer: Any, hparams: Mapping[str, Any], final: Mapping[str, fl
         writer.add_scalar(tag, value, step)
 
 
+def _check_run_files(run_dir: Path) -> None:
+    """Refuse, before anything is written, a run folder whose files a run could not write or would overwrite:
+    a folder where a file belongs (or the reverse), or results (``model.pt``, ``metrics.json``) without the
+    ``checkpoint.pt`` they were made from."""
+    for name in _RUN_FILES:
+        if (run_dir / name).exists() and not (run_dir / name).is_file():
+            raise OutputError(f"{run_dir / name} is not a file; move it away or use a new --run-dir")
+    if (run_dir / "tb").exists() and not (run_dir / "tb").is_dir():
+        raise OutputError(f"{run_dir / 'tb'} is not a folder; move it away or use a new --run-dir")
+    results = [name for name in _RESULTS if (run_dir / name).exists()]
+    if results and not (run_dir / "checkpoint.pt").exists():
+        raise CheckpointError(
+            f"{run_dir} holds results ({', '.join(results)}) but no checkpoint.pt; they are left untouched: "
+            "use a new --run-dir"
+        )
+
+
+def _read_metrics(path: Path) -> dict[str, Any]:
+    """The content of a finished run's ``metrics.json``; :class:`~semgame.io.CheckpointError` if it is not one."""
+    metrics, why = None, ""
+    try:
+        metrics = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        why = f": {err}"
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("test"), dict):
+        raise CheckpointError(
+            f"{path} is not a run's metrics (a JSON object with 'test'){why}; delete it to recompute it from "
+            "checkpoint.pt"
+        )
+    return metrics
+
+
+def _resume(state: dict[str, Any], plan: Plan, ckpt_path: Path) -> tuple[dict[str, int], list[dict], float]:
+    """Load a checkpoint's states into ``plan``; returns its epochs done per phase, history and wall time.
+
+    A checkpoint whose entries do not fit the plan (missing, mis-typed or mis-shaped) is a
+    :class:`~semgame.io.CheckpointError`; nothing has been written then.
+    """
+    counters = state["counters"]
+    if not isinstance(counters, dict) or set(counters) != {p.name for p in plan.phases}:
+        raise CheckpointError(
+            f"{ckpt_path} was written by an older semgame; finish that run with it or use a new --run-dir"
+        )
+    try:
+        if not all(type(v) is int for v in counters.values()) or not isinstance(state["history"], list):
+            raise TypeError("bad counters or history")
+        for name, obj in plan.state.items():
+            obj.load_state_dict(state[name])
+        return dict(counters), state["history"], float(state["wall_seconds"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        detail = (str(err).splitlines() or [""])[0]
+        raise CheckpointError(
+            f"{ckpt_path} does not fit this run ({type(err).__name__}: {detail}); move it away or use a new --run-dir"
+        ) from None
+
+
 def run_phases(
     run_dir: str | Path,
     *,
@@ -353,6 +414,7 @@ def run_phases(
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     ckpt_path, metrics_path = run_dir / "checkpoint.pt", run_dir / "metrics.json"
     with RunLock(run_dir):
+        _check_run_files(run_dir)
         state = load_checkpoint(ckpt_path) if ckpt_path.exists() else None
         if state is not None:
             if state["format"] != fmt:
@@ -369,19 +431,13 @@ def run_phases(
                 )
             if metrics_path.is_file():
                 say(f"{run_dir} has finished already; its metrics:")
-                return json.loads(metrics_path.read_text())
+                return _read_metrics(metrics_path)
         plan = setup(state)
         done = {p.name: 0 for p in plan.phases}
         history: list[dict[str, Any]] = []
         wall_before = 0.0
         if state is not None:
-            if set(state["counters"]) != set(done):
-                raise CheckpointError(
-                    f"{ckpt_path} was written by an older semgame; finish that run with it or use a new --run-dir"
-                )
-            for name, obj in plan.state.items():
-                obj.load_state_dict(state[name])
-            done, history, wall_before = dict(state["counters"]), state["history"], state["wall_seconds"]
+            done, history, wall_before = _resume(state, plan, ckpt_path)
             say(f"resuming {run_dir}: " + ", ".join(f"{p.name} {done[p.name]}/{p.epochs}" for p in plan.phases))
         else:
             write_text(run_dir / "config.toml", config_toml)

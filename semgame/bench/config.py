@@ -70,6 +70,9 @@ _BUDGETS = (
 )
 _TOP = {*_BUDGETS, "datasets", "eve_snr_db", "seeds", "links", "data_root", "defences", "agents", "games"}
 _AGENT_KEYS = {"name", "agent", "args", "reference"}
+_DEFENCE_RUNS = ("transmitter", "fresh")
+"""The agent part of a defence cell's TensorBoard run names (:func:`semgame.bench.cells.run_name`): an agent
+of that name would share, and on storing its cell delete, the defence cell's runs."""
 _GAME_KEYS = {
     "name",
     "transmitter",
@@ -374,6 +377,8 @@ def bench_config(values: dict[str, Any], base: Path | None = None) -> BenchConfi
                 f"agent entry: unknown key(s) {', '.join(bad)}; allowed: {', '.join(sorted(_AGENT_KEYS))}"
             )
         name = _name("agent", entry.get("name"), names)
+        if name in _DEFENCE_RUNS:
+            raise ConfigError(f"agent name {name!r} is reserved (it names defence cells' TensorBoard runs)")
         spec = _resolve_spec(entry.get("agent"), base, f"agent {name!r}")
         args = dict(_table(f"agent {name!r}: args", entry.get("args", {})))
         _load(spec, "eavesdropper", f"agent {name!r}", args=args)

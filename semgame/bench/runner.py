@@ -33,7 +33,8 @@ from typing import Any
 from semgame.bench.cells import Cell, check_data, plan, run_cell
 from semgame.bench.config import BenchConfig
 from semgame.config import ConfigError
-from semgame.io import OutputError, atomic_write, write_json
+from semgame.io import atomic_write, write_json
+from semgame.runloop import RunLock
 
 __all__ = ["EXECUTORS", "QUICK_CONFIG", "cell_path", "check_executor", "reproduce_section", "run_bench"]
 
@@ -67,6 +68,8 @@ def _normal(obj: Any) -> Any:
 
 
 def _finished(out: Path, cell: Cell) -> dict | None:
+    """The result record of a cell finished with the same parameters; None (run it again) if there is none or
+    it is not whole: not a JSON object of the cell, or a learned transmitter's ``policy.pt`` is missing."""
     path = cell_path(out, cell.id)
     if not path.is_file():
         return None
@@ -74,7 +77,17 @@ def _finished(out: Path, cell: Cell) -> dict | None:
         record = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    return record if record.get("params") == _normal(cell.params) else None
+    if (
+        not isinstance(record, dict)
+        or record.get("status") != "ok"
+        or record.get("run") != cell.run
+        or not isinstance(record.get("result"), dict)
+        or record.get("params") != _normal(cell.params)
+    ):
+        return None
+    if cell.kind == "defence" and cell.params["defence"]["train_transmissions"] is not None:
+        return record if (out / cell.run / "policy.pt").is_file() else None
+    return record
 
 
 def _store(out: Path, cell: Cell, res: dict) -> dict:
@@ -170,18 +183,29 @@ def run_bench(
     say: Callable[[str], None] = print,
 ) -> dict:
     """Run (or resume) the grid of ``cfg`` into ``out`` and write the summary; returns the summary dict
-    (``failed`` lists the cells that crashed; they are retried on the next run)."""
-    from semgame.bench.summary import write_summary
-
+    (``failed`` lists the cells that crashed; they are retried on the next run). Another process running a
+    bench in ``out`` is a :class:`~semgame.runloop.RunLockedError`."""
     check_executor(executor, jobs, ray_address)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"the output folder {out} is a file")
     check_data(cfg)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OutputError(f"cannot create the output folder {out}: {err.strerror or err}") from None
+    with RunLock(out, flag="--out"):  # (a second bench on the same folder is refused)
+        return _run_locked(cfg, out, executor, jobs, ray_address, device, command, say)
+
+
+def _run_locked(
+    cfg: BenchConfig,
+    out: Path,
+    executor: str,
+    jobs: int,
+    ray_address: str | None,
+    device: str,
+    command: str,
+    say: Callable[[str], None],
+) -> dict:
+    from semgame.bench.summary import write_summary
+
     cells = plan(cfg)
     records: dict[str, dict] = {}
     for cell in cells:
