@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from semgame.bench.config import BenchConfig
+from semgame.bench.config import FRESH_RUN, TRANSMITTER_RUN, BenchConfig
 
 __all__ = [
     "SEED_FRESH_SUBSET",
@@ -112,9 +112,9 @@ def plan(cfg: BenchConfig) -> list[Cell]:
                     dp = {**base, "defence": dataclasses.asdict(d)}
                     if d.link is not None:
                         dp["link"] = d.link
-                    did = f"defence/{run_name(ds, d.name, 'fresh', snr, seed)}"
+                    did = f"defence/{run_name(ds, d.name, FRESH_RUN, snr, seed)}"
                     if d.learned or cfg.fresh_k > 0:  # fresh_k = 0: no verdicts, only learned transmitters
-                        defence_cells.append(Cell("defence", did, run_name(ds, d.name, "transmitter", snr, seed), dp))
+                        defence_cells.append(Cell("defence", did, run_name(ds, d.name, TRANSMITTER_RUN, snr, seed), dp))
                     for a in cfg.agents:
                         ep = {
                             **dp,
@@ -377,7 +377,7 @@ def _defence_cell(p: dict, inputs: dict, device: str, tmp: Path, run: str) -> tu
         _hparams(
             writer,
             p,
-            "fresh",
+            FRESH_RUN,
             {tags.EVE_ACC: row["fresh_eve_mean"], tags.LEGIT_ACC: row["legit_acc"], tags.LEGIT_PSNR: row["legit_psnr"]},
         )
     return {"row": row, "curve": curve, "wall_s": time.perf_counter() - start}, files

@@ -70,9 +70,10 @@ _BUDGETS = (
 )
 _TOP = {*_BUDGETS, "datasets", "eve_snr_db", "seeds", "links", "data_root", "defences", "agents", "games"}
 _AGENT_KEYS = {"name", "agent", "args", "reference"}
-_DEFENCE_RUNS = ("transmitter", "fresh")
-"""The agent part of a defence cell's TensorBoard run names (:func:`semgame.bench.cells.run_name`): an agent
-of that name would share, and on storing its cell delete, the defence cell's runs."""
+TRANSMITTER_RUN, FRESH_RUN = "transmitter", "fresh"
+"""The agent part of a defence cell's TensorBoard run names (:func:`semgame.bench.cells.run_name`): its learned
+transmitter's and its fresh eavesdroppers'. An agent of either name would share, and on storing its cell
+delete, the defence cell's runs, so these names are reserved."""
 _GAME_KEYS = {
     "name",
     "transmitter",
@@ -377,7 +378,7 @@ def bench_config(values: dict[str, Any], base: Path | None = None) -> BenchConfi
                 f"agent entry: unknown key(s) {', '.join(bad)}; allowed: {', '.join(sorted(_AGENT_KEYS))}"
             )
         name = _name("agent", entry.get("name"), names)
-        if name in _DEFENCE_RUNS:
+        if name in (TRANSMITTER_RUN, FRESH_RUN):
             raise ConfigError(f"agent name {name!r} is reserved (it names defence cells' TensorBoard runs)")
         spec = _resolve_spec(entry.get("agent"), base, f"agent {name!r}")
         args = dict(_table(f"agent {name!r}: args", entry.get("args", {})))
