@@ -171,11 +171,22 @@ def load_agent(spec: str, protocol: type = Eavesdropper) -> Any:
     return obj
 
 
-def make_agent(spec: str, protocol: type = Eavesdropper, **kwargs: Any) -> Any:
-    """``load_agent(spec, protocol)(**kwargs)``, checked against the protocol."""
+def make_agent(spec: str, protocol: type = Eavesdropper, context: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    """``load_agent(spec, protocol)(**kwargs)``, checked against the protocol.
+
+    ``context``: arguments the caller knows (``obs_dim``, ``num_classes``, ``seed``, ``device``), passed
+    only to a constructor that names them; ``kwargs`` (the user's own arguments) are always passed and win.
+    """
     factory = load_agent(spec, protocol)
     try:
-        agent = factory(**kwargs)
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # (no signature to read: no context)
+        params = {}
+    named = {
+        k: v for k, v in (context or {}).items() if k in params and params[k].kind != inspect.Parameter.VAR_KEYWORD
+    }
+    try:
+        agent = factory(**{**named, **kwargs})
     except Exception as err:  # the agent's own constructor failed (e.g. it needs arguments)
         raise AgentSpecError(f"agent spec {spec!r}: building the agent failed ({_one_line(err)})") from None
     return check_agent(agent, protocol)

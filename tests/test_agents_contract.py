@@ -3,6 +3,7 @@ a clear error before training, ``state_dict`` round trips, learning on in anothe
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -160,3 +161,30 @@ def test_sb3_eavesdropper_round_trips_through_its_policy_file(tmp_path, monkeypa
     monkeypatch.setattr(semgame.envs.game, "load_dataset", no_data)
     monkeypatch.setenv("SEMGAME_SB3_POLICY", str(path))
     np.testing.assert_array_equal(sb3.SB3Eavesdropper().act(OBS), eve.act(OBS))
+
+
+RECORDER = '''
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+class Recorder:
+    """Needs seed and device (no defaults) and writes down what it was given."""
+
+    def __init__(self, seed, device):
+        Path(__file__).with_suffix(".json").write_text(json.dumps({"seed": seed, "device": device}))
+
+    def act(self, obs):
+        return np.zeros(len(obs), np.int64)
+'''
+
+
+def test_semgame_play_gives_an_agent_the_seed_and_device_it_names(cli, synthetic_root, tmp_path):
+    agent = tmp_path / "recorder.py"
+    agent.write_text(RECORDER)
+    args = ["--episodes", 4, "--num-envs", 4, "--no-psnr", "--data-root", synthetic_root, "--seed", 7]
+    code, _, err = cli(["play", "--agent", f"{agent}:Recorder", *args])
+    assert code == 0, err
+    assert json.loads(agent.with_suffix(".json").read_text()) == {"seed": 7, "device": "cpu"}

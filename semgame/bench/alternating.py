@@ -52,9 +52,10 @@ def alternate(p: dict, device: str, writer: Any) -> dict:
     import numpy as np
 
     from semgame.bench.cells import SEED_HELD_OUT, SEED_TX_ENV, _env_kwargs, _seat, _train_env, trainee, verdict
-    from semgame.bench.play import HeldOutSet, Meter, MeteredVecEnv, eve_accuracy, make_agent_for
+    from semgame.bench.play import HeldOutSet, Meter, MeteredVecEnv, eve_accuracy
     from semgame.envs import SemComSB3VecEnv
     from semgame.privacy.defences import DefenceContext, PolicyDefence, build_defence, check_defence_config
+    from semgame.protocols import Transmitter, make_agent
 
     g, seed = p["game"], p["seed"]
     start = time.perf_counter()
@@ -66,7 +67,9 @@ def alternate(p: dict, device: str, writer: Any) -> dict:
     if gradient:
         adv = {**check_defence_config(g["transmitter"]), "scope": "per_sample"}
     else:
-        tx = make_agent_for(g["transmitter"], g["transmitter_args"], role="transmitter", seed=seed, device=device)
+        tx = make_agent(
+            g["transmitter"], Transmitter, context={"seed": seed, "device": device}, **g["transmitter_args"]
+        )
         tx_env = _train_env(p, device, role="transmitter", psr_db=g["psr_db"])
         tx_sb3 = SemComSB3VecEnv(venv=tx_env)
         tx_sb3.seed(_seat(seed, SEED_TX_ENV))

@@ -230,20 +230,20 @@ def _train_env(p: dict, device: str, **kw: Any):
 
 def trainee(p: dict, spec: str, args: dict, device: str, seed_seat: int = SEED_TRAIN_ENV):
     """An eavesdropper agent from ``spec`` and the trainer that lets it learn on its training env."""
-    from semgame.bench.play import EavesdropperTrainer, make_agent_for
+    from semgame.bench.play import EavesdropperTrainer
+    from semgame.protocols import make_agent
 
     venv = _train_env(p, device)
-    agent = make_agent_for(
-        spec, args, obs_dim=venv.game.eve_obs_dim, num_classes=venv.game.num_classes, seed=p["seed"], device=device
-    )
+    context = {"obs_dim": venv.game.eve_obs_dim, "num_classes": venv.game.num_classes, "seed": p["seed"]}
+    agent = make_agent(spec, context={**context, "device": device}, **args)
     return agent, EavesdropperTrainer(agent, venv, _seat(p["seed"], seed_seat))
 
 
 def _learned_transmitter(d: dict, seed: int, device: str):
-    from semgame.bench.play import make_agent_for
+    from semgame.protocols import Transmitter, make_agent
 
     cfg = d["config"]
-    return make_agent_for(cfg["agent"], dict(cfg.get("args", {})), role="transmitter", seed=seed, device=device)
+    return make_agent(cfg["agent"], Transmitter, context={"seed": seed, "device": device}, **cfg.get("args", {}))
 
 
 def _defence(p: dict, game: Any, inputs: dict, device: str):

@@ -1,7 +1,5 @@
 """Agents playing through the native vector env: construction, metering, held-out evaluation, learning.
 
-* :func:`make_agent_for` builds an agent from its spec, passing the context arguments its constructor
-  names (``obs_dim``, ``num_classes``, ``seed``, ``device``) plus the config's ``args``.
 * :class:`HeldOut` is a fixed set of defended test transmissions (observations, labels, legitimate
   accuracy and PSNR) on which an eavesdropper is evaluated.
 * :class:`Meter` counts transmissions, accumulates the in-play reward and, every ``every``
@@ -15,7 +13,6 @@
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +26,6 @@ from semgame import tags
 from semgame.envs import SemComSB3VecEnv, SemComVectorEnv
 from semgame.envs.play import _played
 from semgame.privacy.defences import Defence
-from semgame.protocols import Eavesdropper, Transmitter, check_agent, load_agent
 
 __all__ = [
     "EavesdropperTrainer",
@@ -40,19 +36,7 @@ __all__ = [
     "ReplayStore",
     "ReplayedDefence",
     "eve_accuracy",
-    "make_agent_for",
 ]
-
-
-def make_agent_for(spec: str, args: dict, *, role: str = "eavesdropper", **context: Any) -> Any:
-    """``spec``'s class (or factory) called with the ``context`` arguments it names and ``args``."""
-    factory = load_agent(spec, Eavesdropper if role == "eavesdropper" else Transmitter)
-    try:
-        params = inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        params = {}
-    kwargs = {k: v for k, v in context.items() if k in params and params[k].kind != inspect.Parameter.VAR_KEYWORD}
-    return check_agent(factory(**{**kwargs, **args}), Eavesdropper if role == "eavesdropper" else Transmitter)
 
 
 def _guesses(agent: Any, obs: Any) -> np.ndarray:

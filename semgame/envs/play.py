@@ -4,8 +4,9 @@
     semgame play --env SemCom-MNIST-v0 --role transmitter --agent my_defence.py:Defence \\
         --opponent agents/majority_eavesdropper.py:MajorityEavesdropper --psr-db -10
 
-Agents are built with no arguments from ``package.module:Class`` or ``path/to/file.py:Class`` specs
-(:func:`semgame.protocols.load_agent`) and act on batches from the native vector env. Prints JSON:
+Agents are built from ``package.module:Class`` or ``path/to/file.py:Class`` specs
+(:func:`semgame.protocols.make_agent`), given the command's ``--seed`` and ``--device`` where their
+constructor names ``seed`` and ``device``, and act on batches from the native vector env. Prints JSON:
 mean reward, legitimate accuracy, mean PSNR and (transmitter role) the eavesdropper's accuracy.
 """
 
@@ -101,7 +102,8 @@ def _cmd_play(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     try:
         protocol = Eavesdropper if args.role == "eavesdropper" else Transmitter
-        agent = make_agent(args.agent, protocol)
+        context = {"seed": args.seed, "device": args.device}  # (for constructors that name them)
+        agent = make_agent(args.agent, protocol, context)
         kw: dict[str, Any] = {
             "rounds": args.rounds,
             "split": args.split,
@@ -115,7 +117,7 @@ def _cmd_play(args: argparse.Namespace) -> int:
         if args.opponent:
             if args.role != "transmitter":
                 raise ConfigError("--opponent is the eavesdropper facing --role transmitter")
-            kw["eavesdropper"] = make_agent(args.opponent, Eavesdropper)
+            kw["eavesdropper"] = make_agent(args.opponent, Eavesdropper, context)
         result = play(
             args.env, agent, role=args.role, episodes=args.episodes, num_envs=args.num_envs, seed=args.seed, **kw
         )
