@@ -25,7 +25,7 @@ from semgame.bench.cli import register as register_bench
 from semgame.config import MAX_THREADS, PRECISIONS, check_int, check_snr
 from semgame.envs.play import add_play_parser
 from semgame.flags import add_config_flags, config_from_args
-from semgame.privacy.cli import add_eval_flags
+from semgame.privacy.cli import add_eval_flags, check_eval_flags
 from semgame.privacy.cli import register as register_privacy
 
 __all__ = ["main", "build_parser"]
@@ -66,7 +66,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         if getattr(args, name) is not None:
             check_snr(name, getattr(args, name))
     check_int("threads", args.threads, high=MAX_THREADS)
-    if getattr(args, "fresh_eavesdroppers", None) is not None:
+    check_eval_flags(args)
+    if args.fresh_eavesdroppers is not None:
         from semgame.privacy.cli import cmd_eval_fresh
 
         return cmd_eval_fresh(args)

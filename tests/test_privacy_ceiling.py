@@ -84,12 +84,21 @@ def test_ceiling_rows_and_not_applicable_cases():
         (dict(a_max=float("nan")), "a_max"),
         (dict(eve_snr_db=float("inf")), "eve_snr_db"),
         (dict(chance=-0.1), "chance"),
+        (dict(legit_snr_db=1e300), "legit_snr_db"),  # (was: OverflowError)
+        (dict(eve_snr_db=True), "eve_snr_db"),
     ],
 )
 def test_ceiling_bad_numbers_are_errors(kwargs, match):
     args = {"legit_acc": 0.94, "chance": C, "a_max": 0.98, "legit_snr_db": 10.0, "eve_snr_db": 0.0, **kwargs}
     with pytest.raises(ValueError, match=match):
         ceiling(args.pop("legit_acc"), args.pop("chance"), args.pop("a_max"), **args)
+
+
+@pytest.mark.parametrize("snr", [float("nan"), float("inf"), 1e308, True])
+def test_step_threshold_refuses_a_bad_legit_snr(snr):
+    """(was: NaN, inf or an OverflowError)"""
+    with pytest.raises(ValueError, match="legit_snr_db must be a number in"):
+        step_threshold(0.5, C, 0.9, snr)
 
 
 def test_gap_max_refuses_r_below_one_and_b_outside_the_range():

@@ -43,6 +43,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from semgame.channels import SNR_DB_RANGE
+
 __all__ = ["Ceiling", "gap_max", "step_threshold", "eve_floor", "ceiling"]
 
 
@@ -69,6 +71,12 @@ class Ceiling:
 
     def __str__(self) -> str:
         return f"{self.points:.1f}" if self.points is not None else f"n/a ({self.reason})"
+
+
+def _check_snr_db(name: str, value: float) -> None:
+    lo, hi = SNR_DB_RANGE
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+        raise ValueError(f"{name} must be a number in [{lo:g}, {hi:g}] dB, got {value!r}")
 
 
 def _check_accuracies(b: float, chance: float, a_max: float) -> None:
@@ -104,6 +112,7 @@ def step_threshold(b: float, chance: float, a_max: float, legit_snr_db: float) -
     ``t = -rho_B ln((b - c)/(a_max - c))``; needs ``chance < b < a_max``.
     """
     _check_accuracies(b, chance, a_max)
+    _check_snr_db("legit_snr_db", legit_snr_db)
     if not chance < b < a_max:
         raise ValueError(f"a step threshold needs chance < b < a_max, got b={b}")
     t = -(10.0 ** (legit_snr_db / 10.0)) * math.log((b - chance) / (a_max - chance))
@@ -125,11 +134,11 @@ def ceiling(
     """The ceiling (percentage points) for one table row, or a not-applicable :class:`Ceiling`.
 
     ``a_max``: the link's noiseless accuracy (measured, or 1.0 for the bound that needs no
-    measurement). Invalid numbers (accuracies outside [0, 1], non-finite SNRs) are a ``ValueError``.
+    measurement). Invalid numbers (accuracies outside [0, 1], SNRs outside
+    :data:`~semgame.channels.SNR_DB_RANGE`) are a ``ValueError``.
     """
-    for name, v in (("legit_snr_db", legit_snr_db), ("eve_snr_db", eve_snr_db)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise ValueError(f"{name} must be a finite number, got {v!r}")
+    _check_snr_db("legit_snr_db", legit_snr_db)
+    _check_snr_db("eve_snr_db", eve_snr_db)
     for name, v in (("legit accuracy", legit_acc), ("chance", chance), ("a_max", a_max)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0.0 <= v <= 1.0):
             raise ValueError(f"{name} must be a number in [0, 1], got {v!r}")

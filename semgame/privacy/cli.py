@@ -20,8 +20,10 @@ from typing import Any
 from semgame.config import ConfigError
 from semgame.flags import add_config_flags
 
-__all__ = ["add_eval_flags", "cmd_eval_fresh", "register"]
+__all__ = ["add_eval_flags", "check_eval_flags", "cmd_eval_fresh", "register"]
 
+_FRESH_EPOCHS = 5
+"""Training epochs of each fresh eavesdropper unless ``--fresh-epochs`` says otherwise."""
 _MINMAX_FLAGS = (
     ("lambda_", "--lambda", float),
     ("objective", "--objective", str),
@@ -45,7 +47,9 @@ def add_eval_flags(ev: argparse.ArgumentParser) -> None:
         metavar="K",
         help="train K eavesdroppers from scratch on the (defended) transmissions and report mean/std/max",
     )
-    g.add_argument("--fresh-epochs", type=int, default=5, help="training epochs of each fresh eavesdropper (default 5)")
+    g.add_argument(
+        "--fresh-epochs", type=int, help=f"training epochs of each fresh eavesdropper (default {_FRESH_EPOCHS})"
+    )
     g.add_argument(
         "--train-limit",
         type=int,
@@ -54,13 +58,27 @@ def add_eval_flags(ev: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--defence",
         choices=("none", "keyed", "rotation", "adversarial"),
-        default="none",
-        help="defence applied on top of the run's link (rotation: keyed unitary x -> U_n x, no power cost; "
-        "adversarial: PGD per-sample cooperative against the run's own eavesdropper)",
+        help="defence applied on top of the run's link (default none; rotation: keyed unitary x -> U_n x, no power "
+        "cost; adversarial: PGD per-sample cooperative against the run's own eavesdropper)",
     )
     g.add_argument("--psr-db", type=float, help="perturbation budget of the defence (dB)")
     g.add_argument("--key", help="secret of the keyed defences (keyed, rotation)")
-    g.add_argument("--power", choices=("add", "fixed"), default="add", help="renormalise total power or not")
+    g.add_argument(
+        "--power", choices=("add", "fixed"), help="keyed, adversarial: renormalise total power or not (default add)"
+    )
+
+
+_FRESH_ONLY_FLAGS = ("fresh_epochs", "train_limit", "defence", "psr_db", "key", "power")
+"""Flags of ``semgame eval`` that only the fresh-eavesdropper evaluation reads."""
+
+
+def check_eval_flags(args: argparse.Namespace) -> None:
+    """Refuse fresh-eavesdropper flags without ``--fresh-eavesdroppers`` (plain ``semgame eval`` would ignore them)."""
+    if args.fresh_eavesdroppers is None:
+        given = [name for name in _FRESH_ONLY_FLAGS if getattr(args, name) is not None]
+        if given:
+            flags = ", ".join("--" + name.replace("_", "-") for name in given)
+            raise ConfigError(f"{flags} only apply with --fresh-eavesdroppers K")
 
 
 def cmd_eval_fresh(args: argparse.Namespace) -> int:
@@ -75,23 +93,25 @@ def cmd_eval_fresh(args: argparse.Namespace) -> int:
     from semgame.training import fit_eavesdropper, resolve_device
 
     check_k(args.fresh_eavesdroppers)
-    if args.fresh_epochs < 1:
-        raise ConfigError(f"fresh-epochs must be an integer >= 1, got {args.fresh_epochs}")
-    spec: dict[str, Any] = {"kind": args.defence}
-    if args.defence == "none":
-        if args.psr_db is not None or args.key is not None:
-            raise ConfigError("--psr-db/--key need --defence keyed, rotation or adversarial")
-    elif args.defence == "rotation":
-        if args.psr_db is not None:
-            raise ConfigError("--defence rotation has no PSR budget (it costs no power); drop --psr-db")
+    epochs = _FRESH_EPOCHS if args.fresh_epochs is None else args.fresh_epochs
+    if epochs < 1:
+        raise ConfigError(f"fresh-epochs must be an integer >= 1, got {epochs}")
+    kind = args.defence or "none"
+    spec: dict[str, Any] = {"kind": kind}
+    if kind == "none":
+        if args.psr_db is not None or args.key is not None or args.power is not None:
+            raise ConfigError("--psr-db/--key/--power need --defence keyed, rotation or adversarial")
+    elif kind == "rotation":
+        if args.psr_db is not None or args.power is not None:
+            raise ConfigError("--defence rotation has no PSR budget (it costs no power); drop --psr-db/--power")
         if args.key is None:
             raise ConfigError("--defence rotation needs --key")
         spec["key"] = args.key
     else:
         if args.psr_db is None:
-            raise ConfigError(f"--defence {args.defence} needs --psr-db")
-        spec.update(psr_db=args.psr_db, power=args.power)
-        if args.defence == "keyed":
+            raise ConfigError(f"--defence {kind} needs --psr-db")
+        spec.update(psr_db=args.psr_db, power=args.power or "add")
+        if kind == "keyed":
             spec["key"] = args.key
         elif args.key is not None:
             raise ConfigError("--key applies to --defence keyed")
@@ -99,7 +119,7 @@ def cmd_eval_fresh(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     torch.set_num_threads(args.threads)
     cfg, link, eve = load_run(args.run_dir, device=device)
-    if args.defence == "rotation":
+    if kind == "rotation":
         from semgame.privacy.rotation import check_rotation_channel
 
         check_rotation_channel(fading=cfg.fading, block=cfg.block, csi=cfg.csi, equalizer=cfg.equalizer)
@@ -124,7 +144,7 @@ def cmd_eval_fresh(args: argparse.Namespace) -> int:
         und,
         lambda a, b: a,
         torch.utils.data.TensorDataset(tr.x, tr.labels),
-        epochs=args.fresh_epochs,
+        epochs=epochs,
         lr=cfg.lr,
         batch_size=cfg.batch_size,
         seed=eve_seed(cfg.seed, UNDEFENDED_EVE),
@@ -141,7 +161,7 @@ def cmd_eval_fresh(args: argparse.Namespace) -> int:
         tr,
         te,
         k=args.fresh_eavesdroppers,
-        epochs=args.fresh_epochs,
+        epochs=epochs,
         eve_snr_db=snr,
         in_loop_eve=eve,
         undefended_eve=und,
@@ -183,11 +203,8 @@ def _cmd_minmax(args: argparse.Namespace) -> int:
         for key in INIT_SHAPE_KEYS:
             values.setdefault(key, getattr(init, key))
     cfg = from_dict(values, LinkConfig)
-    for field, _, _ in _MINMAX_FLAGS:
-        v = getattr(args, "mm_" + field)
-        if v is not None:
-            mm_values[field] = v
-    mm = load_minmax_config(dict(mm_values))
+    flags = {field: getattr(args, "mm_" + field) for field, _, _ in _MINMAX_FLAGS}
+    mm = load_minmax_config(mm_values, {field: v for field, v in flags.items() if v is not None})
     metrics = minmax_run(cfg, mm, args.run_dir, init=args.init, quiet=args.quiet)
     print(json.dumps(metrics["test"], indent=2))
     return 0

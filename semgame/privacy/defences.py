@@ -68,7 +68,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from semgame.channels import ChannelState, complex_to_real
-from semgame.config import ConfigError
+from semgame.config import ConfigError, check_int, check_lr
 from semgame.link import SemanticLink
 from semgame.privacy.keyed import KeyedPerturbation
 from semgame.privacy.keystream import key_bytes
@@ -81,6 +81,7 @@ from semgame.privacy.perturbation import (
     PSRBudget,
     check_mu,
     check_psr,
+    check_waveforms,
 )
 from semgame.privacy.rotation import KeyedRotation
 from semgame.seeds import Stream, seeded_generator
@@ -552,6 +553,12 @@ def finetune_receiver(
     (the link's own, :attr:`~semgame.config.LinkConfig.recon_loss`), through the legitimate channel (seeded). The
     link itself is left untouched.
     """
+    check_int("finetune epochs", epochs)
+    check_int("finetune batch_size", batch_size)
+    check_lr("finetune lr", lr)
+    check_waveforms("finetune_receiver", x_tx, enc.labels)
+    if len(nonces) != len(enc):
+        raise ConfigError(f"finetune_receiver: {len(nonces)} nonces for {len(enc)} waveforms")
     receiver = copy.deepcopy(link.receiver)
     receiver.requires_grad_(True)
     receiver.train()

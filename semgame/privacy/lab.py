@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch.utils.data import TensorDataset
 
-from semgame.config import ConfigError, LinkConfig
+from semgame.config import ConfigError, LinkConfig, check_int
 from semgame.loader import load_run
 from semgame.privacy.defences import (
     DEMO_KEY,
@@ -37,8 +37,9 @@ from semgame.privacy.defences import (
     encode,
     finetune_receiver,
 )
-from semgame.privacy.leakage import COLUMNS, defend, leakage_report, new_eavesdropper
+from semgame.privacy.leakage import COLUMNS, FRESH_MODELS, check_k, defend, leakage_report, new_eavesdropper
 from semgame.privacy.minmax import MinMaxConfig, minmax_run
+from semgame.privacy.perturbation import check_psr
 from semgame.run import load_data, train_run
 from semgame.runloop import TEST_TAGS
 from semgame.seeds import SURROGATE_EVE, UNDEFENDED_EVE, eve_seed
@@ -47,6 +48,11 @@ from semgame.training import fit_eavesdropper
 __all__ = ["KEY", "LINK_KEYS", "Profile", "PROFILES", "get_profile", "Lab"]
 
 KEY = DEMO_KEY  # the demo key of the keyed defence (a real system would draw it at random)
+
+
+def _check_offset(offset: object) -> None:
+    if isinstance(offset, bool) or not isinstance(offset, (int, float)) or not math.isfinite(offset):
+        raise ConfigError(f"eve_offsets must be finite numbers (dB), got {offset!r}")
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,28 @@ class Profile:
     k: int = 16
     recon_weight: float = 1.0
     fresh_model: str = "standard"
+
+    def __post_init__(self) -> None:
+        """Check the budgets that :class:`~semgame.config.LinkConfig` does not, before anything is trained."""
+        check_k(self.fresh_k)
+        for name in ("fresh_epochs", "adv_steps", "finetune_epochs"):
+            check_int(name, getattr(self, name))
+        check_int("minmax_rounds", self.minmax_rounds, low=0)
+        if self.minmax_train_limit is not None:
+            check_int("minmax_train_limit", self.minmax_train_limit)
+        if self.fresh_model not in FRESH_MODELS:
+            raise ConfigError(f"fresh_model must be one of {', '.join(FRESH_MODELS)}; got {self.fresh_model!r}")
+        for name, check in (
+            ("lambdas", lambda v: MinMaxConfig(lambda_=v, objective=self.objective)),
+            ("keyed_psrs", lambda v: check_psr(v, "keyed")),
+            ("adv_psrs", lambda v: check_psr(v, "adversarial")),
+            ("eve_offsets", _check_offset),
+        ):
+            values = getattr(self, name)
+            if not isinstance(values, (tuple, list)) or not values:
+                raise ConfigError(f"{name} must be a non-empty list of numbers, got {values!r}")
+            for v in values:
+                check(v)
 
 
 _FULL = Profile(
@@ -176,6 +204,7 @@ class Lab:
         if overrides:
             self.p = dataclasses.replace(self.p, **overrides)
         self.out = Path(out)
+        self.own_link = link_dir is None  # out/runs/link, trained with the profile (else a reused link)
         self.link_dir = Path(link_dir) if link_dir is not None else self.out / "runs" / "link"
         self.seed = seed
         self.quiet = quiet
@@ -205,13 +234,18 @@ class Lab:
 
     # ------------------------------------------------------------------ the undefended link
     def base(self) -> tuple[Any, Encoded, Encoded]:
-        """Train (or resume / reuse) the undefended link in ``out/runs/link``; encode train and test once."""
+        """Train (or resume / reuse) the undefended link in ``out/runs/link``; encode train and test once.
+
+        A link of ``out/runs/link`` trained with another profile or seed is a :class:`ConfigError`.
+        """
         if "base" not in self._cache:
             t = time.perf_counter()
             run = self.link_dir
             if not (run / "model.pt").exists():
                 self.say(f"training the undefended link ({self.p.link_epochs} epochs) in {run}")
                 train_run(self.cfg, run, quiet=self.quiet)
+            elif self.own_link:  # finished: train_run only checks that it was trained with this profile and seed
+                train_run(self.cfg, run, quiet=True)
             link_cfg, link, _ = load_run(run)
             if link_cfg.dataset != self.cfg.dataset:
                 raise ConfigError(f"link in {run} is for {link_cfg.dataset!r}, not {self.cfg.dataset!r}")

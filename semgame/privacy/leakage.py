@@ -32,12 +32,13 @@ import torch
 from torch import Tensor
 from torch.utils.data import TensorDataset
 
-from semgame.config import ConfigError, LinkConfig
+from semgame.config import ConfigError, LinkConfig, check_int, check_lr
 from semgame.data import dataset_info
 from semgame.link import NeuralEavesdropper, SemanticLink, build_eavesdropper, make_channel
 from semgame.metrics import accuracy, psnr
 from semgame.privacy.ceiling import ceiling
 from semgame.privacy.defences import Defence, Encoded
+from semgame.privacy.perturbation import check_waveforms
 from semgame.privacy.strong_eve import CSIEavesdropper
 from semgame.seeds import MAX_FRESH_EVES, Stream, eve_seed, seeded_generator
 from semgame.training import fit_eavesdropper, train_eavesdropper_epoch
@@ -205,7 +206,12 @@ def fit_early_stopping(
     stops after ``patience`` epochs without improvement. Returns ``epochs_run``, ``best_epoch`` and
     ``holdout_acc``.
     """
-    n_val = max(1, round(holdout * len(labels)))
+    check_int("max_epochs", max_epochs)
+    check_int("patience", patience)
+    if isinstance(holdout, bool) or not isinstance(holdout, (int, float)) or not 0 < holdout < 1:
+        raise ConfigError(f"holdout must be a fraction in (0, 1), got {holdout!r}")
+    check_waveforms("early stopping (a held-out part and a training part)", x, labels, low=2)
+    n_val = min(len(labels) - 1, max(1, round(holdout * len(labels))))
     order = torch.randperm(len(labels), generator=seeded_generator(seed, Stream.HOLDOUT_SPLIT)).to(x.device)
     val, fit = order[:n_val], order[n_val:]
     data = TensorDataset(x[fit], labels[fit])
@@ -254,6 +260,11 @@ def fresh_eavesdroppers(
     check_k(k)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ConfigError(f"fresh eavesdropper epochs must be an integer >= 1, got {epochs!r}")
+    lr = cfg.lr if lr is None else lr
+    check_lr("fresh eavesdropper lr", lr)
+    batch_size = check_int("fresh eavesdropper batch_size", cfg.batch_size if batch_size is None else batch_size)
+    check_waveforms("fresh eavesdropper training", train_tx, train_labels, low=2 if model == "strong" else 1)
+    check_waveforms("fresh eavesdropper test", test_tx, test_labels)
     snr = cfg.eve_snr if eve_snr_db is None else float(eve_snr_db)
     device = train_tx.device
     data = TensorDataset(train_tx, train_labels)
@@ -268,8 +279,8 @@ def fresh_eavesdroppers(
                     train_tx,
                     train_labels,
                     max_epochs=epochs,
-                    lr=lr or cfg.lr,
-                    batch_size=batch_size or cfg.batch_size,
+                    lr=lr,
+                    batch_size=batch_size,
                     seed=s,
                 )["epochs_run"]
             )
@@ -279,8 +290,8 @@ def fresh_eavesdroppers(
                 lambda x, y: x,
                 data,
                 epochs=epochs,
-                lr=lr or cfg.lr,
-                batch_size=batch_size or cfg.batch_size,
+                lr=lr,
+                batch_size=batch_size,
                 seed=s,
                 device=device,
             )
@@ -347,6 +358,10 @@ def leakage_report(
     ``fresh_options`` (``k``, ``epochs``, ``model``, ``lr``, ``batch_size``) go to
     :func:`fresh_eavesdroppers`.
     """
+    check_waveforms("leakage report training", train.x, train.labels)
+    check_waveforms("leakage report test", test.x, test.labels)
+    if fresh_limit is not None:
+        check_int("fresh_limit", fresh_limit)
     snr = cfg.eve_snr if eve_snr_db is None else float(eve_snr_db)
     t0 = time.perf_counter()
     train_tx, _ = defend(defence, train, nonce_offset=0)

@@ -329,10 +329,11 @@ def minmax_run(
     )
 
 
-def load_minmax_config(values: dict[str, Any]) -> MinMaxConfig:
-    """A :class:`MinMaxConfig` from a dict (TOML ``[minmax]`` table); unknown keys are errors."""
+def load_minmax_config(values: dict[str, Any], overrides: dict[str, Any] | None = None) -> MinMaxConfig:
+    """A :class:`MinMaxConfig` from a dict (TOML ``[minmax]`` table; unknown keys are errors), with ``overrides``
+    (field names, e.g. ``lambda_``: the command-line flags) replacing its values."""
     if "lambda" in values:
         if "lambda_" in values:
             raise ConfigError("the [minmax] table sets both lambda and lambda_: keep one (lambda)")
         values = {**{k: v for k, v in values.items() if k != "lambda"}, "lambda_": values["lambda"]}
-    return from_dict(values, MinMaxConfig)
+    return from_dict({**values, **(overrides or {})}, MinMaxConfig)

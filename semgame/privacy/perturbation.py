@@ -53,7 +53,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from semgame.channels import complex_to_real, normalize_power, real_to_complex
-from semgame.config import ConfigError
+from semgame.config import ConfigError, check_int
 
 __all__ = [
     "PSR_RANGE_ADVERSARIAL",
@@ -61,6 +61,7 @@ __all__ = [
     "POWER_MODES",
     "check_psr",
     "check_mu",
+    "check_waveforms",
     "psr_ratio",
     "power_scale",
     "measured_psr_db",
@@ -103,6 +104,14 @@ def check_mu(mu: object) -> float:
     if value < 0:
         raise ConfigError(f"mu must be >= 0, got {value:g}")
     return value
+
+
+def check_waveforms(name: str, x: Tensor, labels: Tensor, low: int = 1) -> None:
+    """At least ``low`` waveforms ``x [N, ...]``, one label each (one-line :class:`ConfigError` naming ``name``)."""
+    if len(x) != len(labels):
+        raise ConfigError(f"{name}: {len(x)} waveforms but {len(labels)} labels")
+    if len(labels) < low:
+        raise ConfigError(f"{name} needs at least {low} waveform(s), got {len(labels)}")
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -321,6 +330,9 @@ class AdversarialPerturbation(nn.Module):
         """Fit the universal perturbation on training waveforms ``xs [N, k]`` (projected gradient ascent)."""
         if self.scope != "universal":
             raise ConfigError("fit_universal() is for scope='universal'")
+        check_int("fit_universal epochs", epochs)
+        check_int("fit_universal batch_size", batch_size)
+        check_waveforms("fit_universal", xs, labels)
         gen = torch.Generator().manual_seed(seed)  # batch order (a CPU generator, as randperm needs)
         # the surrogate's channel draws need a generator on the waveforms' device
         noise = gen if xs.device.type == "cpu" else torch.Generator(device=xs.device).manual_seed(seed)
