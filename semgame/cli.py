@@ -58,6 +58,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     import torch
 
+    from semgame.io import check_output_file
     from semgame.loader import load_run
     from semgame.run import load_split
     from semgame.training import evaluate, resolve_device
@@ -67,6 +68,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             check_snr(name, getattr(args, name))
     check_int("threads", args.threads, high=MAX_THREADS)
     check_eval_flags(args)
+    check_output_file(args.output)
     if args.fresh_eavesdroppers is not None:
         from semgame.privacy.cli import cmd_eval_fresh
 

@@ -23,6 +23,7 @@ __all__ = [
     "CheckpointError",
     "OutputError",
     "atomic_write",
+    "check_output_file",
     "save_checkpoint",
     "load_checkpoint",
     "remove_temp_files",
@@ -66,6 +67,19 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
     except OSError:
         pass
+
+
+def check_output_file(path: str | Path | None, flag: str = "--output") -> None:
+    """Refuse up front (:class:`OutputError`), before a command's work, an output file ``path`` that cannot be
+    written: a folder, or a path below a file. ``None`` (no output asked for) passes."""
+    if path is None:
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{flag} {path} is a folder; give a file name")
+    above = next((p for p in path.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise OutputError(f"{flag} {path} cannot be written: {above} is a file, not a folder")
 
 
 def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb") -> Path:

@@ -95,8 +95,8 @@ class RunLock:
 
     Creates ``run_dir`` if needed and takes ``fcntl.flock`` on ``run_dir/.lock`` (which holds the
     holder's pid, for the message; ``flag``: the option that names the folder, for the message too). The
-    lock dies with its process, so no lock is ever stale. On exit the lock file is removed, and so is
-    ``run_dir`` if this lock created it and nothing was written.
+    lock dies with its process, so no lock is ever stale. On exit the lock file is removed, and so are
+    ``run_dir`` and the parents this lock created, if nothing was written in them.
     Raises :class:`RunLockedError` when a live process holds the folder, :class:`~semgame.io.OutputError`
     when the folder cannot be written.
     """
@@ -104,12 +104,12 @@ class RunLock:
     def __init__(self, run_dir: str | Path, flag: str = "--run-dir") -> None:
         self.run_dir, self.flag = Path(run_dir), flag
         self._fd: int | None = None
-        self._created = False
+        self._created: list[Path] = []  # the folders this lock made, innermost first
 
     def __enter__(self) -> RunLock:
         path = self.run_dir / _LOCK_NAME
         try:
-            self._created = not self.run_dir.exists()
+            self._created = [p for p in (self.run_dir, *self.run_dir.parents) if not p.exists()]
             self.run_dir.mkdir(parents=True, exist_ok=True)
             while True:  # the file may be removed by its previous holder between open and flock: retry
                 fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -144,8 +144,11 @@ class RunLock:
         (self.run_dir / _LOCK_NAME).unlink(missing_ok=True)  # still holding the lock: nobody else has it
         os.close(self._fd)
         self._fd = None
-        if self._created and not any(self.run_dir.iterdir()):
-            self.run_dir.rmdir()
+        for folder in self._created:  # removed while empty: a failed first run leaves no empty folders behind
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
 
 def _whole_records(data: bytes) -> int:

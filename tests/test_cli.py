@@ -217,6 +217,24 @@ def test_values_that_start_like_negative_numbers_are_values(command: str) -> Non
     assert (args.train_snr_db, args.lr, args.snr_db) == ([-5.0, 10.0], -1e-3, -0.5)
 
 
+@pytest.mark.parametrize("command", ["eval", "eval-fresh", "play"])
+@pytest.mark.parametrize("where", ["folder", "below a file"])
+def test_an_output_file_that_cannot_be_written_is_refused_before_the_work(
+    command: str, where: str, cli_run: dict[str, Any], synthetic_root: Path, tmp_path: Path, capsys
+) -> None:
+    """``--output`` a folder (or below a file) used to fail only after the evaluation or the games were done."""
+    (tmp_path / "afile").write_text("x")
+    output = tmp_path if where == "folder" else tmp_path / "afile" / "out.json"
+    argv = {
+        "eval": ["eval", "--run-dir", cli_run["run_dir"]],
+        "eval-fresh": ["eval", "--run-dir", cli_run["run_dir"], "--fresh-eavesdroppers", 1],
+        "play": ["play", "--agent", "semgame.protocols:Nope", "--data-root", synthetic_root],
+    }[command]
+    code, out, err = run_cli([*argv, "--output", output], capsys)
+    assert_one_line_error(code, err, "--output", "is a folder" if where == "folder" else "afile is a file")
+    assert out == ""
+
+
 def test_bad_value_in_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "c.toml"
     config.write_text("k = 0\nsnr_db = 10.0\n")

@@ -409,6 +409,9 @@ def test_missing_data_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
     with pytest.raises(DataNotFoundError):
         train_run(tiny_config(empty), tmp_path / "run", quiet=True)
     assert not (tmp_path / "run").exists()
+    with pytest.raises(DataNotFoundError):  # nor the parents it made for a nested run folder
+        train_run(tiny_config(empty), tmp_path / "a" / "b" / "run", quiet=True)
+    assert not (tmp_path / "a").exists()
 
 
 def test_cifar10_run_smoke(synthetic_root: Path, tmp_path: Path) -> None:

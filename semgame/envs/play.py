@@ -96,9 +96,11 @@ def _cmd_play(args: argparse.Namespace) -> int:
     import torch
 
     from semgame.config import MAX_THREADS, ConfigError, check_int
+    from semgame.io import check_output_file
     from semgame.protocols import AgentSpecError, Eavesdropper, Transmitter, make_agent
 
     check_int("threads", args.threads, high=MAX_THREADS)
+    check_output_file(args.output)
     torch.set_num_threads(args.threads)
     try:
         protocol = Eavesdropper if args.role == "eavesdropper" else Transmitter
