@@ -3,8 +3,8 @@
     bash benchmarks/gpu_check.sh                       # a GPU machine: about 8 minutes on one H200
     bash benchmarks/gpu_check.sh --device cpu --tiny   # CI-sized dry run (tests/test_gpu_check.py)
 
-Sections (each written to the JSON as soon as it ends; one that fails records its error and the
-others still run, so a time-out or a missing data set loses only its own figures):
+Sections (written to the JSON and MD after every measurement; one that fails records its error and the
+others still run, so a time-out, a kill, an out-of-memory or a missing data set loses only its own figures):
 
 1. ``env``: native vector env transmissions/s (played ones: same-step autoreset, as
    ``bench_vector_env.transmissions_per_s``), MNIST and CIFAR-10, both roles,
@@ -21,7 +21,8 @@ others still run, so a time-out or a missing data set loses only its own figures
    training set (``--data-root`` / ``$SEMGAME_DATA``); ``--tiny`` runs one epoch on synthetic data.
 5. ``bench``: one cell of the benchmark grid on the device through ``semgame bench``
    (``benchmarks/configs/gpu-cell.toml``: the supervised eavesdropper against the undefended MNIST
-   link; ``--tiny``: the same cell with CI-sized budgets).
+   link; ``--tiny``: the same cell with CI-sized budgets), in a fresh temporary folder: its summary goes
+   into the JSON, and ``<out>`` holds the two files alone.
 
 Images for sections 1-2 are the real test sets when they can be found, else synthetic ones (the
 throughput does not depend on the pictures; the JSON says which were used).
@@ -30,14 +31,17 @@ throughput does not depend on the pictures; the JSON says which were used).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import platform
 import re
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,64 +101,89 @@ def timing_kw(args: argparse.Namespace, dev: str, images: Any) -> dict[str, Any]
     return dict(device=dev, min_seconds=args.seconds, min_steps=args.min_steps, images=images, precision=args.precision)
 
 
-def section_env(args: argparse.Namespace, dev: str) -> dict[str, Any]:
-    rows, sources = [], {}
+Save = Callable[[], None]
+"""Writes the result as it stands (``<out>/<device-name>.{md,json}``)."""
+
+
+def one_line(err: BaseException) -> str:
+    """``Type: message``, the first line only."""
+    return f"{type(err).__name__}: {err}".splitlines()[0]
+
+
+@contextlib.contextmanager
+def measurement(got: dict[str, Any], save: Save, what: str) -> Iterator[None]:
+    """One measurement of a section (it appends its row to ``got["rows"]``), saved as soon as it ends: one
+    that fails (a CUDA out-of-memory at the largest N, say) costs only its own row, its error kept in
+    ``got["errors"]``; the section then counts as failed."""
+    try:
+        yield
+    except Exception as err:
+        got.setdefault("errors", []).append(f"{what}: {one_line(err)}")
+        print(f"{what} failed: {one_line(err)}", flush=True)
+    save()
+
+
+def section_env(args: argparse.Namespace, dev: str, got: dict[str, Any], save: Save) -> None:
+    got.update(rows=[], images={})
     for ds in DATASETS:
-        images, sources[ds] = env_images(ds, 256, args.data_root, args.tiny)
+        images, got["images"][ds] = env_images(ds, 256, args.data_root, args.tiny)
         for role in ROLES:
             for n in args.env_sizes:
                 for psnr in (False, True):
-                    tps = transmissions_per_s(ds, n, role, psnr, **timing_kw(args, dev, images))
-                    rows.append(
-                        {
-                            "dataset": ds,
-                            "role": role,
-                            "n": n,
-                            "compute_psnr": psnr,
-                            "steps_s": tps / n,
-                            "transmissions_s": tps,
-                        }
-                    )
-                    print(f"env {ds} {role} N={n} psnr={psnr}: {tps:,.0f} transmissions/s", flush=True)
-    return {"rows": rows, "images": sources}
+                    with measurement(got, save, f"env {ds} {role} N={n} psnr={psnr}"):
+                        tps = transmissions_per_s(ds, n, role, psnr, **timing_kw(args, dev, images))
+                        got["rows"].append(
+                            {
+                                "dataset": ds,
+                                "role": role,
+                                "n": n,
+                                "compute_psnr": psnr,
+                                "steps_s": tps / n,
+                                "transmissions_s": tps,
+                            }
+                        )
+                        print(f"env {ds} {role} N={n} psnr={psnr}: {tps:,.0f} transmissions/s", flush=True)
 
 
-def section_sync(args: argparse.Namespace, dev: str) -> dict[str, Any]:
+def section_sync(args: argparse.Namespace, dev: str, got: dict[str, Any], save: Save) -> None:
     images, source = env_images("mnist", 256, args.data_root, args.tiny)
-    rows = []
+    got.update(rows=[], images=source, sync_device="cpu")
     n = args.sync_n
     for psnr in (False, True):
-        nat = native("mnist", n, "eavesdropper", psnr, **timing_kw(args, dev, images))
-        syn = sync("mnist", n, psnr, args.seconds, min_steps=args.min_steps, images=images)
-        rows.append({"n": n, "compute_psnr": psnr, "native_steps_s": nat, "sync_steps_s": syn, "ratio": nat / syn})
-        print(
-            f"sync N={n} psnr={psnr}: native {nat:,.1f} steps/s, sync {syn:,.2f} steps/s, {nat / syn:,.1f}x", flush=True
-        )
-    return {"rows": rows, "images": source, "sync_device": "cpu"}
+        with measurement(got, save, f"sync N={n} psnr={psnr}"):
+            nat = native("mnist", n, "eavesdropper", psnr, **timing_kw(args, dev, images))
+            syn = sync("mnist", n, psnr, args.seconds, min_steps=args.min_steps, images=images)
+            got["rows"].append(
+                {"n": n, "compute_psnr": psnr, "native_steps_s": nat, "sync_steps_s": syn, "ratio": nat / syn}
+            )
+            print(
+                f"sync N={n} psnr={psnr}: native {nat:,.1f} steps/s, sync {syn:,.2f} steps/s, {nat / syn:,.1f}x",
+                flush=True,
+            )
 
 
-def section_train(args: argparse.Namespace, dev: str) -> dict[str, Any]:
-    rows = []
+def section_train(args: argparse.Namespace, dev: str, got: dict[str, Any], save: Save) -> None:
+    got["rows"] = []
     for name, kw in SPEED_MODELS.items():
-        cfg = LinkConfig(device=dev, **kw)
-        got = {
-            p: images_per_second(cfg, steps=args.train_steps, batch=args.train_batch, precision=p)
-            for p in ("fp32", "bf16")
-        }
-        rows.append(
-            {
-                "model": name,
-                "batch": args.train_batch,
-                "fp32_img_s": got["fp32"],
-                "bf16_img_s": got["bf16"],
-                "ratio": got["bf16"] / got["fp32"],
+        with measurement(got, save, f"train {name}"):
+            cfg = LinkConfig(device=dev, **kw)
+            ips = {
+                p: images_per_second(cfg, steps=args.train_steps, batch=args.train_batch, precision=p)
+                for p in ("fp32", "bf16")
             }
-        )
-        print(f"train {name}: fp32 {got['fp32']:,.0f} img/s, bf16 {got['bf16']:,.0f} img/s", flush=True)
-    return {"rows": rows}
+            got["rows"].append(
+                {
+                    "model": name,
+                    "batch": args.train_batch,
+                    "fp32_img_s": ips["fp32"],
+                    "bf16_img_s": ips["bf16"],
+                    "ratio": ips["bf16"] / ips["fp32"],
+                }
+            )
+            print(f"train {name}: fp32 {ips['fp32']:,.0f} img/s, bf16 {ips['bf16']:,.0f} img/s", flush=True)
 
 
-def section_cifar80(args: argparse.Namespace, dev: str) -> dict[str, Any]:
+def section_cifar80(args: argparse.Namespace, dev: str, got: dict[str, Any], save: Save) -> None:
     device = torch.device(dev)
     if args.tiny:
         train, test = synthetic_dataset("cifar10", 256, seed=0), synthetic_dataset("cifar10", 128, seed=1)
@@ -164,87 +193,91 @@ def section_cifar80(args: argparse.Namespace, dev: str) -> dict[str, Any]:
             train = load_dataset("cifar10", "train", root=args.data_root, download=False)
             test = load_dataset("cifar10", "test", root=args.data_root, download=False)
         except DataNotFoundError as err:
-            return {"status": "skipped", "reason": f"no CIFAR-10 data: {err}".splitlines()[0]}
+            got.update(status="skipped", reason=f"no CIFAR-10 data: {err}".splitlines()[0])
+            return
         epochs, source = args.cifar_epochs, "real"
     cfg = LinkConfig(**CIFAR_RECIPE, epochs=epochs, device=dev, precision=args.precision, seed=0)
+    got.update(
+        data=source,
+        precision=resolve_precision(cfg.precision, device),
+        config=cfg.to_dict(),
+        seconds_to_80=None,
+        history=[],
+    )
     torch.manual_seed(cfg.seed)
     link = build_link(cfg).to(device)
     opt = torch.optim.Adam(link.parameters(), lr=cfg.lr)
     phase = link_phase("link", epochs, link, opt, cfg, train, test, device, sched=link_schedule(opt, cfg, len(train)))
-    history, elapsed, reached = [], 0.0, None
+    elapsed = 0.0
     for epoch in range(epochs):
         start = time.perf_counter()
         m = phase.run_epoch(epoch)
         if device.type == "cuda":
             torch.cuda.synchronize()
         elapsed += time.perf_counter() - start
-        history.append({**m, "epoch": epoch + 1, "seconds": elapsed})
+        got["history"].append({**m, "epoch": epoch + 1, "seconds": elapsed})
         print(
             f"cifar80 epoch {epoch + 1}: acc {m['legit_acc']:.4f} psnr {m['legit_psnr']:.2f} dB at {elapsed:.1f} s",
             flush=True,
         )
-        if m["legit_acc"] >= 0.8 and reached is None:
-            reached = elapsed
+        if m["legit_acc"] >= 0.8:
+            got["seconds_to_80"] = elapsed
+        save()
+        if got["seconds_to_80"] is not None or elapsed > args.cifar_max_seconds:
             break
-        if elapsed > args.cifar_max_seconds:
-            break
-    return {
-        "status": "done",
-        "data": source,
-        "precision": resolve_precision(cfg.precision, device),
-        "config": cfg.to_dict(),
-        "seconds_to_80": reached,
-        "history": history,
-    }
 
 
-def section_bench(args: argparse.Namespace, dev: str) -> dict[str, Any]:
+def section_bench(args: argparse.Namespace, dev: str, got: dict[str, Any], save: Save) -> None:
     """One cell of ``semgame bench``'s grid on the device (``benchmarks/configs/gpu-cell.toml``; ``--tiny``:
-    the same cell with CI-sized budgets), as a subprocess with a time limit."""
+    the same cell with CI-sized budgets), as a subprocess with a time limit, in a fresh temporary folder
+    (``semgame bench`` skips the cells it finds finished in its ``--out``: an earlier run's would be reported
+    again); its summary goes into the result."""
     config = ROOT / "benchmarks" / "configs" / "gpu-cell.toml"
-    out = Path(args.out) / f"bench-cell-{device_name(torch.device(dev))}"
-    if args.tiny:  # the same cell, budgets cut down, on the data folder given
-        text = config.read_text()
-        for key, value in (
-            ("transmissions", 512),
-            ("eval_every", 256),
-            ("eval_size", 128),
-            ("num_envs", 64),
-            ("fresh_k", 0),
-        ):
-            text = re.sub(rf"^{key} = .*$", f"{key} = {value}", text, flags=re.M)
-        if args.data_root:
-            text = f"data_root = {json.dumps(str(args.data_root))}\n" + text
-        out.mkdir(parents=True, exist_ok=True)
-        config = out / "gpu-cell-tiny.toml"
-        write_text(config, text)
-    cmd = [
-        sys.executable,
-        "-m",
-        "semgame.cli",
-        "bench",
-        "--config",
-        str(config),
-        "--device",
-        dev,
-        "--out",
-        str(out),
-        "--quiet",
-    ]
-    start = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.bench_timeout, cwd=ROOT, check=False)
-    summary = out / "summary.json"
-    return {
-        "status": "done" if done.returncode == 0 else "failed",
-        "command": " ".join(cmd),
-        "returncode": done.returncode,
-        "seconds": time.perf_counter() - start,
-        "summary": json.loads(summary.read_text()) if summary.is_file() else None,
-        "output_tail": (done.stdout + done.stderr)[-3000:],
-    }
+    env = dict(os.environ)
+    if args.data_root:  # the bench's data folder: $SEMGAME_DATA, absolute (the subprocess runs in the repo root)
+        env["SEMGAME_DATA"] = str(Path(args.data_root).resolve())
+    with tempfile.TemporaryDirectory(prefix="gpu-check-bench-") as tmp:
+        if args.tiny:  # the same cell, budgets cut down
+            text = config.read_text()
+            for key, value in (
+                ("transmissions", 512),
+                ("eval_every", 256),
+                ("eval_size", 128),
+                ("num_envs", 64),
+                ("fresh_k", 0),
+            ):
+                text = re.sub(rf"^{key} = .*$", f"{key} = {value}", text, flags=re.M)
+            config = write_text(Path(tmp) / "gpu-cell-tiny.toml", text)
+        out = Path(tmp) / "bench"
+        cmd = [
+            sys.executable,
+            "-m",
+            "semgame.cli",
+            "bench",
+            "--config",
+            str(config),
+            "--device",
+            dev,
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+        start = time.perf_counter()
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=args.bench_timeout, cwd=ROOT, env=env, check=False
+        )
+        summary = out / "summary.json"
+        got.update(
+            status="done" if done.returncode == 0 else "failed",
+            command=" ".join(cmd),
+            returncode=done.returncode,
+            seconds=time.perf_counter() - start,
+            summary=json.loads(summary.read_text()) if summary.is_file() else None,
+            output_tail=(done.stdout + done.stderr)[-3000:],
+        )
 
 
-RUNNERS: dict[str, Callable[[argparse.Namespace, str], dict[str, Any]]] = {
+RUNNERS: dict[str, Callable[[argparse.Namespace, str, dict[str, Any], Save], None]] = {
     "env": section_env,
     "sync": section_sync,
     "train": section_train,
@@ -273,7 +306,13 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"Device `{result['device']}` ({result['device_name']}), torch {result['torch']}, CUDA {result['cuda']}, "
         f"precision `{result['precision']}` -> {result['precision_resolved']}, tiny: {result['tiny']}. "
-        f"Command: `{result['command']}`. Total {result['seconds']:.0f} s.",
+        + (
+            f"fp32 on CUDA: convolutions in TF32 {result['tf32']['cudnn']} (cuDNN), matrix products at float32 "
+            f"precision `{result['tf32']['matmul']}`. "
+            if result["device"] != "cpu"
+            else ""
+        )
+        + f"Command: `{result['command']}`. Total {result['seconds']:.0f} s.",
         "",
     ]
     env = s.get("env", {})
@@ -288,7 +327,7 @@ def markdown(result: dict[str, Any]) -> str:
             ],
         )
     sy = s.get("sync", {})
-    if "rows" in sy:
+    if sy.get("rows"):
         lines += table(
             f"Native env on the device vs gymnasium sync vector env on the CPU (MNIST, eavesdropper, "
             f"N = {sy['rows'][0]['n']}, {sy['images']})",
@@ -309,7 +348,7 @@ def markdown(result: dict[str, Any]) -> str:
             ],
         )
     c80 = s.get("cifar80", {})
-    if c80.get("status") == "done":
+    if c80.get("history"):  # (also the epochs of a run that was stopped)
         reached = c80["seconds_to_80"]
         last = c80["history"][-1]
         lines += table(
@@ -401,6 +440,8 @@ def main(argv: list[str] | None = None) -> Path:
         "cuda": torch.version.cuda,
         "precision": args.precision,
         "precision_resolved": resolve_precision(args.precision, device),
+        # what "fp32" means on CUDA: by default cuDNN runs float32 convolutions in TF32, matrix products not
+        "tf32": {"cudnn": torch.backends.cudnn.allow_tf32, "matmul": torch.get_float32_matmul_precision()},
         "tiny": args.tiny,
         "command": "bash benchmarks/gpu_check.sh " + " ".join(argv if argv is not None else sys.argv[1:]),
         "platform": platform.platform(),
@@ -416,26 +457,27 @@ def main(argv: list[str] | None = None) -> Path:
 
     for section in args.sections:
         t0 = time.perf_counter()
+        # filled in by the section as it measures and saved after each measurement: a section that fails,
+        # or is stopped by gpu_check.sh's time limit (or killed), keeps the figures it had
+        got: dict[str, Any] = {"status": "running"}
+        result["sections"][section] = got
         try:
-            got = RUNNERS[section](args, dev)
-            got.setdefault("status", "done")
+            RUNNERS[section](args, dev, got, save)
+            if got["status"] == "running":
+                errors = got.get("errors", [])
+                got.update(
+                    {"status": "failed", "error": f"{len(errors)} measurement(s) failed; first: {errors[0]}"}
+                    if errors
+                    else {"status": "done"}
+                )
         except KeyboardInterrupt:  # gpu_check.sh's time limit: keep what was measured
-            result["sections"][section] = {
-                "status": "interrupted",
-                "reason": "time limit",
-                "seconds": time.perf_counter() - t0,
-            }
+            got.update(status="interrupted", reason="time limit", seconds=time.perf_counter() - t0)
             save()
             raise
         except Exception as err:  # a failing section must not cost the others their figures
-            got = {
-                "status": "failed",
-                "error": f"{type(err).__name__}: {err}".splitlines()[0],
-                "traceback": traceback.format_exc()[-3000:],
-            }
+            got.update(status="failed", error=one_line(err), traceback=traceback.format_exc()[-3000:])
             print(f"section {section} failed: {got['error']}", flush=True)
         got["seconds"] = time.perf_counter() - t0
-        result["sections"][section] = got
         save()
     print((out / f"{name}.md").read_text())
     return out / f"{name}.json"

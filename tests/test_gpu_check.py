@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from helpers import import_benchmark
@@ -30,6 +34,7 @@ def test_every_section_and_field(tiny_check: tuple[dict, str]) -> None:
         "cuda",
         "precision",
         "precision_resolved",
+        "tf32",
         "tiny",
         "command",
         "platform",
@@ -98,6 +103,162 @@ def test_shell_wrapper_forwards_to_the_python_helper_from_the_repo_root(tmp_path
     assert done.stdout.split() == ["benchmarks/gpu_check.py", "--device", "cpu", "--tiny"]
     script = (ROOT / "benchmarks" / "gpu_check.sh").read_text()
     assert "timeout" in script and "${GPU_CHECK_TIMEOUT:-470}" in script  # stops within the 8-minute budget
+
+
+def test_shell_wrapper_runs_the_repo_venv_where_it_runs_else_python3(tmp_path: Path) -> None:
+    """A GPU machine gets the repo without a working .venv (it is not copied, or points at an interpreter that
+    is not there) and may have no ``python``: its own ``python3`` runs the check then."""
+    (tmp_path / "benchmarks").mkdir()
+    shutil.copy(ROOT / "benchmarks" / "gpu_check.sh", tmp_path / "benchmarks")
+    (tmp_path / "bin").mkdir()
+    for exe, name in ((tmp_path / "bin" / "python3", "python3"), (tmp_path / "fake-venv-python", "venv")):
+        exe.write_text(f'#!/bin/sh\necho {name} "$@"\n')
+        exe.chmod(0o755)
+
+    def interpreter() -> list[str]:
+        done = subprocess.run(
+            ["bash", "benchmarks/gpu_check.sh", "--tiny"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env={"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin"},
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()
+
+    assert interpreter() == ["python3", "benchmarks/gpu_check.py", "--tiny"]
+    venv = tmp_path / ".venv" / "bin" / "python"
+    venv.parent.mkdir(parents=True)
+    venv.symlink_to(tmp_path / "no-such-interpreter")  # a .venv made on another machine
+    assert interpreter() == ["python3", "benchmarks/gpu_check.py", "--tiny"]
+    venv.unlink()
+    venv.symlink_to(tmp_path / "fake-venv-python")
+    assert interpreter() == ["venv", "benchmarks/gpu_check.py", "--tiny"]
+
+
+def fake_measurements(
+    monkeypatch: pytest.MonkeyPatch,
+    gpu_check: ModuleType,
+    fail_at: int,
+    error: BaseException,
+    before: Callable[[], None] | None = None,
+) -> None:
+    """``transmissions_per_s`` of the env section: 1,000 per sub-env, except that call ``fail_at`` calls ``before``
+    and raises ``error``."""
+    calls = []
+
+    def transmissions_per_s(dataset: str, n: int, *args, **kw) -> float:
+        calls.append(dataset)
+        if len(calls) == fail_at:
+            if before is not None:
+                before()
+            raise error
+        return 1000.0 * n
+
+    monkeypatch.setattr(gpu_check, "transmissions_per_s", transmissions_per_s)
+
+
+def test_a_failing_measurement_costs_only_its_own_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An out-of-memory at one N (a GPU's failure) leaves the other rows of the section in the JSON and report."""
+    gpu_check = import_benchmark("gpu_check")
+    fake_measurements(monkeypatch, gpu_check, 2, RuntimeError("CUDA out of memory. Tried to allocate 12 GiB"))
+    path = gpu_check.main(["--device", "cpu", "--tiny", "--out", str(tmp_path), "--sections", "env"])
+    env = json.loads(path.read_text())["sections"]["env"]
+    assert env["status"] == "failed"
+    assert env["errors"] == [
+        "env mnist eavesdropper N=8 psnr=True: RuntimeError: CUDA out of memory. Tried to allocate 12 GiB"
+    ]
+    assert len(env["rows"]) == 7 and (env["rows"][0]["dataset"], env["rows"][0]["compute_psnr"]) == ("mnist", False)
+    assert all(r["transmissions_s"] == 8000.0 for r in env["rows"])
+    md = path.with_suffix(".md").read_text()
+    assert md.count("| 8,000 |") == 7 and "`env`: failed: 1 measurement(s) failed" in md
+
+
+def test_a_stopped_run_keeps_what_it_measured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """gpu_check.sh's time limit (SIGINT) in the middle of a section: the rows measured before it are saved, and
+    were on disk before it came (a run killed outright keeps them too)."""
+    gpu_check = import_benchmark("gpu_check")
+    on_disk = []
+    fake_measurements(
+        monkeypatch,
+        gpu_check,
+        3,
+        KeyboardInterrupt(),
+        lambda: on_disk.extend(json.loads(p.read_text())["sections"]["env"] for p in tmp_path.glob("*.json")),
+    )
+    with pytest.raises(KeyboardInterrupt):
+        gpu_check.main(["--device", "cpu", "--tiny", "--out", str(tmp_path), "--sections", "env", "sync"])
+    (path,) = tmp_path.glob("*.json")
+    sections = json.loads(path.read_text())["sections"]
+    assert list(sections) == ["env"] and sections["env"]["status"] == "interrupted"
+    assert [e["status"] for e in on_disk] == ["running"] and on_disk[0]["rows"] == sections["env"]["rows"]
+    assert [(r["role"], r["compute_psnr"]) for r in sections["env"]["rows"]] == [
+        ("eavesdropper", False),
+        ("eavesdropper", True),
+    ]
+    assert path.with_suffix(".md").read_text().count("| 8,000 |") == 2
+
+
+def test_report_of_a_cuda_run_that_stopped_part_way() -> None:
+    """The report says what fp32 means on CUDA (TF32 convolutions by default), and shows a section that measured
+    nothing and the epochs of a stopped CIFAR-10 run."""
+    gpu_check = import_benchmark("gpu_check")
+    epoch = {"epoch": 1, "seconds": 3.5, "legit_acc": 0.5, "legit_psnr": 20.0}
+    md = gpu_check.markdown(
+        {
+            "device": "cuda",
+            "device_name": "NVIDIA-H200",
+            "torch": "2.11.0",
+            "cuda": "13.0",
+            "precision": "auto",
+            "precision_resolved": "bf16",
+            "tf32": {"cudnn": True, "matmul": "highest"},
+            "tiny": False,
+            "command": "bash benchmarks/gpu_check.sh",
+            "seconds": 470.0,
+            "sections": {
+                "sync": {"status": "failed", "rows": [], "images": "real test set", "error": "2 measurement(s) failed"},
+                "cifar80": {
+                    "status": "interrupted",
+                    "reason": "time limit",
+                    "data": "real",
+                    "precision": "bf16",
+                    "seconds_to_80": None,
+                    "history": [epoch],
+                },
+            },
+        }
+    )
+    for needle in (
+        "fp32 on CUDA: convolutions in TF32 True (cuDNN), matrix products at float32 precision `highest`.",
+        "80 % not reached: 0.5000 after 1 epochs (4 s)\n\n| epoch | seconds | legit acc | PSNR (dB) |",
+        "| 1 | 3.5 | 0.5000 | 20.00 |",
+        "* `sync`: failed: 2 measurement(s) failed\n* `cifar80`: interrupted: time limit\n",
+    ):
+        assert needle in md, needle
+
+
+def test_bench_cell_runs_in_a_fresh_folder_on_the_given_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``semgame bench`` skips the cells it finds finished in its ``--out``: a second check must not report the
+    first one's cell again. ``--data-root`` reaches the subprocess (run in the repo root) in full-size runs too."""
+    gpu_check = import_benchmark("gpu_check")
+    seen = []
+
+    def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+        out = Path(cmd[cmd.index("--out") + 1])
+        seen.append(((out / "summary.json").exists(), kw["cwd"], kw["env"]["SEMGAME_DATA"]))
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "summary.json").write_text(json.dumps({"run": len(seen)}))
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(gpu_check.subprocess, "run", run)
+    monkeypatch.chdir(tmp_path)
+    args = argparse.Namespace(tiny=False, data_root="data", bench_timeout=60.0, out=str(tmp_path / "gpu"))
+    for expected in (1, 2):
+        got = {"status": "running"}
+        gpu_check.section_bench(args, "cuda", got, lambda: None)
+        assert got["status"] == "done" and got["summary"] == {"run": expected}
+    assert seen == [(False, gpu_check.ROOT, str(tmp_path / "data"))] * 2
 
 
 def test_cifar_recipe_is_the_shipped_spatial_link() -> None:
