@@ -3,6 +3,11 @@
     bash benchmarks/gpu_check.sh                       # a GPU machine: about 8 minutes on one H200
     bash benchmarks/gpu_check.sh --device cpu --tiny   # CI-sized dry run (tests/test_gpu_check.py)
 
+On the lent GPU machine (the `device` tool: a bare image whose python3 has torch but not gymnasium,
+stable-baselines3, ...; at most 64 MiB carried per call), run ``benchmarks/gpu_prepare.sh`` here first:
+it packs the wheels and the data into parts and prints the ``run`` calls, the last of which is
+``benchmarks/gpu_device.sh check`` (this script with ``--out "$OUT"`` on the staged data).
+
 Sections (written to the JSON and MD after every measurement; one that fails records its error and the
 others still run, so a time-out, a kill, an out-of-memory or a missing data set loses only its own figures):
 

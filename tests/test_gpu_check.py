@@ -271,3 +271,66 @@ def test_cifar_recipe_is_the_shipped_spatial_link() -> None:
     shipped = cfg.to_dict()
     assert {key: shipped[key] for key in gpu_check.CIFAR_RECIPE} == gpu_check.CIFAR_RECIPE
     assert cfg.epochs == gpu_check.CIFAR_EPOCHS
+
+
+FAKE_PYTHON = """#!/usr/bin/env bash
+# stands in for the interpreter gpu_check.sh runs: records its arguments and data folder
+printf '%s\\n' "$@" > "$RECORD"
+echo "SEMGAME_DATA=$SEMGAME_DATA" >> "$RECORD"
+"""
+
+
+def _device_call(parts: Path, tmp_path: Path, step: str) -> subprocess.CompletedProcess:
+    """One `run` call of gpu_device.sh on the GPU machine, carrying the parts under ``parts``."""
+    fake = tmp_path / "python"
+    fake.write_text(FAKE_PYTHON)
+    fake.chmod(0o755)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "GPU_PARTS": str(parts),
+        "GPU_STAGE": str(tmp_path / "stage"),
+        "GPU_SITE": str(tmp_path / "site"),
+        "OUT": str(tmp_path / "out"),
+        "PYTHON": str(fake),
+        "RECORD": str(tmp_path / "record.txt"),
+    }
+    cmd = ["bash", str(ROOT / "benchmarks" / "gpu_device.sh"), step]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_device_side_joins_the_carried_parts_checks_them_and_runs_the_check(tmp_path: Path) -> None:
+    """gpu_prepare.sh's parts, carried one `run` call each: the data is joined and verified, a file that
+    is missing or fails its SHA-256 is left out, and gpu_check.sh runs on the staged folder."""
+    import hashlib
+
+    files = {"mnist/test.npz": b"mnist", "cifar10/train.npz": b"abcdef", "cifar10/test.npz": b"never carried"}
+    sums = "".join(f"{hashlib.sha256(b).hexdigest()}  {name}\n" for name, b in files.items())
+    calls = [
+        {"d1/SHA256SUMS": sums.encode(), "d1/mnist/test.npz": b"mnist"},
+        {"d2/cifar10/train.npz.part-aa": b"abc"},
+        {"d3/cifar10/train.npz.part-ab": b"def"},
+    ]
+    stage = tmp_path / "stage"
+    for i, carried in enumerate(calls):
+        parts = tmp_path / f"call{i}"
+        for name, content in carried.items():
+            (parts / name).parent.mkdir(parents=True, exist_ok=True)
+            (parts / name).write_bytes(content)
+        step = "check" if i == len(calls) - 1 else "stage"
+        if i == 1:  # a check before the last part: the partial CIFAR set is left out, not used
+            result = _device_call(parts, tmp_path, "check")
+            assert result.returncode == 0, result.stderr
+            assert "cifar10/train.npz missing or incomplete" in result.stderr
+            assert not (stage / "cifar10" / "train.npz").exists()
+        result = _device_call(parts, tmp_path, step)
+        assert result.returncode == 0, result.stderr
+    assert (stage / "cifar10" / "train.npz").read_bytes() == b"abcdef"
+    assert (stage / "mnist" / "test.npz").read_bytes() == b"mnist"
+    assert not (stage / "cifar10" / "test.npz").exists() and "cifar10/test.npz missing" in result.stderr
+    record = (tmp_path / "record.txt").read_text().splitlines()
+    assert record == ["benchmarks/gpu_check.py", "--out", str(tmp_path / "out"), f"SEMGAME_DATA={stage}"]
+
+
+def test_device_side_refuses_an_unknown_step(tmp_path: Path) -> None:
+    result = _device_call(tmp_path, tmp_path, "go")
+    assert result.returncode == 2 and "usage: gpu_device.sh stage|check" in result.stderr
