@@ -45,7 +45,7 @@ IDS = {"mnist": "SemCom-MNIST-v0", "cifar10": "SemCom-CIFAR-v0"}
 
 
 def _sync(device: str) -> None:
-    if device == "cuda":
+    if torch.device(device).type == "cuda":  # ("cuda:0" too)
         torch.cuda.synchronize()
 
 

@@ -109,10 +109,16 @@ def batches(
     device: torch.device | str = "cpu",
     generator: torch.Generator | None = None,
 ) -> Iterator[tuple[Tensor, Tensor]]:
-    """Mini-batches ``(images, labels)`` on ``device``; shuffled when a (CPU) generator is given."""
+    """Mini-batches ``(images, labels)`` on ``device``; shuffled when a (CPU) generator is given.
+
+    On an accelerator the whole set is copied there once per pass and batches are gathered there (no
+    gather on the host and small copy per batch); the batches are the same on every device.
+    """
     images, labels = data.tensors
     n = len(labels)
     order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    if torch.device(device).type != "cpu":
+        images, labels, order = images.to(device), labels.to(device), order.to(device)
     for start in range(0, n, batch_size):
         idx = order[start : start + batch_size]
         yield images[idx].to(device, non_blocking=True), labels[idx].to(device, non_blocking=True)
@@ -210,7 +216,7 @@ def train_link_epoch(
     noise = seeded_generator(cfg.seed, Stream.LINK_NOISE, epoch, device=device)
     augment = seeded_generator(cfg.seed, Stream.AUGMENT, epoch)
     snr = cfg.train_snr_db if cfg.train_snr_db is not None else cfg.snr_db
-    sums = {"loss": 0.0, "ce": 0.0, "mse": 0.0}
+    sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss, ce, mse: summed where they are (no host sync)
     start, n = time.perf_counter(), 0
     for images, labels in tqdm(
         batches(data, cfg.batch_size, device=device, generator=shuffle),
@@ -234,9 +240,9 @@ def train_link_epoch(
             schedule.step()
         b = len(labels)
         n += b
-        for key, val in (("loss", loss), ("ce", ce), ("mse", mse)):
-            sums[key] += float(val.detach()) * b
-    return {**{k: v / n for k, v in sums.items()}, "seconds": time.perf_counter() - start}
+        sums += torch.stack([loss.detach(), ce.detach(), mse.detach()]).double() * b
+    loss_sum, ce_sum, mse_sum = sums.tolist()
+    return {"loss": loss_sum / n, "ce": ce_sum / n, "mse": mse_sum / n, "seconds": time.perf_counter() - start}
 
 
 def train_eavesdropper_epoch(
@@ -256,7 +262,8 @@ def train_eavesdropper_epoch(
     amp = autocast(precision, device)
     shuffle = seeded_generator(seed, Stream.EVE_SHUFFLE, epoch)
     noise = seeded_generator(seed, Stream.EVE_NOISE, epoch, device=device)
-    total, n, start = 0.0, 0, time.perf_counter()
+    total = torch.zeros((), dtype=torch.float64, device=device)  # summed where it is (no host sync)
+    n, start = 0, time.perf_counter()
     for images, labels in tqdm(
         batches(data, batch_size, device=device, generator=shuffle),
         total=_num_batches(len(data), batch_size),
@@ -272,9 +279,9 @@ def train_eavesdropper_epoch(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        total += float(loss.detach()) * len(labels)
+        total += loss.detach().double() * len(labels)
         n += len(labels)
-    return {"loss": total / n, "seconds": time.perf_counter() - start}
+    return {"loss": float(total) / n, "seconds": time.perf_counter() - start}
 
 
 def fit_eavesdropper(
@@ -332,23 +339,24 @@ def evaluate(
         eve.eval()
     legit_noise = seeded_generator(seed, Stream.EVAL_LEGIT_NOISE, device=device)
     eve_noise = seeded_generator(seed, Stream.EVAL_EVE_NOISE, device=device)
-    sums = {"legit_acc": 0.0, "legit_psnr": 0.0, "legit_ssim": 0.0, "eve_acc": 0.0}
+    keys = (
+        ("legit_acc", "legit_psnr", "legit_ssim", "eve_acc")
+        if eve is not None
+        else ("legit_acc", "legit_psnr", "legit_ssim")
+    )
+    sums = torch.zeros(len(keys), dtype=torch.float64, device=device)  # summed where they are (no host sync)
     n = 0
     for images, labels in batches(data, batch_size, device=device):
         with amp:
             out = link(images, snr_db=snr_db, generator=legit_noise)
             eve_logits = eve(out.x, snr_db=eve_snr_db, generator=eve_noise) if eve is not None else None
         recon = out.recon.float()
-        sums["legit_acc"] += float(accuracy(out.logits, labels).sum())
-        sums["legit_psnr"] += float(psnr(recon, images).sum())
-        sums["legit_ssim"] += float(ssim(recon, images).sum())
+        batch = [accuracy(out.logits, labels).sum(), psnr(recon, images).sum(), ssim(recon, images).sum()]
         if eve_logits is not None:
-            sums["eve_acc"] += float(accuracy(eve_logits, labels).sum())
+            batch.append(accuracy(eve_logits, labels).sum())
+        sums += torch.stack(batch).double()
         n += len(labels)
-    metrics = {k: v / n for k, v in sums.items()}
-    if eve is None:
-        del metrics["eve_acc"]
-    return metrics
+    return {k: v / n for k, v in zip(keys, sums.tolist(), strict=True)}
 
 
 def encoder_transmit(link: SemanticLink) -> Transmit:
