@@ -56,6 +56,7 @@ class SupervisedEavesdropper:
         self.opt = torch.optim.Adam(self.net.parameters(), lr=lr)
         self.epochs, self.batch_size, self.device = epochs, batch_size, device
         self.gen = torch.Generator().manual_seed(seed)
+        self._classes: int | None = None
 
     def logits_model(self) -> nn.Module:
         """The module mapping observations to class logits (white-box access, e.g. for a PGD transmitter)."""
@@ -76,21 +77,24 @@ class SupervisedEavesdropper:
             raise ValueError(
                 f"update needs obs [n, obs_dim] and labels [n], n >= 1; got {tuple(x.shape)}, {tuple(y.shape)}"
             )
-        self.net.eval()
-        with torch.no_grad():
-            classes = self.net(x[:1]).shape[-1]
+        if self._classes is None:  # (the network's output size, read once)
+            self.net.eval()
+            with torch.no_grad():
+                self._classes = self.net(x[:1]).shape[-1]
+        classes = self._classes
         if int(y.min()) < 0 or int(y.max()) >= classes:
             raise ValueError(f"labels must be classes in [0, {classes}), got {int(y.min())}..{int(y.max())}")
         self.net.train()
-        loss_sum = correct = seen = 0.0
+        sums = torch.zeros(2, dtype=torch.float64, device=self.device)  # loss, correct: no host sync per batch
+        seen = 0
         for _ in range(self.epochs):
-            for idx in torch.randperm(len(x), generator=self.gen).split(self.batch_size):
+            for idx in torch.randperm(len(x), generator=self.gen).to(self.device).split(self.batch_size):
                 logits = self.net(x[idx])
                 loss = nn.functional.cross_entropy(logits, y[idx])
                 self.opt.zero_grad()
                 loss.backward()
                 self.opt.step()
-                loss_sum += float(loss.detach()) * len(idx)
-                correct += float((logits.argmax(-1) == y[idx]).sum())
+                sums += torch.stack([loss.detach().double() * len(idx), (logits.argmax(-1) == y[idx]).sum().double()])
                 seen += len(idx)
+        loss_sum, correct = sums.tolist()
         return {"loss": loss_sum / seen, "train_acc": correct / seen}
