@@ -86,6 +86,10 @@ def test_normalize_power_is_per_sample() -> None:
 def test_normalize_power_zero_input_is_finite() -> None:
     y = normalize_power(torch.zeros(2, 4, dtype=torch.complex64))
     assert torch.isfinite(torch.view_as_real(y)).all()
+    assert torch.equal(y, torch.zeros(2, 4, dtype=torch.complex64))  # nothing to scale: silence stays silence
+    # a silent sample next to a loud one: each is scaled on its own
+    x = torch.stack([torch.zeros(4, dtype=torch.complex64), torch.full((4,), 3 + 4j, dtype=torch.complex64)])
+    torch.testing.assert_close(normalize_power(x), torch.stack([x[0], x[1] / 5]))
 
 
 # --- SNR handling -------------------------------------------------------------

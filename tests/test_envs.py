@@ -289,6 +289,13 @@ def test_render_rgb_array(synth):
     env.reset(seed=0)
     frame = env.render()
     assert frame.shape == (32, 32, 3) and frame.dtype == np.uint8
+    # the frame is the image being transmitted: one of the set's images, whose label the step then scores
+    images, labels = synth["cifar10"].tensors
+    pixels = (images.permute(0, 2, 3, 1) * 255).round().to(torch.uint8).numpy()
+    match = [i for i in range(len(pixels)) if np.array_equal(pixels[i], frame)]
+    assert len(match) == 1
+    _, _, _, _, info = env.step(0)
+    assert info["label"] == int(labels[match[0]])
 
 
 # -- native vector env ------------------------------------------------------------------------------
@@ -364,17 +371,30 @@ def test_vector_env_same_step_and_bad_actions(synth):
 
 def test_vector_env_tensors_mode(synth):
     venv = SemComVectorEnv(4, "mnist", tensors=True, images=synth["mnist"])
+    ref = SemComVectorEnv(4, "mnist", images=synth["mnist"])  # the same env handing out NumPy arrays
     obs, _ = venv.reset(seed=0)
+    ref_obs, _ = ref.reset(seed=0)
     assert isinstance(obs, torch.Tensor) and obs.dtype == torch.float32
-    obs, rew, term, trunc, info = venv.step(torch.zeros(4, dtype=torch.int64))
+    assert np.array_equal(obs.numpy(), ref_obs)
+    action = np.array([0, 1, 2, 3])
+    obs, rew, term, trunc, info = venv.step(torch.as_tensor(action))
+    ref_obs, ref_rew, ref_term, _, ref_info = ref.step(action)
     assert isinstance(rew, torch.Tensor) and rew.shape == (4,) and term.dtype == torch.bool
+    assert np.array_equal(obs.numpy(), ref_obs) and np.array_equal(term.numpy(), ref_term)
+    assert np.array_equal(info["label"].numpy(), ref_info["label"])
+    assert np.array_equal(rew.numpy(), (ref_info["label"] == action).astype(np.float64)) and np.array_equal(
+        rew.numpy(), ref_rew
+    )
 
 
 def test_sync_vector_env_works_too(synth):
     venv = gym.make_vec("SemCom-MNIST-v0", num_envs=3, vectorization_mode="sync", images=synth["mnist"])
     obs, _ = venv.reset(seed=0)
-    obs, rew, *_ = venv.step(np.array([0, 1, 2]))
+    action = np.array([0, 1, 2])
+    obs, rew, term, _, info = venv.step(action)
     assert obs.shape == (3, 2 * 16) and rew.shape == (3,)
+    # the eavesdropper's reward rule, sub-env by sub-env: 1 for the right label, else 0
+    assert info["_label"].all() and np.array_equal(rew, (info["label"] == action).astype(float))
 
 
 # -- SB3 adapter --------------------------------------------------------------------------------
@@ -631,3 +651,10 @@ def test_sb3_make_vec_env_with_module_prefixed_id(synth):
     obs = venv.reset()
     obs, rew, dones, infos = venv.step(np.array([1, 2]))
     assert obs.shape == (2, 32) and rew.shape == (2,)
+    assert rew.tolist() == [float(infos[0]["label"] == 1), float(infos[1]["label"] == 2)] and not dones.any()
+    # the eavesdropper's reward rule over a few more steps (episodes of 2 rounds, SB3's autoreset)
+    for t in range(8):
+        guess = np.array([infos[0]["label"], t % 10])
+        _, rew, dones, infos = venv.step(guess)
+        assert rew.tolist() == [float(i["label"] == g) for i, g in zip(infos, guess)]
+        assert dones.tolist() == [t % 2 == 0] * 2

@@ -179,10 +179,24 @@ def test_policy_object_as_defence_and_set_defence(images):
 
     env = SemComEnv(rounds=1, images=images, defence=Half(), psr_db=-3.0)
     assert isinstance(env.game.defence, PolicyDefence) and env.game.defence.psr_db == -3.0
+    env.reset(seed=0)
+    idx = torch.arange(16)
+
+    def on_air_psr():
+        x_tx, _ = env.game.transmit(idx)
+        return x_tx, measured_psr_db(x_tx - env.game.x[idx], env.game.x[idx])
+
+    # every action at 0.5: a quarter of the -3 dB budget's power, -3 + 20 log10(0.5) dB
+    _, psr = on_air_psr()
+    assert torch.allclose(psr, torch.full_like(psr, -3.0 + 20 * np.log10(0.5)), atol=1e-3)
     env.set_defence({"kind": "keyed", "psr_db": 5.0})
     assert isinstance(env.game.defence, KeyedDefence)
+    _, psr = on_air_psr()
+    assert torch.allclose(psr, torch.full_like(psr, 5.0), atol=1e-3)
     env.set_defence(None)
     assert isinstance(env.game.defence, NoDefence)
+    x_tx, _ = on_air_psr()
+    assert torch.equal(x_tx, env.game.x[idx])
 
 
 # -- nonces ----------------------------------------------------------------------------------------

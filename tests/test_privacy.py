@@ -171,7 +171,8 @@ def test_fresh_eavesdroppers_train_from_scratch(tiny_link):
     untrained = eve_accuracy(new_eavesdropper(cfg, 10.0, 0), te.x, te.labels)
     res = fresh_eavesdroppers(cfg, tr.x, tr.labels, te.x, te.labels, k=2, epochs=3, seed=0)
     assert len(res["accs"]) == 2 and res["seeds"] == [0, 1]
-    assert res["max"] >= res["mean"] >= min(res["accs"])
+    assert res["max"] == max(res["accs"]) and res["mean"] == pytest.approx(sum(res["accs"]) / 2)
+    assert res["std"] == pytest.approx(abs(res["accs"][0] - res["accs"][1]) / 2)  # population std of two
     assert res["mean"] > max(untrained, 0.3)  # it learned (synthetic classes are easy)
     # deterministic given the seed, and independent of the global RNG
     torch.manual_seed(123)
@@ -179,22 +180,24 @@ def test_fresh_eavesdroppers_train_from_scratch(tiny_link):
     assert again["accs"] == res["accs"]
 
 
-def test_leakage_report_columns_and_keyed_legit_unchanged(leakage_pair):
+def test_leakage_report_columns_and_keyed_legit_unchanged(leakage_pair, tiny_link):
+    cfg, link, eve, tr, te, _ = tiny_link
     base, keyed = leakage_pair(KeyedDefence(KeyedPerturbation(10.0, key=3)), k=1, epochs=1)
     for row in (base, keyed):
-        for key in (
-            "legit_acc",
-            "legit_psnr",
-            "in_loop_eve_acc",
-            "transfer_eve_acc",
-            "fresh_eve_mean",
-            "fresh_eve_std",
-            "fresh_eve_max",
-            "chance",
-            "undefended_legit_acc",
-        ):
-            assert key in row
         assert row["chance"] == pytest.approx(0.1)
+        # one fresh eavesdropper: its accuracy is the mean and the max, with no spread
+        assert row["fresh_eve_accs"] == [row["fresh_eve_mean"]] and row["fresh_eve_max"] == row["fresh_eve_mean"]
+        assert row["fresh_eve_std"] == 0.0 and row["fresh_eve_train_n"] == len(tr)
+        assert row["gap_fresh"] == pytest.approx(100 * (row["legit_acc"] - row["fresh_eve_mean"]))
+    # the undefended row's legit metrics are those of the clean waveforms, its transfer eavesdropper's
+    # accuracy that of tiny_link's eavesdropper on them (same seed, at the eavesdropper's SNR)
+    assert {k: base[k] for k in ("legit_acc", "legit_psnr")} == legit_metrics(
+        link, NoDefence(), te, te.x, torch.arange(len(te))
+    )
+    assert base["transfer_eve_acc"] == eve_accuracy(eve, te.x, te.labels, snr_db=cfg.eve_snr)
+    assert math.isnan(base["undefended_legit_acc"]) and keyed["undefended_legit_acc"] == base["legit_acc"]
+    # the mask (10 dB above the signal) blinds the eavesdropper trained on undefended waveforms
+    assert keyed["transfer_eve_acc"] < base["transfer_eve_acc"] - 0.2
     # add-power keyed removal: the legitimate receiver decodes exactly what it did undefended
     assert keyed["legit_acc"] == pytest.approx(base["legit_acc"])
     assert keyed["legit_psnr"] == pytest.approx(base["legit_psnr"], abs=1e-3)
@@ -276,7 +279,12 @@ def test_leakage_terms():
     assert float(leakage_term(logits, labels, "neg_ce")) == pytest.approx(-math.log(10), abs=1e-5)
     peaked = torch.zeros(4, 10)
     peaked[:, 0] = 10.0
-    assert float(leakage_term(peaked, labels, "kl_uniform")) > 1.0
+    # KL(uniform || softmax): -log 10 - mean_i log p_i, with log p_0 = 10 - lse and log p_i = -lse otherwise
+    lse = math.log(math.exp(10.0) + 9.0)
+    kl = -math.log(10) - (10.0 - 10 * lse) / 10
+    assert float(leakage_term(peaked, labels, "kl_uniform")) == pytest.approx(kl, rel=1e-5)
+    # -CE: only label 0 (the first row) is the peaked class
+    assert float(leakage_term(peaked, labels, "neg_ce")) == pytest.approx(((10.0 - lse) - 3 * lse) / 4, rel=1e-5)
 
 
 def test_leakage_term_weights_and_sample_snr():

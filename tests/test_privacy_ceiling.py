@@ -59,7 +59,14 @@ def test_ceiling_rows_and_not_applicable_cases():
     assert row.fraction(row.points / 2) == pytest.approx(0.5)
     assert str(row) == "28.7"
     # a_max = 1 is the bound that needs no measurement, and it is higher
-    assert ceiling(0.94, C, 1.0, legit_snr_db=10.0, eve_snr_db=0.0).points > row.points
+    loose = ceiling(0.94, C, 1.0, legit_snr_db=10.0, eve_snr_db=0.0).points
+    assert (
+        loose == pytest.approx(100 * ((0.94 - C) - (1.0 - C) * ((0.94 - C) / (1.0 - C)) ** 10)) and loose > row.points
+    )
+    # r = rho_B / rho_E comes from the SNR difference in dB: 7 dB apart is r = 10 ** 0.7
+    r7 = 10**0.7
+    expected = 100 * ((0.94 - C) - (0.98 - C) * ((0.94 - C) / (0.98 - C)) ** r7)
+    assert ceiling(0.94, C, 0.98, legit_snr_db=12.0, eve_snr_db=5.0).points == pytest.approx(expected)
     # no fading: the trivial bound b - c
     assert ceiling(0.94, C, 0.98, legit_snr_db=10.0, eve_snr_db=0.0, fading="none").points == pytest.approx(84.0)
     cases = {
@@ -73,8 +80,10 @@ def test_ceiling_rows_and_not_applicable_cases():
         assert c.points is None and not c.applicable and reason in c.reason
         assert str(c).startswith("n/a (") and c.fraction(10.0) is None
     assert "a_max underestimated" in ceiling(0.99, C, 0.98, legit_snr_db=10.0, eve_snr_db=0.0).reason
-    assert ceiling(0.05, C, 0.98, legit_snr_db=10.0, eve_snr_db=0.0).points is None
-    assert isinstance(ceiling(0.94, C, 0.98, legit_snr_db=10.0, eve_snr_db=20.0), Ceiling)
+    below = ceiling(0.05, C, 0.98, legit_snr_db=10.0, eve_snr_db=0.0)
+    assert below.points is None and "at or below chance" in below.reason
+    stronger = ceiling(0.94, C, 0.98, legit_snr_db=10.0, eve_snr_db=20.0)
+    assert stronger == Ceiling(None, "eavesdropper SNR >= legitimate SNR")
 
 
 @pytest.mark.parametrize(
