@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import tiny_config
+from torch import nn
 
 import semgame
 from semgame.channels import FadingChannel, real_to_complex
@@ -27,6 +28,7 @@ from semgame.models import (
     latent_layout,
 )
 from semgame.run import results_config, train_run
+from semgame.training import freeze
 
 torch.set_num_threads(1)
 
@@ -98,7 +100,13 @@ def test_built_link_and_eavesdropper(name: str) -> None:
     assert out.logits.shape == (4, 10) and out.recon.shape == (4, *SHAPES[name])
     assert eve(out.x).shape == (4, 10)
     assert eve.channel.awgn.snr_db == 0.0 and link.channel.awgn.snr_db == 10.0
-    assert count_parameters(link) > 0 and count_parameters(eve) > 0
+    # the eavesdropper is the legitimate classifier's design behind its own channel (no parameters there)
+    assert count_parameters(eve) == count_parameters(link.receiver.classifier)
+    parts = (link.encoder, link.receiver.classifier, link.receiver.decoder)
+    assert count_parameters(link) == sum(count_parameters(m) for m in parts)
+    frozen = count_parameters(freeze(link.encoder))  # trainable parameters only
+    assert frozen == 0 and count_parameters(link) == sum(count_parameters(m) for m in parts[1:])
+    assert count_parameters(nn.Linear(3, 2)) == 8
 
 
 # --------------------------------------------------------------------------- arch="spatial"
