@@ -44,7 +44,18 @@ def test_load_module_spec_and_protocol():
 def test_reference_agents_load_from_file_and_act(name, cls):
     agent = make_agent(f"{AGENTS / name}.py:{cls}")
     guesses = np.asarray(agent.act(OBS))
-    assert guesses.shape == (6,) and ((guesses >= 0) & (guesses < 10)).all()
+    assert guesses.shape == (6,) and guesses.dtype == np.int64
+    # built the same way, an agent guesses the same (seeded), and each guesses by its own documented rule
+    assert np.array_equal(np.asarray(make_agent(f"{AGENTS / name}.py:{cls}").act(OBS)), guesses)
+    if cls == "MajorityEavesdropper":  # class 0 before any update
+        assert guesses.tolist() == [0] * 6
+    elif cls == "TemplateEavesdropper":  # the placeholder rule: strongest I/Q component, modulo the classes
+        assert guesses.tolist() == (np.abs(OBS[:, : 2 * agent.k]).argmax(1) % agent.num_classes).tolist()
+    elif cls != "RandomEavesdropper":  # the argmax of its own logits
+        assert guesses.tolist() == agent.logits_model()(torch.from_numpy(OBS)).argmax(-1).tolist()
+    else:  # another seed, other guesses
+        other = make_agent(f"{AGENTS / name}.py:{cls}", seed=1).act(np.zeros((64, 32), np.float32))
+        assert not np.array_equal(other, make_agent(f"{AGENTS / name}.py:{cls}").act(np.zeros((64, 32), np.float32)))
 
 
 def test_sb3_agent_class_loads(monkeypatch):
