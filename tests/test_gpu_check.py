@@ -334,3 +334,13 @@ def test_device_side_joins_the_carried_parts_checks_them_and_runs_the_check(tmp_
 def test_device_side_refuses_an_unknown_step(tmp_path: Path) -> None:
     result = _device_call(tmp_path, tmp_path, "go")
     assert result.returncode == 2 and "usage: gpu_device.sh stage|check" in result.stderr
+
+
+def test_device_side_check_on_a_machine_without_the_wheels_says_so(tmp_path: Path) -> None:
+    """A machine that went back between calls is fresh: `check` stops in one line instead of a traceback."""
+    env = {"PATH": "/usr/bin:/bin", "GPU_PARTS": str(tmp_path), "GPU_STAGE": str(tmp_path / "stage"), "PYTHON": "false"}
+    env |= {"GPU_SITE": str(tmp_path / "site"), "OUT": str(tmp_path / "out")}
+    cmd = ["bash", str(ROOT / "benchmarks" / "gpu_device.sh"), "check"]
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 3 and "run the stage calls first" in result.stderr
+    assert not (tmp_path / "out").exists()
