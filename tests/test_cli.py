@@ -155,8 +155,10 @@ def test_eval_prints_metrics_and_snr_changes_them(cli_run: dict[str, Any], capsy
     assert code == 0, err
     low = json.loads(out)
     assert low["snr_db"] == -15.0 and low["eve_snr_db"] == 30.0
-    assert low["legit_psnr"] != pytest.approx(default["legit_psnr"])
-    assert low["legit_acc"] != default["legit_acc"] or low["legit_ssim"] != default["legit_ssim"]
+    # 27.5 dB less signal at the legitimate receiver: fewer right labels and a noisier reconstruction;
+    # 17.5 dB more at the eavesdropper: more right guesses (the evaluation's draws are seeded)
+    assert low["legit_acc"] < default["legit_acc"] and low["legit_psnr"] < default["legit_psnr"]
+    assert low["eve_acc"] > default["eve_acc"]
     assert json.loads(out_file.read_text()) == low
 
     # a checkpoint file works as --run-dir too: it holds the weights of model.pt
@@ -189,13 +191,14 @@ def test_missing_and_invalid_config_file(tmp_path: Path, capsys: pytest.CaptureF
 @pytest.mark.parametrize(
     ("flags", "needles"),
     [
-        (["--k", "0"], ["k must be"]),
-        (["--k", "-2"], ["k must be"]),
-        (["--snr-db", "nan"], ["snr_db", "finite"]),
-        (["--snr-db", "inf"], ["snr_db", "finite"]),
-        (["--eve-snr-db=-inf"], ["eve_snr_db", "finite"]),
-        (["--dataset", "imagenet"], ["unknown dataset", "imagenet"]),
-        (["--fading", "rician"], ["fading"]),
+        (["--k", "0"], ["k must be an integer in [1, 784], got 0"]),
+        (["--k", "-2"], ["k must be an integer in [1, 784], got -2"]),
+        (["--dataset", "cifar10", "--k", "3073"], ["k must be an integer in [1, 3072], got 3073"]),
+        (["--snr-db", "nan"], ["snr_db must be a finite number, got nan"]),
+        (["--snr-db", "inf"], ["snr_db must be a finite number, got inf"]),
+        (["--eve-snr-db=-inf"], ["eve_snr_db must be a finite number, got -inf"]),
+        (["--dataset", "imagenet"], ["unknown dataset 'imagenet'"]),
+        (["--fading", "rician"], ["fading must be one of rayleigh, none; got 'rician'"]),
     ],
 )
 def test_train_bad_flag_values(
@@ -239,7 +242,8 @@ def test_bad_value_in_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[
     config = tmp_path / "c.toml"
     config.write_text("k = 0\nsnr_db = 10.0\n")
     code, _, err = run_cli(["train", "--config", config, "--run-dir", tmp_path / "r"], capsys)
-    assert_one_line_error(code, err, "k must be")
+    assert_one_line_error(code, err, "k must be an integer in [1, 784], got 0")
+    assert not (tmp_path / "r").exists()
 
 
 def test_unparsable_flag_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -283,7 +287,10 @@ def test_eval_needs_only_the_test_split(
 
 @pytest.mark.parametrize(
     ("flags", "needles"),
-    [(["--threads", "0"], ["threads must be"]), (["--test-limit", "0"], ["test_limit must be"])],
+    [
+        (["--threads", "0"], ["threads must be an integer in [1, 1024], got 0"]),
+        (["--test-limit", "0"], ["test_limit must be an integer >= 1, got 0"]),
+    ],
 )
 def test_eval_bad_runtime_flags(
     cli_run: dict[str, Any], flags: list[str], needles: list[str], capsys: pytest.CaptureFixture[str]
@@ -297,10 +304,11 @@ def test_eval_bad_runtime_flags(
 def test_cuda_requested_without_gpu(
     cli_run: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    needle = "device 'cuda' requested but torch sees no CUDA GPU; use --device cpu or auto"
     code, _, err = run_cli(["eval", "--run-dir", cli_run["run_dir"], "--device", "cuda"], capsys)
-    assert_one_line_error(code, err, "cuda")
+    assert_one_line_error(code, err, needle)
     code, _, err = run_cli(["train", "--run-dir", tmp_path / "r", "--device", "cuda"], capsys)
-    assert_one_line_error(code, err, "cuda")
+    assert_one_line_error(code, err, needle)
     assert not (tmp_path / "r").exists()
 
 
@@ -336,7 +344,8 @@ def test_train_into_existing_run_with_other_config_is_refused(
     code, _, err = run_cli(
         ["train", "--config", cli_run["config"], "--k", "7", "--run-dir", run_dir, "--quiet"], capsys
     )
-    assert_one_line_error(code, err, "different config", "k")
+    # the file leaves snr_db at its default 10, the run was trained at --snr-db 12.5: both differences named
+    assert_one_line_error(code, err, f"{run_dir} holds a run with a different config (differs in: k, snr_db)")
     assert snapshot(run_dir) == before
 
 

@@ -14,8 +14,14 @@ from semgame.run import config_to_toml
 
 def test_defaults_are_valid() -> None:
     cfg = LinkConfig()
-    assert cfg.dataset == "mnist" and cfg.k > 0 and math.isfinite(cfg.snr_db)
-    assert cfg.eve_snr == cfg.snr_db
+    # the defaults the README documents: block Rayleigh fading, perfect CSI with MMSE, the dense link,
+    # a cosine schedule on the MSE reconstruction term, automatic precision, one thread
+    documented = dict(fading="rayleigh", block=True, csi="perfect", equalizer="mmse", arch="dense")
+    documented |= dict(schedule="cosine", recon_loss="mse", precision="auto", device="auto", threads=1)
+    assert {key: getattr(cfg, key) for key in documented} == documented
+    assert cfg.dataset == "mnist" and cfg.eve_snr_db is None and cfg.train_snr_db is None
+    assert cfg.eve_snr == cfg.snr_db  # no eavesdropper SNR: the legitimate one
+    assert cfg.replace(snr_db=-7.5).eve_snr == -7.5 and cfg.replace(eve_snr_db=3.0).eve_snr == 3.0
     assert from_dict({}) == cfg
     assert from_dict(cfg.to_dict()) == cfg
 
@@ -35,47 +41,55 @@ def _one_line_error(values: dict[str, Any]) -> str:
     return msg
 
 
+KNOWN_KEYS = "known keys: arch, augment, batch_size, block, csi, data_root, dataset, device, epochs, equalizer"
+
+
 @pytest.mark.parametrize(
-    ("values", "names"),
+    ("values", "expected"),
     [
-        ({"dataset": "imagenet"}, ["imagenet", "mnist"]),
-        ({"dataset": ""}, ["dataset"]),
-        ({"dataset": 5}, ["dataset"]),
-        ({"k": 0}, ["k"]),
-        ({"k": -4}, ["k"]),
-        ({"k": 2.5}, ["k"]),
-        ({"k": "8"}, ["k"]),
-        ({"k": True}, ["k"]),
-        ({"snr_db": math.nan}, ["snr_db", "finite"]),
-        ({"snr_db": math.inf}, ["snr_db", "finite"]),
-        ({"snr_db": -math.inf}, ["snr_db", "finite"]),
-        ({"snr_db": "10"}, ["snr_db"]),
-        ({"eve_snr_db": math.nan}, ["eve_snr_db", "finite"]),
-        ({"train_snr_db": [0.0, math.inf]}, ["train_snr_db", "finite"]),
-        ({"train_snr_db": [20.0, 0.0]}, ["train_snr_db"]),
-        ({"train_snr_db": [1.0]}, ["train_snr_db"]),
-        ({"lr": 0.0}, ["lr"]),
-        ({"lr": math.nan}, ["lr"]),
-        ({"lr": 1e39}, ["lr", "largest float32"]),
-        ({"data_root": 5}, ["data_root", "string"]),
-        ({"recon_weight": -1.0}, ["recon_weight"]),
-        ({"width": 0}, ["width"]),
-        ({"epochs": -1}, ["epochs"]),
-        ({"batch_size": 0}, ["batch_size"]),
-        ({"test_limit": 0}, ["test_limit"]),
-        ({"fading": "rician"}, ["fading", "rician"]),
-        ({"csi": "partial"}, ["csi"]),
-        ({"equalizer": "ml"}, ["equalizer"]),
-        ({"device": "tpu"}, ["device"]),
-        ({"threads": 0}, ["threads"]),
-        ({"kk": 8}, ["unknown", "'kk'"]),
-        ({"snr": 10.0, "k": 4}, ["unknown", "'snr'"]),
+        ({"dataset": "imagenet"}, "unknown dataset 'imagenet'; choose one of: mnist, cifar10, fashion_mnist"),
+        ({"dataset": ""}, "unknown dataset ''; choose one of: mnist, cifar10, fashion_mnist"),
+        ({"dataset": 5}, "dataset must be a name (string), got 5"),
+        # 1 <= k <= the 28 * 28 values of an MNIST image
+        ({"k": 0}, "k must be an integer in [1, 784], got 0"),
+        ({"k": -4}, "k must be an integer in [1, 784], got -4"),
+        ({"k": 785}, "k must be an integer in [1, 784], got 785"),
+        ({"k": 2.5}, "k must be an integer in [1, 784], got 2.5"),
+        ({"k": "8"}, "k must be an integer in [1, 784], got '8'"),
+        ({"k": True}, "k must be an integer in [1, 784], got True"),
+        ({"dataset": "cifar10", "k": 3073}, "k must be an integer in [1, 3072], got 3073"),  # 3 * 32 * 32
+        ({"snr_db": math.nan}, "snr_db must be a finite number, got nan"),
+        ({"snr_db": math.inf}, "snr_db must be a finite number, got inf"),
+        ({"snr_db": -math.inf}, "snr_db must be a finite number, got -inf"),
+        ({"snr_db": "10"}, "snr_db must be a finite number, got '10'"),
+        ({"snr_db": 301.0}, "snr_db must be in [-100, 300] dB, got 301.0"),
+        ({"eve_snr_db": math.nan}, "eve_snr_db must be a finite number, got nan"),
+        ({"eve_snr_db": -100.5}, "eve_snr_db must be in [-100, 300] dB, got -100.5"),
+        ({"train_snr_db": [0.0, math.inf]}, "train_snr_db must be a finite number, got inf"),
+        ({"train_snr_db": [20.0, 0.0]}, "train_snr_db must satisfy lo <= hi, got (20.0, 0.0)"),
+        ({"train_snr_db": [1.0]}, "train_snr_db must be a pair [lo, hi], got (1.0,)"),
+        ({"lr": 0.0}, "lr must be > 0, got 0.0"),
+        ({"lr": math.nan}, "lr must be a finite number, got nan"),
+        ({"lr": 1e39}, "lr must be <= 3.403e+38 (the largest float32), got 1e+39"),
+        ({"data_root": 5}, "data_root must be a folder path (string), got 5"),
+        ({"recon_weight": -1.0}, "recon_weight must be >= 0, got -1.0"),
+        ({"width": 0}, "width must be an integer in [1, 256], got 0"),
+        ({"epochs": -1}, "epochs must be an integer >= 0, got -1"),
+        ({"batch_size": 0}, "batch_size must be an integer >= 1, got 0"),
+        ({"test_limit": 0}, "test_limit must be an integer >= 1, got 0"),
+        ({"fading": "rician"}, "fading must be one of rayleigh, none; got 'rician'"),
+        ({"csi": "partial"}, "csi must be one of perfect, none; got 'partial'"),
+        ({"equalizer": "ml"}, "equalizer must be one of zf, mmse; got 'ml'"),
+        ({"device": "tpu"}, "device must be one of auto, cpu, cuda; got 'tpu'"),
+        ({"threads": 0}, "threads must be an integer in [1, 1024], got 0"),
+        ({"kk": 8}, f"unknown config key(s) 'kk'; {KNOWN_KEYS}"),
+        ({"snr": 10.0, "k": 4}, f"unknown config key(s) 'snr'; {KNOWN_KEYS}"),
     ],
 )
-def test_bad_values_raise_one_line_config_error(values: dict[str, Any], names: list[str]) -> None:
+def test_bad_values_raise_one_line_config_error(values: dict[str, Any], expected: str) -> None:
+    """The message names the key, the allowed values (or range) and the value that was given."""
     msg = _one_line_error(values)
-    for name in names:
-        assert name in msg, msg
+    assert msg.startswith(expected), msg
 
 
 def test_direct_construction_validates_too() -> None:

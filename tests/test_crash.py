@@ -141,7 +141,9 @@ def test_lock_of_a_killed_process_is_not_stale(synthetic_root: Path, tmp_path: P
     os.waitpid(pid, 0)
     assert (run_dir / ".lock").read_text().strip() == str(pid)  # left behind, but no longer locked
     metrics = train_run(tiny_config(synthetic_root, **LIMITS, epochs=1, eve_epochs=0), run_dir, quiet=True)
-    assert metrics["history"] and not (run_dir / ".lock").exists()
+    # the run went ahead: its one link epoch trained, and the lock released
+    assert [(h["phase"], h["epoch"]) for h in metrics["history"]] == [("link", 1)]
+    assert metrics["samples_seen"] == LIMITS["train_limit"] and not (run_dir / ".lock").exists()
 
 
 # ----------------------------------------------------------------------- disk full, read-only
