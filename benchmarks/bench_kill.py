@@ -159,6 +159,29 @@ def count_writes(runner: Runner, command: str, config: Path, folder: Path) -> in
     return len(count_file.read_text().splitlines())
 
 
+def kill(
+    runner: Runner, args: list[str], run_dir: Path, kind: str, rng: random.Random, seconds: float, writes: int
+) -> tuple[str, dict[str, Any]]:
+    """Run ``args`` into a fresh ``run_dir`` and kill it: after a time drawn in ``[0, seconds)`` (``kind``
+    "time") or inside a drawn atomic write (``kind`` "write"); returns the outcome and where it was killed.
+
+    A timed kill that lands after the process ended is drawn again (5 tries), in a new folder, within
+    the time that last run took: the machine's load may have changed since ``seconds`` was measured.
+    """
+    for _ in range(5):
+        shutil.rmtree(run_dir, ignore_errors=True)
+        if kind == "time":
+            where: dict[str, Any] = {"after_s": round(rng.uniform(0, seconds), 3)}
+            outcome, took = runner(args, kill_after=where["after_s"])
+            seconds = min(seconds, took)
+        else:
+            where = {"write": rng.randrange(writes), "stage": rng.choice(STAGES)}
+            outcome, _ = runner(args, hook=where)
+        if outcome == "killed":
+            break
+    return outcome, where
+
+
 def trial(
     runner: Runner,
     command: str,
@@ -174,16 +197,7 @@ def trial(
     from semgame.runloop import check_run_folder, run_differences
 
     args = argv(command, config, run_dir)
-    for _ in range(5):  # a timed kill that lands after the process ended is drawn again, in a new folder
-        shutil.rmtree(run_dir, ignore_errors=True)
-        if kind == "time":
-            where: dict[str, Any] = {"after_s": round(rng.uniform(0, seconds), 3)}
-            outcome, _ = runner(args, kill_after=where["after_s"])
-        else:
-            where = {"write": rng.randrange(writes), "stage": rng.choice(STAGES)}
-            outcome, _ = runner(args, hook=where)
-        if outcome == "killed":
-            break
+    outcome, where = kill(runner, args, run_dir, kind, rng, seconds, writes)
     reached = _progress(run_dir)
     # what a killed process may leave: its temporary file and its lock (both cleared by the next start)
     after_kill = (

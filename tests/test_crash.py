@@ -14,6 +14,7 @@ import errno
 import importlib.util
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -98,6 +99,25 @@ def test_sigkill_at_random_moments_resumes_bit_identical(
     assert {r.get("stage") for r in rows if r["kind"] == "write"} - {None} <= set(bench_kill.STAGES)
     bad = [r for r in rows if not r["bit_identical"]]
     assert not bad, json.dumps(bad, indent=1, default=str)
+
+
+def test_a_timed_kill_that_missed_is_drawn_again_within_the_time_the_run_took(tmp_path: Path) -> None:
+    """The reference run took 10 s, but the machine got faster and a run now ends after 1 s: the redraws
+    must come from [0, 1 s), or all five can miss (the case of a reference timed under load)."""
+    calls = []
+
+    def runner(args: list[str], kill_after: float | None = None, hook: Any = None) -> tuple[str, float]:
+        calls.append(kill_after)
+        return ("killed", kill_after) if kill_after < 1.0 else ("exit 0", 1.0)
+
+    def draws(seed: int) -> list[float]:
+        rng = random.Random(seed)
+        return [rng.random() for _ in range(2)]
+
+    # a seed whose first two draws would both miss if drawn again from [0, 10 s)
+    seed = next(s for s in range(1000) if all(0.1 <= u < 0.999 for u in draws(s)))
+    outcome, where = bench_kill.kill(runner, [], tmp_path / "run", "time", random.Random(seed), 10.0, 0)
+    assert outcome == "killed" and calls[0] >= 1.0 and len(calls) == 2 and where["after_s"] < 1.0
 
 
 # ------------------------------------------------------------------------------------ the lock
