@@ -82,8 +82,9 @@ class SupervisedEavesdropper:
             with torch.no_grad():
                 self._classes = self.net(x[:1]).shape[-1]
         classes = self._classes
-        if int(y.min()) < 0 or int(y.max()) >= classes:
-            raise ValueError(f"labels must be classes in [0, {classes}), got {int(y.min())}..{int(y.max())}")
+        lo, hi = torch.stack(torch.aminmax(y)).tolist()  # (one host sync per update)
+        if lo < 0 or hi >= classes:
+            raise ValueError(f"labels must be classes in [0, {classes}), got {lo}..{hi}")
         self.net.train()
         sums = torch.zeros(2, dtype=torch.float64, device=self.device)  # loss, correct: no host sync per batch
         seen = 0

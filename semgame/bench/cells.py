@@ -234,8 +234,9 @@ def trainee(p: dict, spec: str, args: dict, device: str, seed_seat: int = SEED_T
     from semgame.protocols import make_agent
 
     venv = _train_env(p, device)
-    context = {"obs_dim": venv.game.eve_obs_dim, "num_classes": venv.game.num_classes, "seed": p["seed"]}
-    agent = make_agent(spec, context={**context, "device": device}, **args)
+    game = venv.game
+    context = {"obs_dim": game.eve_obs_dim, "num_classes": game.num_classes, "seed": p["seed"], "device": device}
+    agent = make_agent(spec, context=context, **args)
     return agent, EavesdropperTrainer(agent, venv, _seat(p["seed"], seed_seat))
 
 

@@ -208,7 +208,7 @@ def _psr(what: str, value: Any) -> float:
     from semgame.privacy.perturbation import PSR_RANGE_KEYED, check_psr
 
     try:
-        return check_psr(value, "keyed")
+        return check_psr(value, "policy")
     except ConfigError:
         lo, hi = PSR_RANGE_KEYED
         raise ConfigError(
