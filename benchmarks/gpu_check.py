@@ -5,8 +5,9 @@
 
 On the lent GPU machine (the `device` tool: a bare image whose python3 has torch but not gymnasium,
 stable-baselines3, ...; at most 64 MiB carried per call), run ``benchmarks/gpu_prepare.sh`` here first:
-it packs the wheels and the data into parts and prints the ``run`` calls, the last of which is
-``benchmarks/gpu_device.sh check`` (this script with ``--out "$OUT"`` on the staged data).
+it packs the wheels and the data into parts and prints the ``run`` calls: the first runs every section but
+``cifar80`` (``benchmarks/gpu_device.sh check``: this script with ``--out "$OUT"`` on the staged data), the
+last ``cifar80`` once the CIFAR-10 training set is all there; ``--merge`` then joins the two results here.
 
 Sections (written to the JSON and MD after every measurement; one that fails records its error and the
 others still run, so a time-out, a kill, an out-of-memory or a missing data set loses only its own figures):
@@ -322,7 +323,7 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     env = s.get("env", {})
     if "rows" in env:
-        images = ", ".join(f"{k}: {v}" for k, v in env["images"].items())
+        images = ", ".join(f"{k}: {env['images'][k]}" for k in DATASETS if k in env["images"])  # (JSON sorts keys)
         lines += table(
             f"Native vector env, transmissions/s (images: {images})",
             ["dataset", "role", "N", "compute_psnr", "transmissions/s"],
@@ -413,6 +414,46 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+SAME_RUN = ("device", "device_name", "torch", "cuda", "precision", "precision_resolved", "tf32", "tiny")
+"""What the results of one device's checks share, so that :func:`merge` can join them."""
+
+
+def merge(paths: list[Path]) -> dict[str, Any]:
+    """One result from checks of some sections each on one device, in order: a later check's section
+    replaces an earlier one's; seconds add up and the commands are listed in order.
+
+    gpu_prepare.sh's calls check the sections that need only the first call's data at once, and CIFAR-10's
+    training run once the last part is there: a machine lost in between costs only the later sections.
+    A file that cannot be read, or a result of another device, torch or mode, is a one-line
+    :class:`SystemExit`.
+    """
+    results = []
+    for path in paths:
+        try:
+            result = json.loads(Path(path).read_text())
+            if not isinstance(result, dict) or not isinstance(result.get("sections"), dict):
+                raise ValueError("not a gpu_check result (no 'sections')")
+            missing = [k for k in (*SAME_RUN, "command", "seconds") if k not in result]
+            if missing:
+                raise ValueError(f"not a gpu_check result (no {', '.join(map(repr, missing))})")
+        except (OSError, ValueError) as err:
+            raise SystemExit(f"gpu_check: cannot merge {path}: {one_line(err)}") from None
+        if results:
+            for key in SAME_RUN:
+                if result[key] != results[0][key]:
+                    raise SystemExit(
+                        f"gpu_check: cannot merge {path}: its {key} {result[key]!r} differs from "
+                        f"{results[0][key]!r} in {paths[0]}"
+                    )
+        results.append(result)
+    merged = {**results[0], "sections": {}}
+    for result in results:
+        merged["sections"].update(result["sections"])
+    merged["command"] = "; then ".join(r["command"] for r in results)
+    merged["seconds"] = sum(r["seconds"] for r in results)
+    return merged
+
+
 def main(argv: list[str] | None = None) -> Path:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
@@ -428,7 +469,21 @@ def main(argv: list[str] | None = None) -> Path:
     )
     p.add_argument("--cifar-max-seconds", type=float, default=200.0, help="stop the CIFAR-10 run after this long")
     p.add_argument("--bench-timeout", type=float, default=120.0, help="seconds for the semgame bench cell")
+    p.add_argument(
+        "--merge",
+        nargs="+",
+        type=Path,
+        metavar="JSON",
+        help="measure nothing: join these results of one device (a later file's sections win) into --out",
+    )
     args = p.parse_args(argv)
+    if args.merge:
+        result = merge(args.merge)
+        md = markdown(result)  # (before writing: an input may be the file it replaces)
+        path = write_json(Path(args.out) / f"{result['device_name']}.json", result)
+        write_text(path.with_suffix(".md"), md)
+        print(md)
+        return path
     device = resolve_device(args.device)
     dev = str(device)
     args.env_sizes = [8] if args.tiny else [1024, 16384, 65536]

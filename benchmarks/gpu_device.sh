@@ -4,6 +4,7 @@
 #
 #   bash benchmarks/gpu_device.sh stage    # install carried wheels, keep carried data parts
 #   bash benchmarks/gpu_device.sh check    # stage, join and verify the data, run gpu_check.sh --out "$OUT"
+#   bash benchmarks/gpu_device.sh check --sections cifar80   # (gpu_prepare.sh prints the calls to make)
 #
 # Parts come from $GPU_PARTS (default .gpu: whl/ and d1/, d2/, ... as gpu_prepare.sh writes them); they
 # are kept in $GPU_STAGE (default /tmp/semgame-data) and the wheels installed into $GPU_SITE (default

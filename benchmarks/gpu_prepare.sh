@@ -47,10 +47,14 @@ if ((tree + largest > 62 * 1024)); then
   exit 1
 fi
 echo
-echo "On the GPU machine, one call after the other (it stays warm about 30 s after each):"
-echo "  run(command=\"bash benchmarks/gpu_device.sh stage\", carry=[\".gpu/whl\", \".gpu/d1\"], timeout_s=300)"
+echo "On the GPU machine, one call after the other (it stays warm about 30 s after each); the first checks"
+echo "every section but CIFAR-10's training run, whose data comes in the next calls, so that a machine lost"
+echo "in between costs only that run:"
+echo "  run(command=\"GPU_CHECK_TIMEOUT=360 bash benchmarks/gpu_device.sh check --sections env sync train bench\", carry=[\".gpu/whl\", \".gpu/d1\"], timeout_s=450)"
 for ((i = 2; i < n; i++)); do
   echo "  run(command=\"bash benchmarks/gpu_device.sh stage\", carry=[\".gpu/d$i\"], timeout_s=120)"
 done
-echo "  run(command=\"bash benchmarks/gpu_device.sh check\", carry=[\".gpu/d$n\"], timeout_s=560)"
-echo "then copy the two files the last call brings back into benchmarks/results/gpu/ and give the machine back."
+echo "  run(command=\"GPU_CHECK_TIMEOUT=330 bash benchmarks/gpu_device.sh check --sections cifar80\", carry=[\".gpu/d$n\"], timeout_s=400)"
+echo "Copy what the first check brings back to .gpu/first/ before the next call; after the last, give the machine"
+echo "back and join the two results into benchmarks/results/gpu/:"
+echo "  python benchmarks/gpu_check.py --merge .gpu/first/<device>.json <the last call's files>/<device>.json"

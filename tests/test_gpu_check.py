@@ -238,6 +238,59 @@ def test_report_of_a_cuda_run_that_stopped_part_way() -> None:
         assert needle in md, needle
 
 
+def test_merge_joins_the_checks_of_the_first_and_the_last_call(tiny_check: tuple[dict, str], tmp_path: Path) -> None:
+    """gpu_prepare.sh's calls check every section but ``cifar80`` at once and ``cifar80`` last; the two results
+    join into the one a single check would have written, in one report; a later check's section wins."""
+    gpu_check = import_benchmark("gpu_check")
+    whole, whole_md = tiny_check
+    first = {**whole, "sections": {k: v for k, v in whole["sections"].items() if k != "cifar80"}}
+    first["sections"]["bench"] = {"status": "failed", "error": "stale"}  # replaced by the later check's
+    last = {
+        **whole,
+        "sections": {k: whole["sections"][k] for k in ("cifar80", "bench")},
+        "command": "bash benchmarks/gpu_check.sh --sections cifar80 bench",
+        "seconds": 7.0,
+    }
+    paths = [tmp_path / "first" / "r.json", tmp_path / "last" / "r.json"]
+    for path, result in zip(paths, (first, last), strict=True):
+        path.parent.mkdir()
+        path.write_text(json.dumps(result))
+    out = gpu_check.main(["--merge", *map(str, paths), "--out", str(tmp_path / "gpu")])
+    merged = json.loads(out.read_text())
+    assert out == tmp_path / "gpu" / f"{whole['device_name']}.json"
+    assert merged["sections"] == whole["sections"]
+    assert merged["command"] == f"{whole['command']}; then bash benchmarks/gpu_check.sh --sections cifar80 bench"
+    assert merged["seconds"] == pytest.approx(whole["seconds"] + 7.0)
+    md = out.with_suffix(".md").read_text()
+    head, tables = md.split("## Native vector env", 1)
+    assert tables == whole_md.split("## Native vector env", 1)[1]  # every table and target, as one check wrote them
+    assert f"Command: `{merged['command']}`. Total {merged['seconds']:.0f} s." in head
+    # merging into the folder of an input replaces that input, read first
+    again = gpu_check.main(["--merge", str(out), str(paths[1]), "--out", str(out.parent)])
+    assert json.loads(again.read_text())["sections"] == whole["sections"]
+
+
+def test_merge_refuses_results_it_cannot_join(tiny_check: tuple[dict, str], tmp_path: Path) -> None:
+    gpu_check = import_benchmark("gpu_check")
+    whole, _ = tiny_check
+    good, other, broken = tmp_path / "good.json", tmp_path / "other.json", tmp_path / "broken.json"
+    good.write_text(json.dumps(whole))
+    other.write_text(json.dumps({**whole, "torch": "2.11.0"}))
+    broken.write_text('{"sections": {}')
+    for paths, message in (
+        ([good, other], f"gpu_check: cannot merge {other}: its torch '2.11.0' differs from {whole['torch']!r}"),
+        ([good, broken], f"gpu_check: cannot merge {broken}: JSONDecodeError: Expecting ',' delimiter"),
+        ([good, tmp_path / "none.json"], f"gpu_check: cannot merge {tmp_path / 'none.json'}: FileNotFoundError"),
+    ):
+        with pytest.raises(SystemExit) as err:
+            gpu_check.main(["--merge", *map(str, paths), "--out", str(tmp_path / "gpu")])
+        assert str(err.value).startswith(message), err.value
+    (tmp_path / "list.json").write_text("[]")
+    with pytest.raises(SystemExit, match="no 'sections'"):
+        gpu_check.main(["--merge", str(tmp_path / "list.json")])
+    assert not (tmp_path / "gpu").exists()
+
+
 def test_bench_cell_runs_in_a_fresh_folder_on_the_given_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``semgame bench`` skips the cells it finds finished in its ``--out``: a second check must not report the
     first one's cell again. ``--data-root`` reaches the subprocess (run in the repo root) in full-size runs too."""
