@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -103,11 +104,20 @@ def test_ceiling_bad_numbers_are_errors(kwargs, match):
         ceiling(args.pop("legit_acc"), args.pop("chance"), args.pop("a_max"), **args)
 
 
-@pytest.mark.parametrize("snr", [float("nan"), float("inf"), 1e308, True])
-def test_step_threshold_refuses_a_bad_legit_snr(snr):
-    """(was: NaN, inf or an OverflowError)"""
-    with pytest.raises(ValueError, match="legit_snr_db must be a number in"):
+@pytest.mark.parametrize(
+    "snr,message",
+    [
+        (float("nan"), "legit_snr_db must be a finite number, got nan"),
+        (float("inf"), "legit_snr_db must be a finite number, got inf"),
+        (1e308, "legit_snr_db must be in [-100, 300] dB, got 1e+308"),
+        (True, "legit_snr_db must be a finite number, got True"),
+    ],
+)
+def test_step_threshold_refuses_a_bad_legit_snr(snr, message):
+    """(was: NaN, inf or an OverflowError); the message of every SNR check in semgame"""
+    with pytest.raises(ValueError, match=re.escape(message)) as err:
         step_threshold(0.5, C, 0.9, snr)
+    assert str(err.value) == message
 
 
 def test_gap_max_refuses_r_below_one_and_b_outside_the_range():

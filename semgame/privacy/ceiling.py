@@ -43,7 +43,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from semgame.channels import SNR_DB_RANGE
+from semgame.config import check_snr
 
 __all__ = ["Ceiling", "gap_max", "step_threshold", "eve_floor", "ceiling"]
 
@@ -73,16 +73,14 @@ class Ceiling:
         return f"{self.points:.1f}" if self.points is not None else f"n/a ({self.reason})"
 
 
-def _check_snr_db(name: str, value: float) -> None:
-    lo, hi = SNR_DB_RANGE
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-        raise ValueError(f"{name} must be a number in [{lo:g}, {hi:g}] dB, got {value!r}")
-
-
-def _check_accuracies(b: float, chance: float, a_max: float) -> None:
+def _check_fractions(b: float, chance: float, a_max: float) -> None:
     for name, v in (("legit accuracy", b), ("chance", chance), ("a_max", a_max)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0.0 <= v <= 1.0):
             raise ValueError(f"{name} must be a number in [0, 1], got {v!r}")
+
+
+def _check_accuracies(b: float, chance: float, a_max: float) -> None:
+    _check_fractions(b, chance, a_max)
     if not chance < a_max:
         raise ValueError(f"a_max ({a_max}) must be above chance ({chance})")
     if not chance <= b <= a_max:
@@ -112,7 +110,7 @@ def step_threshold(b: float, chance: float, a_max: float, legit_snr_db: float) -
     ``t = -rho_B ln((b - c)/(a_max - c))``; needs ``chance < b < a_max``.
     """
     _check_accuracies(b, chance, a_max)
-    _check_snr_db("legit_snr_db", legit_snr_db)
+    check_snr("legit_snr_db", legit_snr_db)
     if not chance < b < a_max:
         raise ValueError(f"a step threshold needs chance < b < a_max, got b={b}")
     t = -(10.0 ** (legit_snr_db / 10.0)) * math.log((b - chance) / (a_max - chance))
@@ -137,11 +135,9 @@ def ceiling(
     measurement). Invalid numbers (accuracies outside [0, 1], SNRs outside
     :data:`~semgame.channels.SNR_DB_RANGE`) are a ``ValueError``.
     """
-    _check_snr_db("legit_snr_db", legit_snr_db)
-    _check_snr_db("eve_snr_db", eve_snr_db)
-    for name, v in (("legit accuracy", legit_acc), ("chance", chance), ("a_max", a_max)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0.0 <= v <= 1.0):
-            raise ValueError(f"{name} must be a number in [0, 1], got {v!r}")
+    check_snr("legit_snr_db", legit_snr_db)
+    check_snr("eve_snr_db", eve_snr_db)
+    _check_fractions(legit_acc, chance, a_max)
     if keyed:
         return Ceiling(None, "keyed defence: the ceiling bounds keyless schemes")
     if eve_snr_db >= legit_snr_db:
