@@ -225,3 +225,55 @@ def test_eval_rotation_refuses_per_symbol_zero_forcing(synthetic_root, tmp_path,
     )
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and "per-symbol fading needs equalizer='mmse'" in lines[0], err
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1234",
+        "-5",
+        "+7",
+        "0",
+        "0x5EC2E7",
+        "0xdead_beef",
+        "1_000",
+        "0o17",
+        "0b101",
+        "007",
+        "1__0",
+        "_1",
+        "0x",
+        "12a",
+        "1.5",
+        "my-secret",
+        "true",
+        "1e3",
+        " 12",
+        "12 # c",
+    ],
+)
+def test_a_cli_key_is_the_key_a_toml_config_gives(text):
+    """``--key 1234`` is the key of ``key = 1234`` in a config file (an int: the string "1234" would give another
+    key stream); a string key is the text itself, as ``key = "..."``."""
+    import tomllib
+
+    from semgame.privacy.keystream import cli_key
+
+    try:
+        toml = tomllib.loads(f"key = {text}")["key"]
+    except tomllib.TOMLDecodeError:
+        toml = None
+    expected = toml if type(toml) is int and text.strip() == text and "#" not in text else text
+    assert cli_key(text) == expected and type(cli_key(text)) is type(expected)
+
+
+def test_eval_key_flag_reads_integers_as_a_config_does(tiny_link):
+    from semgame.cli import build_parser
+    from semgame.privacy.defences import DEMO_KEY
+    from semgame.privacy.keystream import key_bytes
+
+    base = ["eval", "--run-dir", str(tiny_link[5]), "--fresh-eavesdroppers", "1", "--defence", "rotation", "--key"]
+    args = build_parser().parse_args([*base, "0x5EC2E7"])
+    assert args.key == DEMO_KEY and isinstance(args.key, int)  # the benchmarks' demo key, reachable from the CLI
+    assert build_parser().parse_args([*base, "my-secret"]).key == "my-secret"
+    assert key_bytes(1234) != key_bytes("1234")  # why it matters: one written key, two streams before

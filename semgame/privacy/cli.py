@@ -19,6 +19,7 @@ from typing import Any
 
 from semgame.config import ConfigError
 from semgame.flags import add_config_flags
+from semgame.privacy.keystream import cli_key
 
 __all__ = ["add_eval_flags", "check_eval_flags", "cmd_eval_fresh", "register"]
 
@@ -62,7 +63,12 @@ def add_eval_flags(ev: argparse.ArgumentParser) -> None:
         "cost; adversarial: PGD per-sample cooperative against the run's own eavesdropper)",
     )
     g.add_argument("--psr-db", type=float, help="perturbation budget of the defence (dB)")
-    g.add_argument("--key", help="secret of the keyed defences (keyed, rotation)")
+    g.add_argument(
+        "--key",
+        type=cli_key,
+        help="secret of the keyed defences (keyed, rotation); an integer such as 1234 or 0x5EC2E7 is the integer key, "
+        "as 'key = 1234' in a config file, anything else a string",
+    )
     g.add_argument(
         "--power", choices=("add", "fixed"), help="keyed, adversarial: renormalise total power or not (default add)"
     )

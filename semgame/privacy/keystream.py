@@ -32,6 +32,7 @@ Example:
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import torch
@@ -42,10 +43,11 @@ from torch import Tensor
 
 from semgame.config import ConfigError
 
-__all__ = ["MissingKeyError", "NonceError", "KeyStream", "key_bytes", "nonce_array"]
+__all__ = ["MissingKeyError", "NonceError", "KeyStream", "key_bytes", "cli_key", "nonce_array"]
 
 MAX_NONCE = 1 << 96
 _BLOCK = 16
+_TOML_INT = re.compile(r"[+-]?(0|[1-9](_?[0-9])*)|0x[0-9A-Fa-f](_?[0-9A-Fa-f])*|0o[0-7](_?[0-7])*|0b[01](_?[01])*")
 
 
 class MissingKeyError(ConfigError):
@@ -73,6 +75,19 @@ def key_bytes(key: object) -> bytes:
             raise MissingKeyError("key must not be empty")
         return bytes(key)
     raise MissingKeyError(f"key must be an int, str or bytes, got {type(key).__name__}")
+
+
+def cli_key(text: str) -> int | str:
+    """A key as written on a command line, read as a config file reads it: a TOML integer literal
+    (``1234``, ``0x5EC2E7``, ``1_000``) is that integer, anything else the string itself.
+
+    So ``--key 1234`` and ``key = 1234`` in a TOML config are one key (an int and its decimal string
+    give different key streams); ``--key my-secret`` and ``key = "my-secret"`` too.
+
+    >>> cli_key("0x5EC2E7"), cli_key("my-secret"), cli_key("007")
+    (6210279, 'my-secret', '007')
+    """
+    return int(text, 0) if _TOML_INT.fullmatch(text) else text
 
 
 def nonce_array(nonces: object) -> list[int]:
