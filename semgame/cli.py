@@ -105,7 +105,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full ``semgame`` argument parser."""
+    from semgame import __version__
+
     parser = _Parser(prog="semgame", description="Privacy-preserving semantic communications as an adversarial game.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train a semantic link and an eavesdropper into a run folder")

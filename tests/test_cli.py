@@ -72,6 +72,19 @@ def test_console_script_help() -> None:
     assert "usage: semgame" in proc.stdout and "train" in proc.stdout and "eval" in proc.stdout
 
 
+def test_python_m_semgame_and_version() -> None:
+    """``python -m semgame`` is the ``semgame`` command; ``--version`` prints the version pyproject.toml declares."""
+    import tomllib
+
+    declared = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["version"]
+    proc = subprocess.run([sys.executable, "-m", "semgame", "--version"], capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stdout) == (0, f"semgame {declared}\n"), proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "semgame", "eval"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.endswith(
+        "semgame: error: the following arguments are required: --run-dir (see: semgame eval --help)\n"
+    )
+
+
 def test_train_with_config_file_and_flag_override(cli_run: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_run["code"] == 0
     run_dir = cli_run["run_dir"]

@@ -1,0 +1,7 @@
+"""``python -m semgame``: the ``semgame`` command (:func:`semgame.cli.main`)."""
+
+import sys
+
+from semgame.cli import main
+
+sys.exit(main())
