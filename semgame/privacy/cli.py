@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from semgame.config import ConfigError
+from semgame.config import ConfigError, check_int
 from semgame.flags import add_config_flags
 from semgame.privacy.keystream import cli_key
 
@@ -100,8 +100,7 @@ def cmd_eval_fresh(args: argparse.Namespace) -> int:
 
     check_k(args.fresh_eavesdroppers)
     epochs = _FRESH_EPOCHS if args.fresh_epochs is None else args.fresh_epochs
-    if epochs < 1:
-        raise ConfigError(f"fresh-epochs must be an integer >= 1, got {epochs}")
+    check_int("fresh-epochs", epochs)
     kind = args.defence or "none"
     spec: dict[str, Any] = {"kind": kind}
     if kind == "none":

@@ -258,8 +258,7 @@ def fresh_eavesdroppers(
     (:func:`fit_early_stopping`).
     """
     check_k(k)
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ConfigError(f"fresh eavesdropper epochs must be an integer >= 1, got {epochs!r}")
+    check_int("fresh eavesdropper epochs", epochs)
     lr = cfg.lr if lr is None else lr
     check_lr("fresh eavesdropper lr", lr)
     batch_size = check_int("fresh eavesdropper batch_size", cfg.batch_size if batch_size is None else batch_size)
