@@ -133,6 +133,24 @@ def test_sb3_eavesdropper_state_dict_round_trip_restores_its_guesses(name, tmp_p
     assert again.model.num_timesteps == 64
 
 
+def test_an_sb3_agent_subclass_without_a_learning_rate_takes_sb3s():
+    """SB3Agent is the base users subclass: ``defaults`` without ``learning_rate`` (SB3 has its own) builds and
+    learns (it was refused as 'learning_rate must be a finite number, got None')."""
+    from semgame.envs.sb3 import SB3Agent
+
+    class Eve(SB3Agent):
+        algo, defaults = "a2c", {}
+
+        def act(self, obs):
+            return np.asarray(self.predict(obs), dtype=np.int64)
+
+    eve = Eve(seed=0)
+    eve.learn(_venv(8), 16)
+    assert eve.model.learning_rate == 7e-4 and eve.act(OBS).shape == (6,)  # A2C's own default
+    with pytest.raises(ValueError, match="learning_rate must be > 0"):
+        Eve(learning_rate=0.0)
+
+
 def test_sb3_agents_learn_on_in_a_venv_with_another_number_of_sub_envs():
     tx = _cls("sb3_transmitter:PPOTransmitter")(seed=0, n_steps=2, batch_size=32)
     tx.learn(_tx_venv(32), 64)

@@ -155,8 +155,8 @@ def _check_hyper(algo: str, hyper: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(hyper) - allowed)
     if unknown:
         raise ValueError(f"{cls.__name__} takes no keyword argument(s) {', '.join(unknown)}")
-    if not callable(hyper.get("learning_rate")):  # (SB3 also takes a schedule)
-        check_lr("learning_rate", hyper.get("learning_rate"))
+    if "learning_rate" in hyper and not callable(hyper["learning_rate"]):  # (SB3 also takes a schedule)
+        check_lr("learning_rate", hyper["learning_rate"])
     for key in ("n_steps", "batch_size", "n_epochs", "buffer_size", "target_update_interval"):
         if key in hyper:
             check_int(key, hyper[key])
