@@ -51,7 +51,8 @@ if [[ -f "$stage/SHA256SUMS" ]]; then
   done < "$stage/SHA256SUMS"
 fi
 [[ -d "$site" ]] && export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
-if ! "${PYTHON:-python3}" -c "import gymnasium, stable_baselines3, pettingzoo, pytorch_msssim, cryptography" 2> /dev/null; then
+export PYTHON="${PYTHON:-python3}"  # the interpreter the wheels were installed for checks and runs (gpu_check.sh)
+if ! "$PYTHON" -c "import gymnasium, stable_baselines3, pettingzoo, pytorch_msssim, cryptography" 2> /dev/null; then
   echo "gpu_device: semgame's dependencies do not import here: a fresh machine? run the stage calls first" >&2
   exit 3
 fi
